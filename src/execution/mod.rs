@@ -1,0 +1,3 @@
+//! Execution: talking to a target and running scenarios as trials.
+
+pub mod runner;

@@ -1,0 +1,115 @@
+//! The `ipdr-conformance` command line: the binary edge, where errors become
+//! exit codes and one-line messages.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use ipdr_conformance::execution::runner::{self, RunOptions};
+use ipdr_conformance::reference::{self, Deviation, ServerConfig, UsersFixture};
+use ipdr_conformance::spec::schema;
+
+/// Conformance harness for the Trisul IPDR Customer Management API.
+#[derive(Parser)]
+#[command(name = "ipdr-conformance", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the conformance suite against a target (default: the embedded reference server).
+    Run(Box<RunOptions>),
+    /// Serve the embedded reference server.
+    Serve(ServeArgs),
+    /// Write JSON Schema and OpenAPI documents generated from the contract types.
+    Schema {
+        /// Directory to write into (created if missing).
+        #[arg(long, default_value = "schemas")]
+        out: PathBuf,
+    },
+}
+
+/// Options of `serve`.
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8000)]
+    port: u16,
+    /// Address to bind.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    bind: IpAddr,
+    /// Users, tokens and contexts (default: the built-in fixtures/reference-users.json).
+    #[arg(long)]
+    users: Option<PathBuf>,
+    /// Customers to preload: a JSON object mapping context name to an array of customer objects.
+    #[arg(long)]
+    preload: Option<PathBuf>,
+    /// Switch on a deliberate departure from the contract (repeatable).
+    #[arg(long = "deviate", value_name = "NAME")]
+    deviations: Vec<Deviation>,
+    /// List the available deviations and exit.
+    #[arg(long)]
+    list_deviations: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(options) => runner::run_from_cli(*options),
+        Command::Serve(args) => exit_on_error(serve(args)),
+        Command::Schema { out } => exit_on_error(write_schemas(out)),
+    }
+}
+
+fn exit_on_error(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn write_schemas(out: PathBuf) -> anyhow::Result<()> {
+    let written = schema::write_all(&out)
+        .with_context(|| format!("writing schemas to {}", out.display()))?;
+    for path in written {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    if args.list_deviations {
+        for deviation in Deviation::ALL {
+            println!("{:<40} {}", deviation.name(), deviation.description());
+        }
+        return Ok(());
+    }
+    let users = match &args.users {
+        Some(path) => UsersFixture::from_path(path)?,
+        None => UsersFixture::builtin(),
+    };
+    let mut config = ServerConfig::new(users);
+    config.deviations = args.deviations;
+    if let Some(path) = &args.preload {
+        config.preload = reference::Preload::from_path(path)?;
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    runtime.block_on(async move {
+        let server = reference::start(config, SocketAddr::new(args.bind, args.port))
+            .await
+            .context("starting the reference server")?;
+        println!("reference server listening on {}", server.base_url());
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        server.shutdown().await;
+        Ok(())
+    })
+}

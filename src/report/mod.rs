@@ -1,0 +1,1 @@
+//! Presentation: how results are shown to people.

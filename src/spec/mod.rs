@@ -1,0 +1,7 @@
+//! The specification: the API contract, the scenario format, and the
+//! schemas generated from them.
+
+pub mod contract;
+pub mod load;
+pub mod scenario;
+pub mod schema;
