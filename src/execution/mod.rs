@@ -1,3 +1,6 @@
 //! Execution: talking to a target and running scenarios as trials.
 
+pub mod client;
 pub mod runner;
+pub mod scenario_run;
+pub mod target;

@@ -3,5 +3,7 @@
 
 pub mod contract;
 pub mod load;
+pub mod pattern;
 pub mod scenario;
 pub mod schema;
+pub mod template;

@@ -1,0 +1,492 @@
+//! Running one scenario against the target: requests, checks, captures, and
+//! the cleanup ledger of every record the scenario may have created.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value};
+
+use super::client::{Client, Exchange, ReceivedResponse};
+use crate::spec::contract::COLLECTION_PATH;
+use crate::spec::load::LoadedScenario;
+use crate::spec::pattern::{MatchContext, Mismatch, Pattern};
+use crate::spec::scenario::{AuthVariant, Level, Request, Step};
+use crate::spec::template::{resolve_value, Bindings, Template, Variable};
+
+/// Every UserID the harness creates starts with this, so `sweep` can find them.
+pub const HARNESS_PREFIX: &str = "zzconf-";
+
+/// Identifies one run; every UserID it creates starts with [`RunIdentity::uid_prefix`].
+#[derive(Debug, Clone)]
+pub struct RunIdentity {
+    /// Short random id of this run.
+    pub run_id: String,
+}
+
+impl RunIdentity {
+    /// A fresh run id from the clock and the process id.
+    pub fn fresh() -> RunIdentity {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_nanos())
+            .unwrap_or(0);
+        let mixed = (nanos as u64) ^ ((std::process::id() as u64) << 32) ^ (nanos >> 64) as u64;
+        RunIdentity {
+            run_id: format!("{:08x}", (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32),
+        }
+    }
+
+    /// The prefix of every UserID this run creates.
+    pub fn uid_prefix(&self) -> String {
+        format!("{HARNESS_PREFIX}{}-", self.run_id)
+    }
+
+    /// A context name no server has.
+    pub fn invalid_context(&self) -> String {
+        format!("{HARNESS_PREFIX}{}-no-such-context", self.run_id)
+    }
+
+    /// A token no server issued.
+    pub fn invalid_token(&self) -> String {
+        format!("{HARNESS_PREFIX}invalid-token-{}", self.run_id)
+    }
+}
+
+/// The auth parameters one request carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentAuth {
+    /// Token sent.
+    pub api_token: String,
+    /// Username sent.
+    pub username: String,
+    /// Context sent.
+    pub contextname: String,
+}
+
+/// What happened at one step.
+#[derive(Debug, Clone)]
+pub struct StepOutcome {
+    /// 0-based position in the scenario.
+    pub index: usize,
+    /// The step's name.
+    pub name: String,
+    /// The level it was checked at.
+    pub level: Level,
+    /// Every exchange (several for a concurrent step).
+    pub exchanges: Vec<Exchange>,
+    /// Expected HTTP status.
+    pub expected_status: u16,
+    /// Whether a JSON response was expected.
+    pub expected_json: bool,
+    /// The expected body, rendered for display.
+    pub expected_body: Option<Value>,
+    /// Every difference from the expectation.
+    pub mismatches: Vec<Mismatch>,
+    /// A harness or network problem that kept the step from being checked.
+    pub problem: Option<String>,
+}
+
+impl StepOutcome {
+    /// Whether the response met the expectation.
+    pub fn met(&self) -> bool {
+        self.mismatches.is_empty() && self.problem.is_none()
+    }
+}
+
+/// How a scenario ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every binding step met its expectation.
+    Passed,
+    /// A binding step did not (index of the step).
+    Failed(usize),
+    /// A harness or network problem stopped the scenario (index of the step).
+    Errored(usize),
+    /// The scenario needs configuration the run does not have.
+    Ignored(String),
+}
+
+/// A scenario's steps and verdict.
+#[derive(Debug, Clone)]
+pub struct ScenarioOutcome {
+    /// The steps that ran.
+    pub steps: Vec<StepOutcome>,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// Records every (context, UserID) a scenario may have created, before the request goes out.
+#[derive(Debug, Default, Clone)]
+pub struct CleanupLedger {
+    entries: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl CleanupLedger {
+    fn record(&self, context: &str, uid: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = (context.to_string(), uid.to_string());
+        if !entries.contains(&entry) {
+            entries.push(entry);
+        }
+    }
+
+    /// Records a leftover found by listing, so [`CleanupLedger::clean`] deletes it.
+    pub fn record_for_sweep(&self, context: &str, uid: &str) {
+        self.record(context, uid);
+    }
+
+    /// Every recorded (context, UserID), in order.
+    pub fn entries(&self) -> Vec<(String, String)> {
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Deletes every recorded record that belongs to this run, with the configured credentials.
+    pub async fn clean(&self, client: &Client, identity: &RunIdentity) -> Vec<String> {
+        let target = client.target();
+        let mut problems = Vec::new();
+        for (context, uid) in self.entries() {
+            if !uid.starts_with(&identity.uid_prefix()) {
+                continue;
+            }
+            let body = serde_json::json!({
+                "api_token": target.api_token.expose(),
+                "username": target.username,
+                "contextname": context,
+            });
+            let exchange = client
+                .send("DELETE", &format!("{COLLECTION_PATH}/{uid}"), Some(body.to_string()))
+                .await;
+            if let Err(error) = exchange.response {
+                problems.push(format!("cleanup of {uid} in {context}: {error}"));
+            }
+        }
+        problems
+    }
+}
+
+/// Which configuration a scenario needs that the target may lack.
+pub fn missing_configuration(loaded: &LoadedScenario, client: &Client) -> Option<String> {
+    let target = client.target();
+    let needs = |variant: &AuthVariant, variable: Variable| {
+        loaded.scenario.steps.iter().any(|step| {
+            step.request.auth == *variant
+                || step_templates(step).iter().any(|template| template.variables().any(|found| *found == variable))
+        })
+    };
+    if target.second_context.is_none() && needs(&AuthVariant::SecondContext, Variable::SecondContext) {
+        return Some("needs a second context the user may access (--second-context / IPDR_SECOND_CONTEXT)".to_string());
+    }
+    if target.forbidden_context.is_none() && needs(&AuthVariant::ForbiddenContext, Variable::ForbiddenContext) {
+        return Some(
+            "needs an existing context the user may not access (--forbidden-context / IPDR_FORBIDDEN_CONTEXT)".to_string(),
+        );
+    }
+    None
+}
+
+fn step_templates(step: &Step) -> Vec<Template> {
+    let mut found: Vec<Template> = Template::parse(&step.request.path).into_iter().collect();
+    if let Some(body) = &step.request.body {
+        found.extend(crate::spec::template::templates_in(body).unwrap_or_default());
+    }
+    if let Some(raw) = &step.request.raw_body {
+        found.extend(Template::parse(raw));
+    }
+    if let Some(expected) = &step.expect.body {
+        found.extend(crate::spec::template::templates_in(expected).unwrap_or_default());
+    }
+    found
+}
+
+/// Variable values for one scenario.
+struct ScenarioBindings<'a> {
+    client: &'a Client,
+    identity: &'a RunIdentity,
+    scenario_tag: String,
+    captures: BTreeMap<String, Value>,
+}
+
+impl Bindings for ScenarioBindings<'_> {
+    fn resolve(&self, variable: &Variable) -> Result<Value, String> {
+        let target = self.client.target();
+        let text = match variable {
+            Variable::Uid(label) => format!("{}{}-{label}", self.identity.uid_prefix(), self.scenario_tag),
+            Variable::Context => target.context.clone(),
+            Variable::SecondContext => target.second_context.clone().ok_or("no second context is configured")?,
+            Variable::ForbiddenContext => target.forbidden_context.clone().ok_or("no forbidden context is configured")?,
+            Variable::InvalidContext => self.identity.invalid_context(),
+            Variable::Username => target.username.clone(),
+            Variable::ApiToken => target.api_token.expose().to_string(),
+            Variable::Repeat { text, times } => text.repeat(*times),
+            Variable::Captured(name) => {
+                return self.captures.get(name).cloned().ok_or_else(|| format!("${{{name}}} was not captured"))
+            }
+        };
+        Ok(Value::String(text))
+    }
+}
+
+/// Runs one loaded scenario; `tag` makes its UserIDs unique within the run.
+pub async fn run_scenario(
+    loaded: &LoadedScenario,
+    tag: &str,
+    client: &Client,
+    identity: &RunIdentity,
+    ledger: &CleanupLedger,
+) -> ScenarioOutcome {
+    if let Some(reason) = missing_configuration(loaded, client) {
+        return ScenarioOutcome {
+            steps: Vec::new(),
+            verdict: Verdict::Ignored(reason),
+        };
+    }
+    let mut bindings = ScenarioBindings {
+        client,
+        identity,
+        scenario_tag: tag.to_string(),
+        captures: BTreeMap::new(),
+    };
+    let mut steps = Vec::new();
+    for (index, step) in loaded.scenario.steps.iter().enumerate() {
+        let level = loaded.scenario.step_level(step);
+        let outcome = run_step(index, step, level, loaded.patterns[index].as_ref(), &mut bindings, ledger).await;
+        let problem = outcome.problem.is_some();
+        let met = outcome.met();
+        steps.push(outcome);
+        if problem && level.is_binding() {
+            return ScenarioOutcome { steps, verdict: Verdict::Errored(index) };
+        }
+        if !met && level.is_binding() {
+            return ScenarioOutcome { steps, verdict: Verdict::Failed(index) };
+        }
+    }
+    ScenarioOutcome { steps, verdict: Verdict::Passed }
+}
+
+/// The auth a request carries, or None when the step omits it.
+fn auth_for(request: &Request, bindings: &ScenarioBindings<'_>) -> Result<Option<SentAuth>, String> {
+    let target = bindings.client.target();
+    let configured = SentAuth {
+        api_token: target.api_token.expose().to_string(),
+        username: target.username.clone(),
+        contextname: target.context.clone(),
+    };
+    let resolve = |template: &str| -> Result<String, String> {
+        Template::parse(template).map_err(|error| error.to_string())?.resolve_string(bindings)
+    };
+    Ok(Some(match &request.auth {
+        AuthVariant::Default => configured,
+        AuthVariant::Omitted => return Ok(None),
+        AuthVariant::InvalidToken => SentAuth { api_token: bindings.identity.invalid_token(), ..configured },
+        AuthVariant::InvalidContext => SentAuth { contextname: bindings.identity.invalid_context(), ..configured },
+        AuthVariant::ForbiddenContext => SentAuth {
+            contextname: target.forbidden_context.clone().ok_or("no forbidden context is configured")?,
+            ..configured
+        },
+        AuthVariant::SecondContext => SentAuth {
+            contextname: target.second_context.clone().ok_or("no second context is configured")?,
+            ..configured
+        },
+        AuthVariant::Explicit(explicit) => SentAuth {
+            api_token: match &explicit.api_token {
+                Some(token) => resolve(token)?,
+                None => configured.api_token.clone(),
+            },
+            username: match &explicit.username {
+                Some(username) => resolve(username)?,
+                None => configured.username.clone(),
+            },
+            contextname: match &explicit.contextname {
+                Some(context) => resolve(context)?,
+                None => configured.contextname.clone(),
+            },
+        },
+    }))
+}
+
+/// The request body text: auth first, then the step's fields.
+fn body_for(request: &Request, auth: Option<&SentAuth>, bindings: &ScenarioBindings<'_>) -> Result<Option<String>, String> {
+    if let Some(raw) = &request.raw_body {
+        let template = Template::parse(raw).map_err(|error| error.to_string())?;
+        return template.resolve_string(bindings).map(Some);
+    }
+    let mut map = Map::new();
+    if let Some(auth) = auth {
+        map.insert("api_token".to_string(), Value::String(auth.api_token.clone()));
+        map.insert("username".to_string(), Value::String(auth.username.clone()));
+        map.insert("contextname".to_string(), Value::String(auth.contextname.clone()));
+    }
+    if let Some(body) = &request.body {
+        if let Value::Object(fields) = resolve_value(body, bindings)? {
+            map.extend(fields);
+        }
+    }
+    Ok(Some(Value::Object(map).to_string()))
+}
+
+/// The UserID a mutating request addresses, from its path or its body.
+fn addressed_uids(path: &str, body: Option<&str>) -> Vec<String> {
+    let mut uids = Vec::new();
+    if let Some(rest) = path.strip_prefix(COLLECTION_PATH).and_then(|rest| rest.strip_prefix('/')) {
+        uids.push(rest.split(['?', '#']).next().unwrap_or(rest).to_string());
+    }
+    if let Some(Value::Object(map)) = body.and_then(|text| serde_json::from_str::<Value>(text).ok()) {
+        if let Some(Value::String(uid)) = map.get("UserID") {
+            uids.push(uid.clone());
+        }
+    }
+    uids
+}
+
+async fn run_step(
+    index: usize,
+    step: &Step,
+    level: Level,
+    pattern: Option<&Pattern>,
+    bindings: &mut ScenarioBindings<'_>,
+    ledger: &CleanupLedger,
+) -> StepOutcome {
+    let mut outcome = StepOutcome {
+        index,
+        name: step.name.clone(),
+        level,
+        exchanges: Vec::new(),
+        expected_status: step.expect.status,
+        expected_json: step.expect.json,
+        expected_body: None,
+        mismatches: Vec::new(),
+        problem: None,
+    };
+    let prepared = (|| -> Result<(String, Option<SentAuth>, Option<String>), String> {
+        let path = Template::parse(&step.request.path).map_err(|error| error.to_string())?.resolve_string(bindings)?;
+        let auth = auth_for(&step.request, bindings)?;
+        let body = body_for(&step.request, auth.as_ref(), bindings)?;
+        Ok((path, auth, body))
+    })();
+    let (path, auth, body) = match prepared {
+        Ok(prepared) => prepared,
+        Err(reason) => {
+            outcome.problem = Some(format!("could not build the request: {reason}"));
+            return outcome;
+        }
+    };
+    let client = bindings.client;
+    let prefix = bindings.identity.uid_prefix();
+    if step.request.method.is_mutating() {
+        // Safety: the harness never modifies a record it did not create.
+        for uid in addressed_uids(&path, body.as_deref()) {
+            if !uid.starts_with(&prefix) {
+                outcome.problem = Some(format!(
+                    "refused to send {} {path}: UserID {uid:?} does not carry this run's prefix {prefix:?}",
+                    step.request.method.as_str()
+                ));
+                return outcome;
+            }
+            let context = auth.as_ref().map(|auth| auth.contextname.clone()).unwrap_or_else(|| client.target().context.clone());
+            ledger.record(&context, &uid);
+        }
+    }
+    let method = step.request.method.as_str();
+    let copies = step.request.concurrent.unwrap_or(1) as usize;
+    outcome.exchanges = if copies == 1 {
+        vec![client.send(method, &path, body.clone()).await]
+    } else {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..copies {
+            let (client, path, body) = (client.clone(), path.clone(), body.clone());
+            tasks.spawn(async move { client.send(method, &path, body).await });
+        }
+        let mut exchanges = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(exchange) => exchanges.push(exchange),
+                Err(error) => outcome.problem = Some(format!("a concurrent request task failed: {error}")),
+            }
+        }
+        exchanges
+    };
+    let (username, contextname) = auth
+        .as_ref()
+        .map(|auth| (auth.username.clone(), auth.contextname.clone()))
+        .unwrap_or_default();
+    let context = MatchContext { bindings: &*bindings, username: &username, contextname: &contextname };
+    outcome.expected_body = pattern.map(|pattern| pattern.render(&context));
+    let mut first_json = None;
+    for exchange in &outcome.exchanges {
+        let response = match &exchange.response {
+            Ok(response) => response,
+            Err(error) => {
+                outcome.problem = Some(format!("no response: {error}"));
+                continue;
+            }
+        };
+        let found = check_response(response, step, pattern, &context);
+        for mismatch in found {
+            if !outcome.mismatches.contains(&mismatch) {
+                outcome.mismatches.push(mismatch);
+            }
+        }
+        if first_json.is_none() {
+            first_json = response.json.clone();
+        }
+    }
+    if outcome.problem.is_some() || !outcome.mismatches.is_empty() {
+        return outcome;
+    }
+    for (name, pointer) in &step.capture {
+        match first_json.as_ref().and_then(|json| json.pointer(pointer)) {
+            Some(value) => {
+                bindings.captures.insert(name.clone(), value.clone());
+            }
+            None => {
+                outcome.mismatches.push(Mismatch {
+                    pointer: pointer.clone(),
+                    expected: format!("a value to capture as ${{{name}}}"),
+                    actual: "(missing)".to_string(),
+                });
+            }
+        }
+    }
+    outcome
+}
+
+/// Status, content type, JSON-ness and body pattern of one response.
+fn check_response(response: &ReceivedResponse, step: &Step, pattern: Option<&Pattern>, context: &MatchContext<'_>) -> Vec<Mismatch> {
+    let mut found = Vec::new();
+    if response.status != step.expect.status {
+        found.push(Mismatch {
+            pointer: "(HTTP status)".to_string(),
+            expected: step.expect.status.to_string(),
+            actual: response.status.to_string(),
+        });
+    }
+    if step.expect.json {
+        if !response.has_json_content_type() {
+            found.push(Mismatch {
+                pointer: "(Content-Type)".to_string(),
+                expected: "application/json".to_string(),
+                actual: response.content_type.clone().unwrap_or_else(|| "(none)".to_string()),
+            });
+        }
+        if response.json.is_none() {
+            let why = if !response.utf8 {
+                "not valid UTF-8"
+            } else if response.truncated {
+                "larger than the harness reads"
+            } else if response.body.is_empty() {
+                "empty"
+            } else {
+                "not JSON"
+            };
+            found.push(Mismatch {
+                pointer: "(body)".to_string(),
+                expected: "a JSON document".to_string(),
+                actual: why.to_string(),
+            });
+        }
+    }
+    if let (Some(pattern), Some(json)) = (pattern, response.json.as_ref()) {
+        found.extend(pattern.mismatches(Some(json), context));
+    }
+    found
+}

@@ -1,0 +1,66 @@
+//! The target under test: where it is and which credentials to use.
+
+use std::fmt;
+use std::time::Duration;
+
+/// An API token. Its `Debug` and `Display` never show the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiToken(String);
+
+impl ApiToken {
+    /// Wraps a token.
+    pub fn new(token: impl Into<String>) -> Self {
+        ApiToken(token.into())
+    }
+
+    /// The token itself, for the request body only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiToken(<redacted>)")
+    }
+}
+
+impl fmt::Display for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Everything the harness needs to talk to one server.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8000`.
+    pub base_url: String,
+    /// The token of `username`.
+    pub api_token: ApiToken,
+    /// The username the token belongs to.
+    pub username: String,
+    /// A context the user may access ("Authentication": e.g. "default").
+    pub context: String,
+    /// A second context the user may access, for isolation checks.
+    pub second_context: Option<String>,
+    /// An existing context the user may not access.
+    pub forbidden_context: Option<String>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl Target {
+    /// The URL of `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+}
+
+impl std::str::FromStr for ApiToken {
+    type Err = std::convert::Infallible;
+
+    fn from_str(token: &str) -> Result<Self, Self::Err> {
+        Ok(ApiToken::new(token))
+    }
+}
