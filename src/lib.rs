@@ -6,7 +6,7 @@
 //!   format ([`spec::scenario`]) and the schemas generated from both.
 //! - [`execution`]: talking to a target and running scenarios as trials.
 //! - [`report`]: how results are shown to people.
-//! - [`reference`]: the embedded reference server, which depends on the
+//! - [`mod@reference`]: the embedded reference server, which depends on the
 //!   contract only.
 
 pub mod execution;

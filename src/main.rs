@@ -9,7 +9,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use ipdr_conformance::execution::runner::{self, RunOptions};
 use ipdr_conformance::reference::{self, Deviation, ServerConfig, UsersFixture};
-use ipdr_conformance::spec::schema;
+use ipdr_conformance::report::markdown;
+use ipdr_conformance::spec::{load, schema};
 
 /// Conformance harness for the Trisul IPDR Customer Management API.
 #[derive(Parser)]
@@ -30,6 +31,12 @@ enum Command {
         /// Directory to write into (created if missing).
         #[arg(long, default_value = "schemas")]
         out: PathBuf,
+    },
+    /// Print the scenario catalogue as a Markdown table (the README's contract table).
+    Scenarios {
+        /// Load scenarios from this directory instead of the built-in ones.
+        #[arg(long, value_name = "DIR")]
+        specs: Option<PathBuf>,
     },
 }
 
@@ -62,6 +69,7 @@ fn main() -> ExitCode {
         Command::Run(options) => runner::run_from_cli(*options),
         Command::Serve(args) => exit_on_error(serve(args)),
         Command::Schema { out } => exit_on_error(write_schemas(out)),
+        Command::Scenarios { specs } => exit_on_error(print_scenarios(specs)),
     }
 }
 
@@ -75,9 +83,18 @@ fn exit_on_error(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
+fn print_scenarios(specs: Option<PathBuf>) -> anyhow::Result<()> {
+    let scenarios = match specs {
+        Some(dir) => load::load_dir(&dir)?,
+        None => load::load_embedded()?,
+    };
+    print!("{}", markdown::scenario_table(&scenarios));
+    Ok(())
+}
+
 fn write_schemas(out: PathBuf) -> anyhow::Result<()> {
-    let written = schema::write_all(&out)
-        .with_context(|| format!("writing schemas to {}", out.display()))?;
+    let written =
+        schema::write_all(&out).with_context(|| format!("writing schemas to {}", out.display()))?;
     for path in written {
         println!("wrote {}", path.display());
     }

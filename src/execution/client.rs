@@ -43,8 +43,14 @@ impl ReceivedResponse {
     /// Whether the Content-Type is JSON (`application/json` or `*+json`).
     pub fn has_json_content_type(&self) -> bool {
         self.content_type.as_deref().is_some_and(|value| {
-            let media = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-            media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
+            let media = value
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            media == "application/json"
+                || (media.starts_with("application/") && media.ends_with("+json"))
         })
     }
 }
@@ -136,9 +142,16 @@ impl Client {
         let elapsed = started.elapsed();
         let (body, utf8) = match String::from_utf8(bytes) {
             Ok(text) => (text, true),
-            Err(error) => (String::from_utf8_lossy(error.as_bytes()).into_owned(), false),
+            Err(error) => (
+                String::from_utf8_lossy(error.as_bytes()).into_owned(),
+                false,
+            ),
         };
-        let json = if utf8 && !truncated { serde_json::from_str(&body).ok() } else { None };
+        let json = if utf8 && !truncated {
+            serde_json::from_str(&body).ok()
+        } else {
+            None
+        };
         Ok(ReceivedResponse {
             status,
             content_type,

@@ -3,4 +3,5 @@
 pub mod client;
 pub mod runner;
 pub mod scenario_run;
+pub mod suite;
 pub mod target;

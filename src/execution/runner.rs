@@ -10,13 +10,14 @@ use libtest_mimic::{Completion, Failed, Trial};
 use serde_json::Value;
 
 use super::client::Client;
-use super::scenario_run::{run_scenario, CleanupLedger, RunIdentity, Verdict};
+use super::scenario_run::Verdict;
+use super::suite::Suite;
 use super::target::{ApiToken, Target};
 use crate::reference::{self, RunningServer, ServerConfig, UsersFixture};
 use crate::report::console::{render_failure, render_observations};
 use crate::report::redact::Redactor;
 use crate::spec::contract::{DocumentedError, COLLECTION_PATH};
-use crate::spec::load::{load_dir, load_embedded, LoadedScenario};
+use crate::spec::load::{load_dir, load_embedded};
 
 /// Where the target is and how to authenticate ("Authentication").
 #[derive(Debug, Clone, clap::Args)]
@@ -25,7 +26,12 @@ pub struct TargetOptions {
     #[arg(long = "target", env = "IPDR_TARGET", value_name = "URL")]
     pub target: Option<String>,
     /// API token of --username (prefer the environment variable: flags show up in process lists).
-    #[arg(long, env = "IPDR_API_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "IPDR_API_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub api_token: Option<ApiToken>,
     /// Username the token belongs to.
     #[arg(long, env = "IPDR_USERNAME")]
@@ -40,7 +46,12 @@ pub struct TargetOptions {
     #[arg(long, env = "IPDR_FORBIDDEN_CONTEXT")]
     pub forbidden_context: Option<String>,
     /// Per-request timeout in seconds.
-    #[arg(long, env = "IPDR_TIMEOUT", default_value_t = 10.0, value_name = "SECONDS")]
+    #[arg(
+        long,
+        env = "IPDR_TIMEOUT",
+        default_value_t = 10.0,
+        value_name = "SECONDS"
+    )]
     pub timeout: f64,
 }
 
@@ -88,32 +99,6 @@ pub enum SetupError {
     },
 }
 
-/// Everything trials share: one runtime, one client, one run identity.
-struct Shared {
-    runtime: tokio::runtime::Runtime,
-    client: Client,
-    identity: RunIdentity,
-    observations: Mutex<Vec<(String, Vec<String>)>>,
-}
-
-/// Deletes a scenario's records when dropped, so a failing or panicking trial still cleans up.
-struct CleanupOnDrop {
-    shared: Arc<Shared>,
-    ledger: CleanupLedger,
-}
-
-impl Drop for CleanupOnDrop {
-    fn drop(&mut self) {
-        let problems = self
-            .shared
-            .runtime
-            .block_on(self.ledger.clean(&self.shared.client, &self.shared.identity));
-        for problem in problems {
-            eprintln!("warning: {problem}");
-        }
-    }
-}
-
 /// Runs the suite from the command line and returns the process exit code:
 /// 0 all passed, 1 a check failed, 2 bad configuration or unreachable target.
 pub fn run_from_cli(options: RunOptions) -> ExitCode {
@@ -127,21 +112,32 @@ pub fn run_from_cli(options: RunOptions) -> ExitCode {
 }
 
 fn target_from_options(options: &TargetOptions, base_url: &str) -> Result<Target, SetupError> {
-    let url = reqwest::Url::parse(base_url)
-        .map_err(|error| SetupError::Configuration(format!("--target {base_url:?} is not a URL: {error}")))?;
+    let url = reqwest::Url::parse(base_url).map_err(|error| {
+        SetupError::Configuration(format!("--target {base_url:?} is not a URL: {error}"))
+    })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(SetupError::Configuration(format!("--target {base_url:?} must be an http:// or https:// URL with a host")));
+        return Err(SetupError::Configuration(format!(
+            "--target {base_url:?} must be an http:// or https:// URL with a host"
+        )));
     }
     let api_token = options
         .api_token
         .clone()
         .filter(|token| !token.expose().is_empty())
-        .ok_or_else(|| SetupError::Configuration("--target needs an api token (IPDR_API_TOKEN or --api-token)".to_string()))?;
+        .ok_or_else(|| {
+            SetupError::Configuration(
+                "--target needs an api token (IPDR_API_TOKEN or --api-token)".to_string(),
+            )
+        })?;
     let username = options
         .username
         .clone()
         .filter(|username| !username.is_empty())
-        .ok_or_else(|| SetupError::Configuration("--target needs a username (IPDR_USERNAME or --username)".to_string()))?;
+        .ok_or_else(|| {
+            SetupError::Configuration(
+                "--target needs a username (IPDR_USERNAME or --username)".to_string(),
+            )
+        })?;
     Ok(Target {
         base_url: base_url.trim_end_matches('/').to_string(),
         api_token,
@@ -157,7 +153,9 @@ fn timeout(seconds: f64) -> Result<Duration, SetupError> {
     if seconds.is_finite() && seconds > 0.0 && seconds <= 3600.0 {
         Ok(Duration::from_secs_f64(seconds))
     } else {
-        Err(SetupError::Configuration(format!("--timeout {seconds} must be between 0 and 3600 seconds")))
+        Err(SetupError::Configuration(format!(
+            "--timeout {seconds} must be between 0 and 3600 seconds"
+        )))
     }
 }
 
@@ -186,7 +184,9 @@ async fn preflight(client: &Client) -> Result<(), SetupError> {
         "username": target.username,
         "contextname": target.context,
     });
-    let exchange = client.send("GET", COLLECTION_PATH, Some(body.to_string())).await;
+    let exchange = client
+        .send("GET", COLLECTION_PATH, Some(body.to_string()))
+        .await;
     let response = exchange.response.map_err(|error| SetupError::Unreachable {
         url: target.base_url.clone(),
         reason: error.to_string(),
@@ -196,12 +196,18 @@ async fn preflight(client: &Client) -> Result<(), SetupError> {
     };
     let message = map.get("message").and_then(Value::as_str);
     let rejected = DocumentedError::ALL.iter().any(|error| {
-        Some(error.envelope(&target.username, &target.context).message.as_str()) == message
+        Some(
+            error
+                .envelope(&target.username, &target.context)
+                .message
+                .as_str(),
+        ) == message
     });
     if rejected {
         return Err(SetupError::CredentialsRejected {
             url: target.base_url.clone(),
-            answer: Redactor::new(target.api_token.expose()).text(&Value::Object(map.clone()).to_string()),
+            answer: Redactor::new(target.api_token.expose())
+                .text(&Value::Object(map.clone()).to_string()),
         });
     }
     Ok(())
@@ -216,7 +222,9 @@ fn run(options: RunOptions) -> Result<ExitCode, SetupError> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|error| SetupError::Configuration(format!("starting the async runtime: {error}")))?;
+        .map_err(|error| {
+            SetupError::Configuration(format!("starting the async runtime: {error}"))
+        })?;
     let (server, target) = match &options.target.target {
         Some(url) => (None, target_from_options(&options.target, url)?),
         None => {
@@ -228,60 +236,83 @@ fn run(options: RunOptions) -> Result<ExitCode, SetupError> {
         }
     };
     let token = target.api_token.expose().to_string();
-    let client = Client::new(target).map_err(|error| SetupError::Configuration(error.to_string()))?;
+    let client =
+        Client::new(target).map_err(|error| SetupError::Configuration(error.to_string()))?;
     if !options.harness.list {
         runtime.block_on(preflight(&client))?;
     }
-    let identity = RunIdentity::fresh();
-    println!("run id {} (every record this run creates starts with {})", identity.run_id, identity.uid_prefix());
-    let shared = Arc::new(Shared {
-        runtime,
-        client,
-        identity,
-        observations: Mutex::new(Vec::new()),
-    });
-    let trials = scenarios
-        .into_iter()
-        .enumerate()
-        .map(|(index, loaded)| scenario_trial(&shared, index, loaded, token.clone()))
+    let suite = Suite::new(client, scenarios);
+    println!(
+        "run id {} (every record this run creates starts with {})",
+        suite.identity().run_id,
+        suite.identity().uid_prefix()
+    );
+    let runtime = Arc::new(runtime);
+    let observations = Arc::new(Mutex::new(Vec::new()));
+    let trials = (0..suite.scenarios().len())
+        .map(|index| scenario_trial(&runtime, &suite, index, &observations, token.clone()))
         .collect();
     let conclusion = libtest_mimic::run(&options.harness, trials);
-    print_observations(&shared);
-    sweep_leftovers(&shared);
-    if let Some(server) = server {
-        shared.runtime.block_on(server.shutdown());
+    print_observations(&observations);
+    if !options.harness.list {
+        for (context, count) in runtime.block_on(suite.sweep_leftovers()) {
+            println!("cleanup: deleted {count} record(s) of this run left in context {context}");
+        }
     }
-    Ok(if conclusion.num_failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    if let Some(server) = server {
+        runtime.block_on(server.shutdown());
+    }
+    Ok(if conclusion.num_failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-fn scenario_trial(shared: &Arc<Shared>, index: usize, loaded: LoadedScenario, token: String) -> Trial {
+/// Observed-behaviour lines, per scenario name.
+type Observations = Arc<Mutex<Vec<(String, Vec<String>)>>>;
+
+fn scenario_trial(
+    runtime: &Arc<tokio::runtime::Runtime>,
+    suite: &Arc<Suite>,
+    index: usize,
+    observations: &Observations,
+    token: String,
+) -> Trial {
+    let loaded = &suite.scenarios()[index];
     let name = loaded.scenario.name.clone();
     let kind = loaded.scenario.level.as_str();
-    let shared = Arc::clone(shared);
+    let (runtime, suite, observations) = (
+        Arc::clone(runtime),
+        Arc::clone(suite),
+        Arc::clone(observations),
+    );
     Trial::ignorable_test(name, move || {
-        let ledger = CleanupLedger::default();
-        let guard = CleanupOnDrop { shared: Arc::clone(&shared), ledger: ledger.clone() };
-        let tag = format!("{index:03}");
-        let outcome = shared
-            .runtime
-            .block_on(run_scenario(&loaded, &tag, &shared.client, &shared.identity, &ledger));
-        drop(guard);
-        let observed = render_observations(&loaded, &outcome, &token);
+        let outcome = runtime.block_on(suite.run_one(index));
+        let loaded = &suite.scenarios()[index];
+        let observed = render_observations(loaded, &outcome, &token);
         if !observed.is_empty() {
-            let mut observations = shared.observations.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut observations = observations
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             observations.push((loaded.scenario.name.clone(), observed));
         }
         match outcome.verdict {
             Verdict::Passed => Ok(Completion::Completed),
             Verdict::Ignored(reason) => Ok(Completion::ignored_with(reason)),
-            Verdict::Failed(_) | Verdict::Errored(_) => Err(Failed::from(render_failure(&loaded, &outcome, &token))),
+            Verdict::Failed(_) | Verdict::Errored(_) => {
+                Err(Failed::from(render_failure(loaded, &outcome, &token)))
+            }
         }
     })
     .with_kind(kind)
 }
 
-fn print_observations(shared: &Shared) {
-    let mut observations = shared.observations.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+fn print_observations(observations: &Observations) {
+    let mut observations = observations
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
     if observations.is_empty() {
         return;
     }
@@ -293,41 +324,4 @@ fn print_observations(shared: &Shared) {
         }
     }
     println!();
-}
-
-/// Deletes anything of this run's still on the target (a scenario whose
-/// ledger missed a record), in every context the user may access.
-fn sweep_leftovers(shared: &Shared) {
-    let client = &shared.client;
-    let target = client.target();
-    let prefix = shared.identity.uid_prefix();
-    let contexts: Vec<String> = std::iter::once(target.context.clone()).chain(target.second_context.clone()).collect();
-    for context in contexts {
-        let ledger = CleanupLedger::default();
-        let body = serde_json::json!({
-            "api_token": target.api_token.expose(),
-            "username": target.username,
-            "contextname": context,
-        });
-        let exchange = shared.runtime.block_on(client.send("GET", COLLECTION_PATH, Some(body.to_string())));
-        let Ok(response) = exchange.response else { continue };
-        let Some(Value::Array(customers)) = response.json else { continue };
-        let leftovers: Vec<String> = customers
-            .iter()
-            .filter_map(|customer| customer.get("UserID").and_then(Value::as_str))
-            .filter(|uid| uid.starts_with(&prefix))
-            .map(str::to_string)
-            .collect();
-        if leftovers.is_empty() {
-            continue;
-        }
-        for uid in &leftovers {
-            ledger.record_for_sweep(&context, uid);
-        }
-        let problems = shared.runtime.block_on(ledger.clean(client, &shared.identity));
-        println!("cleanup: deleted {} record(s) of this run left in context {context}", leftovers.len());
-        for problem in problems {
-            eprintln!("warning: {problem}");
-        }
-    }
 }

@@ -32,7 +32,10 @@ impl RunIdentity {
             .unwrap_or(0);
         let mixed = (nanos as u64) ^ ((std::process::id() as u64) << 32) ^ (nanos >> 64) as u64;
         RunIdentity {
-            run_id: format!("{:08x}", (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32),
+            run_id: format!(
+                "{:08x}",
+                (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32
+            ),
         }
     }
 
@@ -113,6 +116,8 @@ pub struct ScenarioOutcome {
     pub steps: Vec<StepOutcome>,
     /// The verdict.
     pub verdict: Verdict,
+    /// The harness's own panic, if it panicked.
+    pub panic: Option<String>,
 }
 
 /// Records every (context, UserID) a scenario may have created, before the request goes out.
@@ -123,7 +128,10 @@ pub struct CleanupLedger {
 
 impl CleanupLedger {
     fn record(&self, context: &str, uid: &str) {
-        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let entry = (context.to_string(), uid.to_string());
         if !entries.contains(&entry) {
             entries.push(entry);
@@ -137,7 +145,10 @@ impl CleanupLedger {
 
     /// Every recorded (context, UserID), in order.
     pub fn entries(&self) -> Vec<(String, String)> {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Deletes every recorded record that belongs to this run, with the configured credentials.
@@ -154,7 +165,11 @@ impl CleanupLedger {
                 "contextname": context,
             });
             let exchange = client
-                .send("DELETE", &format!("{COLLECTION_PATH}/{uid}"), Some(body.to_string()))
+                .send(
+                    "DELETE",
+                    &format!("{COLLECTION_PATH}/{uid}"),
+                    Some(body.to_string()),
+                )
                 .await;
             if let Err(error) = exchange.response {
                 problems.push(format!("cleanup of {uid} in {context}: {error}"));
@@ -170,13 +185,22 @@ pub fn missing_configuration(loaded: &LoadedScenario, client: &Client) -> Option
     let needs = |variant: &AuthVariant, variable: Variable| {
         loaded.scenario.steps.iter().any(|step| {
             step.request.auth == *variant
-                || step_templates(step).iter().any(|template| template.variables().any(|found| *found == variable))
+                || step_templates(step)
+                    .iter()
+                    .any(|template| template.variables().any(|found| *found == variable))
         })
     };
-    if target.second_context.is_none() && needs(&AuthVariant::SecondContext, Variable::SecondContext) {
-        return Some("needs a second context the user may access (--second-context / IPDR_SECOND_CONTEXT)".to_string());
+    if target.second_context.is_none()
+        && needs(&AuthVariant::SecondContext, Variable::SecondContext)
+    {
+        return Some(
+            "needs a second context the user may access (--second-context / IPDR_SECOND_CONTEXT)"
+                .to_string(),
+        );
     }
-    if target.forbidden_context.is_none() && needs(&AuthVariant::ForbiddenContext, Variable::ForbiddenContext) {
+    if target.forbidden_context.is_none()
+        && needs(&AuthVariant::ForbiddenContext, Variable::ForbiddenContext)
+    {
         return Some(
             "needs an existing context the user may not access (--forbidden-context / IPDR_FORBIDDEN_CONTEXT)".to_string(),
         );
@@ -210,16 +234,30 @@ impl Bindings for ScenarioBindings<'_> {
     fn resolve(&self, variable: &Variable) -> Result<Value, String> {
         let target = self.client.target();
         let text = match variable {
-            Variable::Uid(label) => format!("{}{}-{label}", self.identity.uid_prefix(), self.scenario_tag),
+            Variable::Uid(label) => format!(
+                "{}{}-{label}",
+                self.identity.uid_prefix(),
+                self.scenario_tag
+            ),
             Variable::Context => target.context.clone(),
-            Variable::SecondContext => target.second_context.clone().ok_or("no second context is configured")?,
-            Variable::ForbiddenContext => target.forbidden_context.clone().ok_or("no forbidden context is configured")?,
+            Variable::SecondContext => target
+                .second_context
+                .clone()
+                .ok_or("no second context is configured")?,
+            Variable::ForbiddenContext => target
+                .forbidden_context
+                .clone()
+                .ok_or("no forbidden context is configured")?,
             Variable::InvalidContext => self.identity.invalid_context(),
             Variable::Username => target.username.clone(),
             Variable::ApiToken => target.api_token.expose().to_string(),
             Variable::Repeat { text, times } => text.repeat(*times),
             Variable::Captured(name) => {
-                return self.captures.get(name).cloned().ok_or_else(|| format!("${{{name}}} was not captured"))
+                return self
+                    .captures
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| format!("${{{name}}} was not captured"))
             }
         };
         Ok(Value::String(text))
@@ -238,6 +276,7 @@ pub async fn run_scenario(
         return ScenarioOutcome {
             steps: Vec::new(),
             verdict: Verdict::Ignored(reason),
+            panic: None,
         };
     }
     let mut bindings = ScenarioBindings {
@@ -249,22 +288,45 @@ pub async fn run_scenario(
     let mut steps = Vec::new();
     for (index, step) in loaded.scenario.steps.iter().enumerate() {
         let level = loaded.scenario.step_level(step);
-        let outcome = run_step(index, step, level, loaded.patterns[index].as_ref(), &mut bindings, ledger).await;
+        let outcome = run_step(
+            index,
+            step,
+            level,
+            loaded.patterns[index].as_ref(),
+            &mut bindings,
+            ledger,
+        )
+        .await;
         let problem = outcome.problem.is_some();
         let met = outcome.met();
         steps.push(outcome);
         if problem && level.is_binding() {
-            return ScenarioOutcome { steps, verdict: Verdict::Errored(index) };
+            return ScenarioOutcome {
+                steps,
+                verdict: Verdict::Errored(index),
+                panic: None,
+            };
         }
         if !met && level.is_binding() {
-            return ScenarioOutcome { steps, verdict: Verdict::Failed(index) };
+            return ScenarioOutcome {
+                steps,
+                verdict: Verdict::Failed(index),
+                panic: None,
+            };
         }
     }
-    ScenarioOutcome { steps, verdict: Verdict::Passed }
+    ScenarioOutcome {
+        steps,
+        verdict: Verdict::Passed,
+        panic: None,
+    }
 }
 
 /// The auth a request carries, or None when the step omits it.
-fn auth_for(request: &Request, bindings: &ScenarioBindings<'_>) -> Result<Option<SentAuth>, String> {
+fn auth_for(
+    request: &Request,
+    bindings: &ScenarioBindings<'_>,
+) -> Result<Option<SentAuth>, String> {
     let target = bindings.client.target();
     let configured = SentAuth {
         api_token: target.api_token.expose().to_string(),
@@ -272,19 +334,33 @@ fn auth_for(request: &Request, bindings: &ScenarioBindings<'_>) -> Result<Option
         contextname: target.context.clone(),
     };
     let resolve = |template: &str| -> Result<String, String> {
-        Template::parse(template).map_err(|error| error.to_string())?.resolve_string(bindings)
+        Template::parse(template)
+            .map_err(|error| error.to_string())?
+            .resolve_string(bindings)
     };
     Ok(Some(match &request.auth {
         AuthVariant::Default => configured,
         AuthVariant::Omitted => return Ok(None),
-        AuthVariant::InvalidToken => SentAuth { api_token: bindings.identity.invalid_token(), ..configured },
-        AuthVariant::InvalidContext => SentAuth { contextname: bindings.identity.invalid_context(), ..configured },
+        AuthVariant::InvalidToken => SentAuth {
+            api_token: bindings.identity.invalid_token(),
+            ..configured
+        },
+        AuthVariant::InvalidContext => SentAuth {
+            contextname: bindings.identity.invalid_context(),
+            ..configured
+        },
         AuthVariant::ForbiddenContext => SentAuth {
-            contextname: target.forbidden_context.clone().ok_or("no forbidden context is configured")?,
+            contextname: target
+                .forbidden_context
+                .clone()
+                .ok_or("no forbidden context is configured")?,
             ..configured
         },
         AuthVariant::SecondContext => SentAuth {
-            contextname: target.second_context.clone().ok_or("no second context is configured")?,
+            contextname: target
+                .second_context
+                .clone()
+                .ok_or("no second context is configured")?,
             ..configured
         },
         AuthVariant::Explicit(explicit) => SentAuth {
@@ -305,16 +381,26 @@ fn auth_for(request: &Request, bindings: &ScenarioBindings<'_>) -> Result<Option
 }
 
 /// The request body text: auth first, then the step's fields.
-fn body_for(request: &Request, auth: Option<&SentAuth>, bindings: &ScenarioBindings<'_>) -> Result<Option<String>, String> {
+fn body_for(
+    request: &Request,
+    auth: Option<&SentAuth>,
+    bindings: &ScenarioBindings<'_>,
+) -> Result<Option<String>, String> {
     if let Some(raw) = &request.raw_body {
         let template = Template::parse(raw).map_err(|error| error.to_string())?;
         return template.resolve_string(bindings).map(Some);
     }
     let mut map = Map::new();
     if let Some(auth) = auth {
-        map.insert("api_token".to_string(), Value::String(auth.api_token.clone()));
+        map.insert(
+            "api_token".to_string(),
+            Value::String(auth.api_token.clone()),
+        );
         map.insert("username".to_string(), Value::String(auth.username.clone()));
-        map.insert("contextname".to_string(), Value::String(auth.contextname.clone()));
+        map.insert(
+            "contextname".to_string(),
+            Value::String(auth.contextname.clone()),
+        );
     }
     if let Some(body) = &request.body {
         if let Value::Object(fields) = resolve_value(body, bindings)? {
@@ -327,10 +413,14 @@ fn body_for(request: &Request, auth: Option<&SentAuth>, bindings: &ScenarioBindi
 /// The UserID a mutating request addresses, from its path or its body.
 fn addressed_uids(path: &str, body: Option<&str>) -> Vec<String> {
     let mut uids = Vec::new();
-    if let Some(rest) = path.strip_prefix(COLLECTION_PATH).and_then(|rest| rest.strip_prefix('/')) {
+    if let Some(rest) = path
+        .strip_prefix(COLLECTION_PATH)
+        .and_then(|rest| rest.strip_prefix('/'))
+    {
         uids.push(rest.split(['?', '#']).next().unwrap_or(rest).to_string());
     }
-    if let Some(Value::Object(map)) = body.and_then(|text| serde_json::from_str::<Value>(text).ok()) {
+    if let Some(Value::Object(map)) = body.and_then(|text| serde_json::from_str::<Value>(text).ok())
+    {
         if let Some(Value::String(uid)) = map.get("UserID") {
             uids.push(uid.clone());
         }
@@ -358,7 +448,9 @@ async fn run_step(
         problem: None,
     };
     let prepared = (|| -> Result<(String, Option<SentAuth>, Option<String>), String> {
-        let path = Template::parse(&step.request.path).map_err(|error| error.to_string())?.resolve_string(bindings)?;
+        let path = Template::parse(&step.request.path)
+            .map_err(|error| error.to_string())?
+            .resolve_string(bindings)?;
         let auth = auth_for(&step.request, bindings)?;
         let body = body_for(&step.request, auth.as_ref(), bindings)?;
         Ok((path, auth, body))
@@ -382,7 +474,10 @@ async fn run_step(
                 ));
                 return outcome;
             }
-            let context = auth.as_ref().map(|auth| auth.contextname.clone()).unwrap_or_else(|| client.target().context.clone());
+            let context = auth
+                .as_ref()
+                .map(|auth| auth.contextname.clone())
+                .unwrap_or_else(|| client.target().context.clone());
             ledger.record(&context, &uid);
         }
     }
@@ -400,7 +495,9 @@ async fn run_step(
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok(exchange) => exchanges.push(exchange),
-                Err(error) => outcome.problem = Some(format!("a concurrent request task failed: {error}")),
+                Err(error) => {
+                    outcome.problem = Some(format!("a concurrent request task failed: {error}"))
+                }
             }
         }
         exchanges
@@ -409,7 +506,11 @@ async fn run_step(
         .as_ref()
         .map(|auth| (auth.username.clone(), auth.contextname.clone()))
         .unwrap_or_default();
-    let context = MatchContext { bindings: &*bindings, username: &username, contextname: &contextname };
+    let context = MatchContext {
+        bindings: &*bindings,
+        username: &username,
+        contextname: &contextname,
+    };
     outcome.expected_body = pattern.map(|pattern| pattern.render(&context));
     let mut first_json = None;
     for exchange in &outcome.exchanges {
@@ -451,7 +552,12 @@ async fn run_step(
 }
 
 /// Status, content type, JSON-ness and body pattern of one response.
-fn check_response(response: &ReceivedResponse, step: &Step, pattern: Option<&Pattern>, context: &MatchContext<'_>) -> Vec<Mismatch> {
+fn check_response(
+    response: &ReceivedResponse,
+    step: &Step,
+    pattern: Option<&Pattern>,
+    context: &MatchContext<'_>,
+) -> Vec<Mismatch> {
     let mut found = Vec::new();
     if response.status != step.expect.status {
         found.push(Mismatch {
@@ -465,7 +571,10 @@ fn check_response(response: &ReceivedResponse, step: &Step, pattern: Option<&Pat
             found.push(Mismatch {
                 pointer: "(Content-Type)".to_string(),
                 expected: "application/json".to_string(),
-                actual: response.content_type.clone().unwrap_or_else(|| "(none)".to_string()),
+                actual: response
+                    .content_type
+                    .clone()
+                    .unwrap_or_else(|| "(none)".to_string()),
             });
         }
         if response.json.is_none() {

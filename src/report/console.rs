@@ -24,7 +24,11 @@ pub fn abbreviate(value: &Value) -> Value {
             Value::String(format!("{head}… ({} chars)", text.chars().count()))
         }
         Value::Array(items) => Value::Array(items.iter().map(abbreviate).collect()),
-        Value::Object(map) => Value::Object(map.iter().map(|(key, item)| (key.clone(), abbreviate(item))).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, item)| (key.clone(), abbreviate(item)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -43,7 +47,10 @@ fn response_line(exchange: &Exchange) -> String {
         Ok(response) => format!(
             "HTTP {}, {}",
             response.status,
-            response.content_type.as_deref().unwrap_or("no Content-Type")
+            response
+                .content_type
+                .as_deref()
+                .unwrap_or("no Content-Type")
         ),
         Err(error) => format!("no response: {error}"),
     }
@@ -97,7 +104,11 @@ pub fn render_failure(loaded: &LoadedScenario, outcome: &ScenarioOutcome, token:
         }
     }
     let step = &outcome.steps[failing];
-    let verb = if step.problem.is_some() { "could not be checked" } else { "did not meet its expectation" };
+    let verb = if step.problem.is_some() {
+        "could not be checked"
+    } else {
+        "did not meet its expectation"
+    };
     let _ = writeln!(
         out,
         "\nstep {}/{} {:?} ({}) {verb}",
@@ -111,10 +122,22 @@ pub fn render_failure(loaded: &LoadedScenario, outcome: &ScenarioOutcome, token:
     }
     if let Some(exchange) = shown_exchange(step) {
         if step.exchanges.len() > 1 {
-            let _ = writeln!(out, "(sent {} copies at once; the first is shown)", step.exchanges.len());
+            let _ = writeln!(
+                out,
+                "(sent {} copies at once; the first is shown)",
+                step.exchanges.len()
+            );
         }
-        let _ = writeln!(out, "\nrequest:\n{}", indent(&curl_command(&exchange.request, token)));
-        let json = if step.expected_json { ", application/json" } else { "" };
+        let _ = writeln!(
+            out,
+            "\nrequest:\n{}",
+            indent(&curl_command(&exchange.request, token))
+        );
+        let json = if step.expected_json {
+            ", application/json"
+        } else {
+            ""
+        };
         let _ = writeln!(out, "expected: HTTP {}{json}", step.expected_status);
         if let Some(body) = &step.expected_body {
             out.push_str(&indent(&pretty(body)));
@@ -125,14 +148,22 @@ pub fn render_failure(loaded: &LoadedScenario, outcome: &ScenarioOutcome, token:
     if !step.mismatches.is_empty() {
         let _ = writeln!(out, "\ndiff (by JSON pointer):");
         for mismatch in &step.mismatches {
-            let _ = writeln!(out, "  {}: expected {}, got {}", mismatch.pointer, mismatch.expected, mismatch.actual);
+            let _ = writeln!(
+                out,
+                "  {}: expected {}, got {}",
+                mismatch.pointer, mismatch.expected, mismatch.actual
+            );
         }
     }
     redactor.text(&out)
 }
 
 /// One line per observed step: what the target did where the page is silent.
-pub fn render_observations(loaded: &LoadedScenario, outcome: &ScenarioOutcome, token: &str) -> Vec<String> {
+pub fn render_observations(
+    loaded: &LoadedScenario,
+    outcome: &ScenarioOutcome,
+    token: &str,
+) -> Vec<String> {
     let redactor = Redactor::new(token);
     outcome
         .steps
@@ -146,7 +177,9 @@ pub fn render_observations(loaded: &LoadedScenario, outcome: &ScenarioOutcome, t
                     let body = match &exchange.response {
                         Ok(response) => match &response.json {
                             Some(json) => abbreviate(json).to_string(),
-                            None => format!("{:?}", response.body.chars().take(80).collect::<String>()),
+                            None => {
+                                format!("{:?}", response.body.chars().take(80).collect::<String>())
+                            }
                         },
                         Err(_) => String::new(),
                     };
@@ -159,7 +192,12 @@ pub fn render_observations(loaded: &LoadedScenario, outcome: &ScenarioOutcome, t
                 let first = step
                     .mismatches
                     .first()
-                    .map(|mismatch| format!(" at {}: expected {}, got {}", mismatch.pointer, mismatch.expected, mismatch.actual))
+                    .map(|mismatch| {
+                        format!(
+                            " at {}: expected {}, got {}",
+                            mismatch.pointer, mismatch.expected, mismatch.actual
+                        )
+                    })
                     .or_else(|| step.problem.clone().map(|problem| format!(": {problem}")))
                     .unwrap_or_default();
                 format!("differs from the reference{first}")

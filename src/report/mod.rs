@@ -3,4 +3,5 @@
 
 pub mod console;
 pub mod curl;
+pub mod markdown;
 pub mod redact;

@@ -133,15 +133,27 @@ pub struct CreateRequest {
     pub name: String,
     /// Customer address.
     #[serde(rename = "Address", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub address: Option<String>,
     /// Customer email address.
     #[serde(rename = "Email", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub email: Option<String>,
     /// Primary phone number.
-    #[serde(rename = "PhoneNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PhoneNumber",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "String")]
     pub phone_number: Option<String>,
     /// Alternate phone number.
-    #[serde(rename = "AltPhoneNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AltPhoneNumber",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "String")]
     pub alt_phone_number: Option<String>,
 }
 
@@ -181,21 +193,35 @@ pub struct PartialUpdateRequest {
     pub auth: AuthParams,
     /// Customer name.
     #[serde(rename = "Name", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub name: Option<String>,
     /// Customer address.
     #[serde(rename = "Address", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub address: Option<String>,
     /// Customer email address.
     #[serde(rename = "Email", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub email: Option<String>,
     /// Primary phone number.
-    #[serde(rename = "PhoneNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PhoneNumber",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "String")]
     pub phone_number: Option<String>,
     /// Alternate phone number.
-    #[serde(rename = "AltPhoneNumber", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AltPhoneNumber",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "String")]
     pub alt_phone_number: Option<String>,
     /// Unique user identifier.
     #[serde(rename = "UserID", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub user_id: Option<String>,
 }
 

@@ -77,7 +77,11 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedScenario>, LoadError> {
             path: path.clone(),
             source,
         })?;
-        let name = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+        let name = path
+            .strip_prefix(dir)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .replace('\\', "/");
         files.push((name, text));
     }
     load_all(files, &dir.display().to_string())
@@ -130,7 +134,8 @@ pub fn parse(source: &str, text: &str) -> Result<LoadedScenario, LoadError> {
         source_name: source.to_string(),
         reason,
     };
-    let scenario: Scenario = serde_json::from_str(text).map_err(|error| invalid(error.to_string()))?;
+    let scenario: Scenario =
+        serde_json::from_str(text).map_err(|error| invalid(error.to_string()))?;
     let patterns = validate(&scenario).map_err(invalid)?;
     Ok(LoadedScenario {
         source: source.to_string(),
@@ -144,7 +149,10 @@ fn validate(scenario: &Scenario) -> Result<Vec<Option<Pattern>>, String> {
         return Err("the scenario name is empty".to_string());
     }
     if scenario.citation.trim().is_empty() {
-        return Err("the citation is empty: every check cites the vendor doc section it comes from".to_string());
+        return Err(
+            "the citation is empty: every check cites the vendor doc section it comes from"
+                .to_string(),
+        );
     }
     if scenario.steps.is_empty() {
         return Err("a scenario needs at least one step".to_string());
@@ -166,49 +174,74 @@ fn validate(scenario: &Scenario) -> Result<Vec<Option<Pattern>>, String> {
             return Err(at("body and raw_body are exclusive".to_string()));
         }
         if request.body.as_ref().is_some_and(|body| !body.is_object()) {
-            return Err(at("body must be a JSON object (the auth parameters are merged into it)".to_string()));
+            return Err(at(
+                "body must be a JSON object (the auth parameters are merged into it)".to_string(),
+            ));
         }
         if request.raw_body.is_some() && request.auth != AuthVariant::Default {
-            return Err(at("raw_body carries no injected auth, so auth must be left at its default".to_string()));
+            return Err(at(
+                "raw_body carries no injected auth, so auth must be left at its default"
+                    .to_string(),
+            ));
         }
         if request.concurrent == Some(0) {
             return Err(at("concurrent must be at least 1".to_string()));
         }
-        let mut templates = vec![Template::parse(&request.path).map_err(|error| at(error.to_string()))?];
+        let mut templates =
+            vec![Template::parse(&request.path).map_err(|error| at(error.to_string()))?];
         if let Some(body) = &request.body {
             templates.extend(templates_in(body).map_err(|error| at(error.to_string()))?);
         }
         if let AuthVariant::Explicit(explicit) = &request.auth {
-            for value in [&explicit.api_token, &explicit.username, &explicit.contextname].into_iter().flatten() {
+            for value in [
+                &explicit.api_token,
+                &explicit.username,
+                &explicit.contextname,
+            ]
+            .into_iter()
+            .flatten()
+            {
                 templates.push(Template::parse(value).map_err(|error| at(error.to_string()))?);
             }
         }
         let pattern = match &step.expect.body {
-            Some(body) => Some(Pattern::parse(body).map_err(|error| at(format!("expect.body {error}")))?),
+            Some(body) => {
+                Some(Pattern::parse(body).map_err(|error| at(format!("expect.body {error}")))?)
+            }
             None => None,
         };
         let raw = match &request.raw_body {
             Some(raw) => vec![Template::parse(raw).map_err(|error| at(error.to_string()))?],
             None => Vec::new(),
         };
-        let all = templates.iter().chain(raw.iter()).chain(pattern.iter().flat_map(|pattern| pattern.templates()));
+        let all = templates
+            .iter()
+            .chain(raw.iter())
+            .chain(pattern.iter().flat_map(|pattern| pattern.templates()));
         for template in all {
             for variable in template.variables() {
                 if let Variable::Captured(name) = variable {
                     if !captured.contains(name) {
-                        return Err(at(format!("${{{name}}} is not captured by an earlier step")));
+                        return Err(at(format!(
+                            "${{{name}}} is not captured by an earlier step"
+                        )));
                     }
                 }
             }
         }
         for template in &templates {
-            if template.variables().any(|variable| *variable == Variable::ApiToken) {
+            if template
+                .variables()
+                .any(|variable| *variable == Variable::ApiToken)
+            {
                 return Err(at("${api_token} is allowed in raw_body only".to_string()));
             }
         }
         for (name, pointer) in &step.capture {
             if !pointer.is_empty() && !pointer.starts_with('/') {
-                return Err(at(format!("capture {name:?}: {pointer:?} is not a JSON pointer")));
+                return Err(at(format!(
+                    "capture {name:?}: {pointer:?} is not a JSON pointer"
+                )));
             }
             captured.insert(name.clone());
         }

@@ -149,7 +149,11 @@ fn escape_pointer(key: &str) -> String {
 
 fn matcher_error(pointer: &str, reason: impl Into<String>) -> PatternError {
     PatternError::Matcher {
-        pointer: if pointer.is_empty() { "/".to_string() } else { pointer.to_string() },
+        pointer: if pointer.is_empty() {
+            "/".to_string()
+        } else {
+            pointer.to_string()
+        },
         reason: reason.into(),
     }
 }
@@ -170,10 +174,16 @@ impl Pattern {
         Pattern::parse_at(value, "")
     }
 
-    fn parse_fields(map: &Map<String, Value>, pointer: &str) -> Result<Vec<(String, Pattern)>, PatternError> {
+    fn parse_fields(
+        map: &Map<String, Value>,
+        pointer: &str,
+    ) -> Result<Vec<(String, Pattern)>, PatternError> {
         map.iter()
             .map(|(key, item)| {
-                Ok((key.clone(), Pattern::parse_at(item, &format!("{pointer}/{}", escape_pointer(key)))?))
+                Ok((
+                    key.clone(),
+                    Pattern::parse_at(item, &format!("{pointer}/{}", escape_pointer(key)))?,
+                ))
             })
             .collect()
     }
@@ -194,7 +204,10 @@ impl Pattern {
                     return Ok(Pattern::Object(Pattern::parse_fields(map, pointer)?));
                 };
                 if map.len() != 1 {
-                    return Err(matcher_error(pointer, format!("matcher {name} must be the only key of its object")));
+                    return Err(matcher_error(
+                        pointer,
+                        format!("matcher {name} must be the only key of its object"),
+                    ));
                 }
                 let argument = &map[name];
                 let inner = format!("{pointer}/{}", escape_pointer(name));
@@ -214,45 +227,70 @@ impl Pattern {
                     "$exact" => Pattern::Exact(Pattern::parse_fields(object_argument()?, &inner)?),
                     "$customer" => {
                         let fields = object_argument()?;
-                        if let Some(unknown) = fields.keys().find(|key| !CUSTOMER_FIELDS.contains(&key.as_str())) {
-                            return Err(matcher_error(pointer, format!("$customer has no field {unknown:?}")));
+                        if let Some(unknown) = fields
+                            .keys()
+                            .find(|key| !CUSTOMER_FIELDS.contains(&key.as_str()))
+                        {
+                            return Err(matcher_error(
+                                pointer,
+                                format!("$customer has no field {unknown:?}"),
+                            ));
                         }
                         Pattern::Customer(Pattern::parse_fields(fields, &inner)?)
                     }
-                    "$error" => Pattern::Error(
-                        serde_json::from_value(argument.clone())
-                            .map_err(|_| matcher_error(pointer, "$error takes invalid_token, invalid_context or forbidden_context"))?,
-                    ),
-                    "$contains" => Pattern::Contains(Box::new(Pattern::parse_at(argument, &inner)?)),
+                    "$error" => {
+                        Pattern::Error(serde_json::from_value(argument.clone()).map_err(|_| {
+                            matcher_error(
+                                pointer,
+                                "$error takes invalid_token, invalid_context or forbidden_context",
+                            )
+                        })?)
+                    }
+                    "$contains" => {
+                        Pattern::Contains(Box::new(Pattern::parse_at(argument, &inner)?))
+                    }
                     "$lacks" => Pattern::Lacks(Box::new(Pattern::parse_at(argument, &inner)?)),
                     "$each" => Pattern::Each(Box::new(Pattern::parse_at(argument, &inner)?)),
                     "$not" => Pattern::Not(Box::new(Pattern::parse_at(argument, &inner)?)),
                     "$count" => {
                         let fields = object_argument()?;
-                        let of = fields.get("of").ok_or_else(|| matcher_error(pointer, "$count needs \"of\""))?;
-                        let is = fields
-                            .get("is")
-                            .and_then(Value::as_u64)
-                            .ok_or_else(|| matcher_error(pointer, "$count needs \"is\": a whole number"))?;
+                        let of = fields
+                            .get("of")
+                            .ok_or_else(|| matcher_error(pointer, "$count needs \"of\""))?;
+                        let is = fields.get("is").and_then(Value::as_u64).ok_or_else(|| {
+                            matcher_error(pointer, "$count needs \"is\": a whole number")
+                        })?;
                         if fields.len() != 2 {
-                            return Err(matcher_error(pointer, "$count takes only \"of\" and \"is\""));
+                            return Err(matcher_error(
+                                pointer,
+                                "$count takes only \"of\" and \"is\"",
+                            ));
                         }
-                        Pattern::Count(Box::new(Pattern::parse_at(of, &format!("{inner}/of"))?), is as usize)
+                        Pattern::Count(
+                            Box::new(Pattern::parse_at(of, &format!("{inner}/of"))?),
+                            is as usize,
+                        )
                     }
                     "$one_of" => {
                         let options = argument
                             .as_array()
                             .filter(|options| !options.is_empty())
-                            .ok_or_else(|| matcher_error(pointer, "$one_of takes a non-empty array"))?;
+                            .ok_or_else(|| {
+                                matcher_error(pointer, "$one_of takes a non-empty array")
+                            })?;
                         Pattern::OneOf(
                             options
                                 .iter()
                                 .enumerate()
-                                .map(|(index, option)| Pattern::parse_at(option, &format!("{inner}/{index}")))
+                                .map(|(index, option)| {
+                                    Pattern::parse_at(option, &format!("{inner}/{index}"))
+                                })
                                 .collect::<Result<_, _>>()?,
                         )
                     }
-                    other => return Err(matcher_error(pointer, format!("unknown matcher {other}"))),
+                    other => {
+                        return Err(matcher_error(pointer, format!("unknown matcher {other}")))
+                    }
                 })
             }
             other => Ok(Pattern::Scalar(other.clone())),
@@ -269,13 +307,17 @@ impl Pattern {
     fn collect_templates<'a>(&'a self, found: &mut Vec<&'a Template>) {
         match self {
             Pattern::Text(template) => found.push(template),
-            Pattern::Array(items) | Pattern::OneOf(items) => items.iter().for_each(|item| item.collect_templates(found)),
-            Pattern::Object(fields) | Pattern::Exact(fields) | Pattern::Customer(fields) => {
-                fields.iter().for_each(|(_, item)| item.collect_templates(found))
+            Pattern::Array(items) | Pattern::OneOf(items) => {
+                items.iter().for_each(|item| item.collect_templates(found))
             }
-            Pattern::Contains(inner) | Pattern::Lacks(inner) | Pattern::Each(inner) | Pattern::Not(inner) | Pattern::Count(inner, _) => {
-                inner.collect_templates(found)
-            }
+            Pattern::Object(fields) | Pattern::Exact(fields) | Pattern::Customer(fields) => fields
+                .iter()
+                .for_each(|(_, item)| item.collect_templates(found)),
+            Pattern::Contains(inner)
+            | Pattern::Lacks(inner)
+            | Pattern::Each(inner)
+            | Pattern::Not(inner)
+            | Pattern::Count(inner, _) => inner.collect_templates(found),
             Pattern::Scalar(_) | Pattern::Absent | Pattern::Any(_) | Pattern::Error(_) => {}
         }
     }
@@ -294,7 +336,13 @@ impl Pattern {
         mismatches
     }
 
-    fn check(&self, actual: Option<&Value>, pointer: &str, context: &MatchContext<'_>, out: &mut Vec<Mismatch>) {
+    fn check(
+        &self,
+        actual: Option<&Value>,
+        pointer: &str,
+        context: &MatchContext<'_>,
+        out: &mut Vec<Mismatch>,
+    ) {
         let mut fail = |expected: String| {
             out.push(Mismatch {
                 pointer: pointer.to_string(),
@@ -306,6 +354,19 @@ impl Pattern {
             Pattern::Absent => {
                 if actual.is_some() {
                     fail("(absent)".to_string());
+                }
+            }
+            Pattern::OneOf(options) => {
+                if !options
+                    .iter()
+                    .any(|option| option.is_match(actual, context))
+                {
+                    fail(self.describe(context));
+                }
+            }
+            Pattern::Not(inner) => {
+                if inner.is_match(actual, context) {
+                    fail(self.describe(context));
                 }
             }
             _ if actual.is_none() => fail(self.describe(context)),
@@ -330,11 +391,19 @@ impl Pattern {
                         item.check(Some(element), &format!("{pointer}/{index}"), context, out);
                     }
                 }
-                Some(elements) => fail(format!("an array of {} elements (got {})", items.len(), elements.len())),
+                Some(elements) => fail(format!(
+                    "an array of {} elements (got {})",
+                    items.len(),
+                    elements.len()
+                )),
                 None => fail("an array".to_string()),
             },
-            Pattern::Object(fields) => Pattern::check_fields(fields, actual.unwrap(), pointer, context, out, false),
-            Pattern::Exact(fields) => Pattern::check_fields(fields, actual.unwrap(), pointer, context, out, true),
+            Pattern::Object(fields) => {
+                Pattern::check_fields(fields, actual.unwrap(), pointer, context, out, false)
+            }
+            Pattern::Exact(fields) => {
+                Pattern::check_fields(fields, actual.unwrap(), pointer, context, out, true)
+            }
             Pattern::Customer(fields) => {
                 let full = Pattern::customer_fields(fields);
                 Pattern::check_fields(&full, actual.unwrap(), pointer, context, out, false)
@@ -343,13 +412,22 @@ impl Pattern {
                 let envelope = error.envelope(context.username, context.contextname);
                 let expected = serde_json::to_value(envelope).expect("an envelope serializes");
                 let fields = vec![
-                    ("status".to_string(), Pattern::Scalar(expected["status"].clone())),
-                    ("message".to_string(), Pattern::Scalar(expected["message"].clone())),
+                    (
+                        "status".to_string(),
+                        Pattern::Scalar(expected["status"].clone()),
+                    ),
+                    (
+                        "message".to_string(),
+                        Pattern::Scalar(expected["message"].clone()),
+                    ),
                 ];
                 Pattern::check_fields(&fields, actual.unwrap(), pointer, context, out, false)
             }
             Pattern::Contains(inner) => match actual.unwrap().as_array() {
-                Some(elements) if elements.iter().any(|element| inner.is_match(Some(element), context)) => {}
+                Some(elements)
+                    if elements
+                        .iter()
+                        .any(|element| inner.is_match(Some(element), context)) => {}
                 Some(elements) => fail(format!(
                     "an array with an element matching {} (none of {} did)",
                     inner.describe(context),
@@ -359,7 +437,10 @@ impl Pattern {
             },
             Pattern::Lacks(inner) => match actual.unwrap().as_array() {
                 Some(elements) => {
-                    if let Some(index) = elements.iter().position(|element| inner.is_match(Some(element), context)) {
+                    if let Some(index) = elements
+                        .iter()
+                        .position(|element| inner.is_match(Some(element), context))
+                    {
                         out.push(Mismatch {
                             pointer: format!("{pointer}/{index}"),
                             expected: format!("no element matching {}", inner.describe(context)),
@@ -379,27 +460,23 @@ impl Pattern {
             },
             Pattern::Count(inner, expected) => match actual.unwrap().as_array() {
                 Some(elements) => {
-                    let found = elements.iter().filter(|element| inner.is_match(Some(element), context)).count();
+                    let found = elements
+                        .iter()
+                        .filter(|element| inner.is_match(Some(element), context))
+                        .count();
                     if found != *expected {
                         out.push(Mismatch {
                             pointer: pointer.to_string(),
-                            expected: format!("exactly {expected} element(s) matching {}", inner.describe(context)),
+                            expected: format!(
+                                "exactly {expected} element(s) matching {}",
+                                inner.describe(context)
+                            ),
                             actual: format!("{found} such element(s)"),
                         });
                     }
                 }
                 None => fail("an array".to_string()),
             },
-            Pattern::OneOf(options) => {
-                if !options.iter().any(|option| option.is_match(actual, context)) {
-                    fail(self.describe(context));
-                }
-            }
-            Pattern::Not(inner) => {
-                if inner.is_match(actual, context) {
-                    fail(self.describe(context));
-                }
-            }
         }
     }
 
@@ -420,10 +497,18 @@ impl Pattern {
             return;
         };
         for (key, pattern) in fields {
-            pattern.check(map.get(key), &format!("{pointer}/{}", escape_pointer(key)), context, out);
+            pattern.check(
+                map.get(key),
+                &format!("{pointer}/{}", escape_pointer(key)),
+                context,
+                out,
+            );
         }
         if exact {
-            for key in map.keys().filter(|key| !fields.iter().any(|(name, _)| name == *key)) {
+            for key in map
+                .keys()
+                .filter(|key| !fields.iter().any(|(name, _)| name == *key))
+            {
                 out.push(Mismatch {
                     pointer: format!("{pointer}/{}", escape_pointer(key)),
                     expected: "(absent)".to_string(),
@@ -443,8 +528,14 @@ impl Pattern {
                 let pattern = match given.iter().find(|(name, _)| name == field) {
                     Some((_, pattern)) => pattern.clone(),
                     None if *field == "id" => Pattern::Any(JsonType::Integer),
-                    None if CREATE_MANDATORY_FIELDS.contains(field) => Pattern::Any(JsonType::String),
-                    None => Pattern::OneOf(vec![Pattern::Any(JsonType::String), Pattern::Any(JsonType::Null), Pattern::Absent]),
+                    None if CREATE_MANDATORY_FIELDS.contains(field) => {
+                        Pattern::Any(JsonType::String)
+                    }
+                    None => Pattern::OneOf(vec![
+                        Pattern::Any(JsonType::String),
+                        Pattern::Any(JsonType::Null),
+                        Pattern::Absent,
+                    ]),
                 };
                 (field.to_string(), pattern)
             })
@@ -459,14 +550,21 @@ impl Pattern {
     /// The pattern as JSON for display, variables resolved where possible.
     pub fn render(&self, context: &MatchContext<'_>) -> Value {
         let render_fields = |fields: &[(String, Pattern)]| {
-            Value::Object(fields.iter().map(|(key, pattern)| (key.clone(), pattern.render(context))).collect())
+            Value::Object(
+                fields
+                    .iter()
+                    .map(|(key, pattern)| (key.clone(), pattern.render(context)))
+                    .collect(),
+            )
         };
         match self {
             Pattern::Text(template) => template
                 .resolve(context.bindings)
                 .unwrap_or_else(|reason| Value::String(format!("<unresolvable: {reason}>"))),
             Pattern::Scalar(value) => value.clone(),
-            Pattern::Array(items) => Value::Array(items.iter().map(|item| item.render(context)).collect()),
+            Pattern::Array(items) => {
+                Value::Array(items.iter().map(|item| item.render(context)).collect())
+            }
             Pattern::Object(fields) | Pattern::Exact(fields) => render_fields(fields),
             Pattern::Customer(fields) => render_fields(
                 &Pattern::customer_fields(fields)
@@ -476,12 +574,16 @@ impl Pattern {
             ),
             Pattern::Absent => Value::String("<absent>".to_string()),
             Pattern::Any(json_type) => Value::String(format!("<any {}>", json_type.name())),
-            Pattern::Error(error) => serde_json::to_value(error.envelope(context.username, context.contextname))
-                .expect("an envelope serializes"),
+            Pattern::Error(error) => {
+                serde_json::to_value(error.envelope(context.username, context.contextname))
+                    .expect("an envelope serializes")
+            }
             Pattern::Contains(inner) => serde_json::json!({"<contains>": inner.render(context)}),
             Pattern::Lacks(inner) => serde_json::json!({"<lacks>": inner.render(context)}),
             Pattern::Each(inner) => serde_json::json!({"<each>": inner.render(context)}),
-            Pattern::Count(inner, count) => serde_json::json!({"<count>": count, "<of>": inner.render(context)}),
+            Pattern::Count(inner, count) => {
+                serde_json::json!({"<count>": count, "<of>": inner.render(context)})
+            }
             Pattern::OneOf(options) => {
                 serde_json::json!({"<one of>": options.iter().map(|option| option.render(context)).collect::<Vec<_>>()})
             }
@@ -504,13 +606,22 @@ mod tests {
     }
 
     fn mismatches(pattern: Value, actual: Value) -> Vec<Mismatch> {
-        let context = MatchContext { bindings: &NoVariables, username: "user", contextname: "ipdr" };
-        Pattern::parse(&pattern).unwrap().mismatches(Some(&actual), &context)
+        let context = MatchContext {
+            bindings: &NoVariables,
+            username: "user",
+            contextname: "ipdr",
+        };
+        Pattern::parse(&pattern)
+            .unwrap()
+            .mismatches(Some(&actual), &context)
     }
 
     #[test]
     fn token_error_casing_is_a_mismatch_at_status() {
-        let found = mismatches(json!({"$error": "invalid_token"}), json!({"status": "Error", "message": "Invalid API token"}));
+        let found = mismatches(
+            json!({"$error": "invalid_token"}),
+            json!({"status": "Error", "message": "Invalid API token"}),
+        );
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].pointer, "/status");
         assert_eq!(found[0].expected, "\"ERROR\"");
@@ -522,7 +633,10 @@ mod tests {
         let ok = json!({"id": 1, "Name": "n", "Address": "", "Email": null, "PhoneNumber": "123", "UserID": "u1"});
         assert!(mismatches(pattern.clone(), ok).is_empty());
         let numeric = json!({"id": 1, "Name": "n", "PhoneNumber": 123, "UserID": "u1"});
-        assert_eq!(mismatches(pattern.clone(), numeric)[0].pointer, "/PhoneNumber");
+        assert_eq!(
+            mismatches(pattern.clone(), numeric)[0].pointer,
+            "/PhoneNumber"
+        );
         let string_id = json!({"id": "1", "Name": "n", "PhoneNumber": "123", "UserID": "u1"});
         assert_eq!(mismatches(pattern, string_id)[0].pointer, "/id");
     }
@@ -531,8 +645,18 @@ mod tests {
     fn array_matchers() {
         let list = json!([{"UserID": "a"}, {"UserID": "b"}, {"UserID": "b"}]);
         assert!(mismatches(json!({"$contains": {"UserID": "a"}}), list.clone()).is_empty());
-        assert_eq!(mismatches(json!({"$lacks": {"UserID": "b"}}), list.clone())[0].pointer, "/1");
-        assert_eq!(mismatches(json!({"$count": {"of": {"UserID": "b"}, "is": 1}}), list.clone()).len(), 1);
+        assert_eq!(
+            mismatches(json!({"$lacks": {"UserID": "b"}}), list.clone())[0].pointer,
+            "/1"
+        );
+        assert_eq!(
+            mismatches(
+                json!({"$count": {"of": {"UserID": "b"}, "is": 1}}),
+                list.clone()
+            )
+            .len(),
+            1
+        );
         assert!(mismatches(json!({"$each": {"UserID": {"$any": "string"}}}), list).is_empty());
     }
 

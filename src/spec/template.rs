@@ -226,9 +226,14 @@ mod tests {
 
     #[test]
     fn lone_variable_keeps_its_type_and_mixed_text_is_a_string() {
-        assert_eq!(Template::parse("${id}").unwrap().resolve(&Fixed), Ok(Value::from(7)));
         assert_eq!(
-            Template::parse("/x/${uid:a}?${id}").unwrap().resolve(&Fixed),
+            Template::parse("${id}").unwrap().resolve(&Fixed),
+            Ok(Value::from(7))
+        );
+        assert_eq!(
+            Template::parse("/x/${uid:a}?${id}")
+                .unwrap()
+                .resolve(&Fixed),
             Ok(Value::from("/x/zz-a?7"))
         );
         assert_eq!(

@@ -1,0 +1,183 @@
+//! A suite: scenarios bound to one target and one run identity, runnable
+//! one at a time (for libtest-mimic trials) or all at once (for self-checks).
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::client::Client;
+use super::scenario_run::{run_scenario, CleanupLedger, RunIdentity, ScenarioOutcome, Verdict};
+use crate::spec::contract::COLLECTION_PATH;
+use crate::spec::load::LoadedScenario;
+
+/// Scenarios bound to a target.
+#[derive(Debug)]
+pub struct Suite {
+    client: Client,
+    identity: RunIdentity,
+    scenarios: Vec<LoadedScenario>,
+}
+
+/// One scenario's result.
+#[derive(Debug, Clone)]
+pub struct TrialResult {
+    /// The scenario.
+    pub scenario: LoadedScenario,
+    /// What happened.
+    pub outcome: ScenarioOutcome,
+}
+
+impl TrialResult {
+    /// Whether the trial failed or errored.
+    pub fn failed(&self) -> bool {
+        matches!(
+            self.outcome.verdict,
+            Verdict::Failed(_) | Verdict::Errored(_)
+        )
+    }
+}
+
+impl Suite {
+    /// Binds `scenarios` to the target `client` talks to, under a fresh run identity.
+    pub fn new(client: Client, scenarios: Vec<LoadedScenario>) -> Arc<Suite> {
+        Arc::new(Suite {
+            client,
+            identity: RunIdentity::fresh(),
+            scenarios,
+        })
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// This run's identity.
+    pub fn identity(&self) -> &RunIdentity {
+        &self.identity
+    }
+
+    /// The scenarios, in load order.
+    pub fn scenarios(&self) -> &[LoadedScenario] {
+        &self.scenarios
+    }
+
+    /// Runs scenario `index`, then deletes what it may have created, even if it panicked.
+    pub async fn run_one(self: &Arc<Self>, index: usize) -> ScenarioOutcome {
+        let ledger = CleanupLedger::default();
+        let suite = Arc::clone(self);
+        let task_ledger = ledger.clone();
+        let joined = tokio::spawn(async move {
+            let loaded = &suite.scenarios[index];
+            run_scenario(
+                loaded,
+                &format!("{index:03}"),
+                &suite.client,
+                &suite.identity,
+                &task_ledger,
+            )
+            .await
+        })
+        .await;
+        for problem in ledger.clean(&self.client, &self.identity).await {
+            eprintln!("warning: {problem}");
+        }
+        joined.unwrap_or_else(|error| ScenarioOutcome {
+            steps: Vec::new(),
+            verdict: Verdict::Errored(0),
+            panic: Some(panic_message(error)),
+        })
+    }
+
+    /// Runs every scenario, at most `parallelism` at once, in load order of results.
+    pub async fn run_all(self: &Arc<Self>, parallelism: usize) -> Vec<TrialResult> {
+        let semaphore = Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for index in 0..self.scenarios.len() {
+            let suite = Arc::clone(self);
+            let semaphore = Arc::clone(&semaphore);
+            tasks.spawn(async move {
+                let _permit = semaphore.acquire_owned().await;
+                (index, suite.run_one(index).await)
+            });
+        }
+        let mut results: Vec<Option<ScenarioOutcome>> = vec![None; self.scenarios.len()];
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok((index, outcome)) = joined {
+                results[index] = Some(outcome);
+            }
+        }
+        results
+            .into_iter()
+            .zip(&self.scenarios)
+            .map(|(outcome, scenario)| TrialResult {
+                scenario: scenario.clone(),
+                outcome: outcome.unwrap_or_else(|| ScenarioOutcome {
+                    steps: Vec::new(),
+                    verdict: Verdict::Errored(0),
+                    panic: Some("the trial task was lost".to_string()),
+                }),
+            })
+            .collect()
+    }
+
+    /// Deletes anything of this run's still on the target, in every context
+    /// the user may access; returns how many records were found per context.
+    pub async fn sweep_leftovers(&self) -> Vec<(String, usize)> {
+        let target = self.client.target();
+        let prefix = self.identity.uid_prefix();
+        let contexts: Vec<String> = std::iter::once(target.context.clone())
+            .chain(target.second_context.clone())
+            .collect();
+        let mut found = Vec::new();
+        for context in contexts {
+            let body = serde_json::json!({
+                "api_token": target.api_token.expose(),
+                "username": target.username,
+                "contextname": context,
+            });
+            let exchange = self
+                .client
+                .send("GET", COLLECTION_PATH, Some(body.to_string()))
+                .await;
+            let Ok(response) = exchange.response else {
+                continue;
+            };
+            let Some(Value::Array(customers)) = response.json else {
+                continue;
+            };
+            let ledger = CleanupLedger::default();
+            let mut count = 0;
+            for uid in customers
+                .iter()
+                .filter_map(|customer| customer.get("UserID").and_then(Value::as_str))
+            {
+                if uid.starts_with(&prefix) {
+                    ledger.record_for_sweep(&context, uid);
+                    count += 1;
+                }
+            }
+            if count > 0 {
+                for problem in ledger.clean(&self.client, &self.identity).await {
+                    eprintln!("warning: {problem}");
+                }
+                found.push((context, count));
+            }
+        }
+        found
+    }
+}
+
+fn panic_message(error: tokio::task::JoinError) -> String {
+    match error.try_into_panic() {
+        Ok(payload) => {
+            let text = payload
+                .downcast_ref::<&str>()
+                .map(|text| text.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".to_string());
+            format!("the harness panicked: {text}")
+        }
+        Err(error) => format!("the trial was cancelled: {error}"),
+    }
+}

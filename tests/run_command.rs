@@ -1,0 +1,163 @@
+//! `ipdr-conformance run` through its public surface: the binary.
+
+mod common;
+
+use common::{counts, harness, harness_against, stable, stderr, stdout, Server};
+use ipdr_conformance::reference::{Deviation, ServerConfig, UsersFixture};
+
+#[test]
+fn the_whole_suite_passes_against_the_embedded_reference_server() {
+    let output = harness().arg("run").output().unwrap();
+    let out = stdout(&output);
+    assert!(
+        output.status.success(),
+        "exit {:?}\n{out}\n{}",
+        output.status,
+        stderr(&output)
+    );
+    let (passed, failed, ignored) = counts(&out);
+    assert!(passed >= 45, "only {passed} trials passed:\n{out}");
+    assert_eq!((failed, ignored), (0, 0), "{out}");
+}
+
+#[test]
+fn list_shows_every_trial_with_its_level() {
+    let output = harness().args(["run", "--list"]).output().unwrap();
+    let out = stdout(&output);
+    assert!(output.status.success());
+    let trials = out.lines().filter(|line| line.ends_with(": test")).count();
+    assert!(trials >= 45, "{out}");
+    for level in ["[documented]", "[inferred]", "[observed]"] {
+        assert!(out.contains(level), "no {level} trial in:\n{out}");
+    }
+}
+
+#[test]
+fn a_passing_scenario_prints_as_pinned() {
+    let output = harness()
+        .args(["run", "--exact", "errors::invalid_token::list"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stdout(&output));
+    insta::assert_snapshot!("passing_scenario_console", stable(&stdout(&output)));
+}
+
+#[test]
+fn a_token_error_said_in_mixed_case_fails_with_a_readable_diff() {
+    let server = Server::start(
+        ServerConfig::new(UsersFixture::builtin())
+            .with_deviation(Deviation::TokenErrorStatusMixedCase),
+    );
+    let output = harness_against(&server.url())
+        .args(["--exact", "errors::invalid_token::list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    insta::assert_snapshot!("failing_scenario_console", stable(&stdout(&output)));
+}
+
+#[test]
+fn the_token_never_appears_in_output_even_when_checks_fail() {
+    let server = Server::start(
+        ServerConfig::new(UsersFixture::builtin())
+            .with_deviation(Deviation::TokenErrorStatusMixedCase),
+    );
+    let token = UsersFixture::builtin().harness().api_token;
+    let output = harness_against(&server.url()).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let all = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(
+        all.contains("$IPDR_API_TOKEN"),
+        "failures show curl with the variable:\n{all}"
+    );
+    assert!(!all.contains(&token), "the token leaked:\n{all}");
+}
+
+#[test]
+fn a_target_without_credentials_is_bad_configuration() {
+    let output = harness()
+        .args(["run", "--target", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output).trim(),
+        "error: bad configuration: --target needs an api token (IPDR_API_TOKEN or --api-token)"
+    );
+    assert!(!stdout(&output).contains("running"), "no trial may run");
+}
+
+#[test]
+fn a_malformed_target_url_is_bad_configuration() {
+    let output = harness_against("not a url").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output)
+            .starts_with("error: bad configuration: --target \"not a url\" is not a URL"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn an_unreachable_target_exits_2_before_any_trial() {
+    // Bind then drop a listener: the port is closed, on loopback only.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = harness_against(&format!("http://127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.starts_with(&format!(
+            "error: the target http://127.0.0.1:{port} is unreachable: could not connect"
+        )),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(!stdout(&output).contains("running"));
+}
+
+#[test]
+fn rejected_credentials_exit_2_and_never_show_the_token() {
+    let server = Server::start(ServerConfig::new(UsersFixture::builtin()));
+    let output = harness_against(&server.url())
+        .env("IPDR_API_TOKEN", "wrong-token-for-this-test")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("rejected the configured credentials"), "{err}");
+    assert!(err.contains("Invalid API token"), "{err}");
+    assert!(!err.contains("wrong-token-for-this-test"), "{err}");
+}
+
+#[test]
+fn scenarios_needing_unconfigured_contexts_are_ignored_with_a_reason() {
+    let server = Server::start(ServerConfig::new(UsersFixture::builtin()));
+    let output = harness_against(&server.url())
+        .env_remove("IPDR_SECOND_CONTEXT")
+        .env_remove("IPDR_FORBIDDEN_CONTEXT")
+        .output()
+        .unwrap();
+    let out = stdout(&output);
+    assert!(output.status.success(), "{out}");
+    let (_, failed, ignored) = counts(&out);
+    assert_eq!(failed, 0);
+    assert!(
+        ignored >= 6,
+        "isolation and forbidden-context scenarios are ignored:\n{out}"
+    );
+    assert!(
+        out.contains("ignored, needs a second context the user may access"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ignored, needs an existing context the user may not access"),
+        "{out}"
+    );
+}
