@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use ipdr_conformance::execution::runner::{self, RunOptions};
-use ipdr_conformance::reference::{self, Deviation, ServerConfig, UsersFixture};
+use ipdr_conformance::reference::{self, Deviation, Flavour, ServerConfig, UsersFixture};
 use ipdr_conformance::report::markdown;
 use ipdr_conformance::spec::{load, schema};
 
@@ -31,6 +31,12 @@ enum Command {
         /// Directory to write into (created if missing).
         #[arg(long, default_value = "schemas")]
         out: PathBuf,
+    },
+    /// Prove the suite: run it against every deviation and against the alt flavour, and print the matrix.
+    Selfcheck {
+        /// Load scenarios from this directory instead of the built-in ones.
+        #[arg(long, value_name = "DIR")]
+        specs: Option<PathBuf>,
     },
     /// Print the scenario catalogue as a Markdown table (the README's contract table).
     Scenarios {
@@ -61,6 +67,9 @@ struct ServeArgs {
     /// List the available deviations and exit.
     #[arg(long)]
     list_deviations: bool,
+    /// Which conformant variant to play where the vendor page is silent.
+    #[arg(long, value_enum, default_value_t = Flavour::Reference)]
+    flavour: Flavour,
 }
 
 fn main() -> ExitCode {
@@ -70,6 +79,14 @@ fn main() -> ExitCode {
         Command::Serve(args) => exit_on_error(serve(args)),
         Command::Schema { out } => exit_on_error(write_schemas(out)),
         Command::Scenarios { specs } => exit_on_error(print_scenarios(specs)),
+        Command::Selfcheck { specs } => match selfcheck(specs) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 
@@ -83,11 +100,24 @@ fn exit_on_error(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-fn print_scenarios(specs: Option<PathBuf>) -> anyhow::Result<()> {
-    let scenarios = match specs {
+fn load_scenarios(specs: Option<PathBuf>) -> anyhow::Result<Vec<load::LoadedScenario>> {
+    Ok(match specs {
         Some(dir) => load::load_dir(&dir)?,
         None => load::load_embedded()?,
-    };
+    })
+}
+
+/// Prints the self-check matrix; true when every deviation is caught and alt passes.
+fn selfcheck(specs: Option<PathBuf>) -> anyhow::Result<bool> {
+    let scenarios = load_scenarios(specs)?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    let matrix = runtime.block_on(ipdr_conformance::selfcheck::run_matrix(&scenarios))?;
+    print!("{}", ipdr_conformance::selfcheck::render(&matrix));
+    Ok(matrix.is_perfect())
+}
+
+fn print_scenarios(specs: Option<PathBuf>) -> anyhow::Result<()> {
+    let scenarios = load_scenarios(specs)?;
     print!("{}", markdown::scenario_table(&scenarios));
     Ok(())
 }
@@ -114,6 +144,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let mut config = ServerConfig::new(users);
     config.deviations = args.deviations;
+    config.flavour = args.flavour;
     if let Some(path) = &args.preload {
         config.preload = reference::Preload::from_path(path)?;
     }

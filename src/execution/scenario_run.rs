@@ -216,6 +216,18 @@ fn step_templates(step: &Step) -> Vec<Template> {
     if let Some(raw) = &step.request.raw_body {
         found.extend(Template::parse(raw));
     }
+    if let AuthVariant::Explicit(explicit) = &step.request.auth {
+        for value in [
+            &explicit.api_token,
+            &explicit.username,
+            &explicit.contextname,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            found.extend(Template::parse(value));
+        }
+    }
     if let Some(expected) = &step.expect.body {
         found.extend(crate::spec::template::templates_in(expected).unwrap_or_default());
     }
@@ -228,6 +240,7 @@ struct ScenarioBindings<'a> {
     identity: &'a RunIdentity,
     scenario_tag: String,
     captures: BTreeMap<String, Value>,
+    copy: Option<usize>,
 }
 
 impl Bindings for ScenarioBindings<'_> {
@@ -252,6 +265,12 @@ impl Bindings for ScenarioBindings<'_> {
             Variable::Username => target.username.clone(),
             Variable::ApiToken => target.api_token.expose().to_string(),
             Variable::Repeat { text, times } => text.repeat(*times),
+            Variable::Copy => {
+                return self
+                    .copy
+                    .map(Value::from)
+                    .ok_or_else(|| "${copy} outside a concurrent request".to_string())
+            }
             Variable::Captured(name) => {
                 return self
                     .captures
@@ -284,6 +303,7 @@ pub async fn run_scenario(
         identity,
         scenario_tag: tag.to_string(),
         captures: BTreeMap::new(),
+        copy: None,
     };
     let mut steps = Vec::new();
     for (index, step) in loaded.scenario.steps.iter().enumerate() {
@@ -447,48 +467,77 @@ async fn run_step(
         mismatches: Vec::new(),
         problem: None,
     };
-    let prepared = (|| -> Result<(String, Option<SentAuth>, Option<String>), String> {
-        let path = Template::parse(&step.request.path)
-            .map_err(|error| error.to_string())?
-            .resolve_string(bindings)?;
-        let auth = auth_for(&step.request, bindings)?;
-        let body = body_for(&step.request, auth.as_ref(), bindings)?;
-        Ok((path, auth, body))
-    })();
-    let (path, auth, body) = match prepared {
-        Ok(prepared) => prepared,
-        Err(reason) => {
-            outcome.problem = Some(format!("could not build the request: {reason}"));
-            return outcome;
+    let copies = step.request.concurrent.unwrap_or(1) as usize;
+    let mut requests = Vec::with_capacity(copies);
+    let mut auth = None;
+    for copy in 0..copies {
+        bindings.copy = step.request.concurrent.map(|_| copy);
+        let prepared = (|| -> Result<(String, Option<SentAuth>, Option<String>), String> {
+            let path = Template::parse(&step.request.path)
+                .map_err(|error| error.to_string())?
+                .resolve_string(bindings)?;
+            let auth = auth_for(&step.request, bindings)?;
+            let body = body_for(&step.request, auth.as_ref(), bindings)?;
+            Ok((path, auth, body))
+        })();
+        bindings.copy = None;
+        match prepared {
+            Ok((path, copy_auth, body)) => {
+                auth = copy_auth;
+                requests.push((path, body));
+            }
+            Err(reason) => {
+                outcome.problem = Some(format!("could not build the request: {reason}"));
+                return outcome;
+            }
         }
-    };
+    }
     let client = bindings.client;
     let prefix = bindings.identity.uid_prefix();
     if step.request.method.is_mutating() {
-        // Safety: the harness never modifies a record it did not create.
-        for uid in addressed_uids(&path, body.as_deref()) {
-            if !uid.starts_with(&prefix) {
-                outcome.problem = Some(format!(
-                    "refused to send {} {path}: UserID {uid:?} does not carry this run's prefix {prefix:?}",
-                    step.request.method.as_str()
-                ));
-                return outcome;
+        let context = auth
+            .as_ref()
+            .map(|auth| auth.contextname.clone())
+            .unwrap_or_else(|| client.target().context.clone());
+        // A raw body may not parse; the UserIDs it names come from ${uid:...}.
+        let raw_uids: Vec<String> = match &step.request.raw_body {
+            Some(raw) => Template::parse(raw)
+                .map(|template| {
+                    template
+                        .variables()
+                        .filter(|variable| matches!(variable, Variable::Uid(_)))
+                        .filter_map(|variable| bindings.resolve(variable).ok())
+                        .filter_map(|value| value.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        for uid in &raw_uids {
+            ledger.record(&context, uid);
+        }
+        for (path, body) in &requests {
+            // Safety: the harness never modifies a record it did not create.
+            for uid in addressed_uids(path, body.as_deref()) {
+                if !uid.starts_with(&prefix) {
+                    outcome.problem = Some(format!(
+                        "refused to send {} {path}: UserID {uid:?} does not carry this run's prefix {prefix:?}",
+                        step.request.method.as_str()
+                    ));
+                    return outcome;
+                }
+                ledger.record(&context, &uid);
             }
-            let context = auth
-                .as_ref()
-                .map(|auth| auth.contextname.clone())
-                .unwrap_or_else(|| client.target().context.clone());
-            ledger.record(&context, &uid);
         }
     }
     let method = step.request.method.as_str();
-    let copies = step.request.concurrent.unwrap_or(1) as usize;
     outcome.exchanges = if copies == 1 {
-        vec![client.send(method, &path, body.clone()).await]
+        let (path, body) = requests.pop().expect("one request");
+        vec![client.send(method, &path, body).await]
     } else {
         let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..copies {
-            let (client, path, body) = (client.clone(), path.clone(), body.clone());
+        for (path, body) in requests {
+            let client = client.clone();
             tasks.spawn(async move { client.send(method, &path, body).await });
         }
         let mut exchanges = Vec::new();

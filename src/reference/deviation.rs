@@ -1,34 +1,51 @@
 //! Deliberate departures from the contract, switched on at run time
 //! (`serve --deviate NAME`), so the suite can prove it catches each one.
 //!
+//! Every deviation breaks something the page documents or that follows
+//! from it; none touches a case the page is silent on (unknown UserIDs,
+//! duplicate/missing-field/malformed-JSON answers, check order, id
+//! sequence, list order).
+//!
 //! Adding a deviation takes two edits:
 //! 1. one line in the `deviations!` table below (variant, kebab-case name,
-//!    one-line description);
-//! 2. one check at the hook point where it acts. The hook points are few and
-//!    named, so the conformant path stays readable:
-//!    - `Deviations::rewrite_reply`: rewrites the structured answer after
-//!      the operation ran and before it is serialised (envelope texts,
-//!      list truncation, ids changing, numbers instead of strings, ...);
-//!    - `Deviations::is_on` checked inside the store or the validation step,
-//!      for deviations that change what is stored or accepted (PATCH blanking
-//!      omitted fields, PUT acting like PATCH, non-atomic uniqueness, auth
-//!      skipped for one method, ...);
-//!    - `reply::render`, for wire-level changes (content type, statuses).
+//!    one-line description, keywords of the behaviour it breaks);
+//! 2. one arm in the hook where it acts. The hooks are few and named, so
+//!    the conformant path stays readable:
+//!    - [`Deviations::auth_check`]: whether a failed documented check is
+//!      enforced, skipped, or answered while the operation still runs;
+//!    - [`Deviations::mandatory_fields`] and
+//!      [`Deviations::applies_despite_missing_fields`]: which fields a
+//!      request must carry, and whether a refused PUT still writes;
+//!    - [`Deviations::rewrite_changes`]: which field values reach the store;
+//!    - [`Deviations::store_faults`]: the store's bugs (shared contexts,
+//!      racy or missing uniqueness, new ids on update, unpersisted deletes);
+//!    - [`Deviations::rewrite_reply`]: the structured answer after the
+//!      operation (envelope texts, list truncation);
+//!    - [`Deviations::rewrite_wire`]: the answer on the wire (HTTP status,
+//!      content type, JSON types, key names, body shape).
 
 use std::collections::BTreeSet;
 
-use crate::spec::contract::{DocumentedError, STATUS_CONTEXT_ERROR};
+use serde_json::{json, Map, Value};
 
-use super::reply::Reply;
+use crate::spec::contract::{
+    DocumentedError, Operation, MESSAGE_INVALID_CONTEXT_PREFIX, STATUS_CONTEXT_ERROR,
+    STATUS_TOKEN_ERROR,
+};
 
-/// Declares [`Deviation`] with `ALL`, `name()` and `description()` from one table.
+use super::reply::{Reply, Wire};
+use super::store::{FieldChanges, StoreFaults, Uniqueness};
+
+/// Declares [`Deviation`] with `ALL`, `name()`, `description()` and
+/// `behaviour()` from one table.
 macro_rules! deviations {
-    ($($variant:ident => $name:literal, $description:literal;)+) => {
+    ($($variant:ident => $name:literal, $description:literal, [$($keyword:literal),+ $(,)?];)+) => {
         /// A deliberate departure from the contract.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
         pub enum Deviation {
             $(
                 #[doc = $description]
+                #[value(name = $name)]
                 $variant,
             )+
         }
@@ -53,19 +70,165 @@ macro_rules! deviations {
                     $(Deviation::$variant => $description,)+
                 }
             }
+
+            /// Lower-case keywords of the behaviour this deviation breaks
+            /// (operation, vendor-doc section, error), matched as substrings
+            /// of a failing trial's name or citation to attribute it.
+            pub fn behaviour(self) -> &'static [&'static str] {
+                match self {
+                    $(Deviation::$variant => &[$($keyword),+],)+
+                }
+            }
         }
     };
 }
 
 deviations! {
+    // ---- "Error Handling": the documented envelopes and their HTTP status.
     TokenErrorStatusMixedCase => "token-error-status-mixed-case",
-        "the invalid-token envelope says \"Error\" instead of \"ERROR\"";
+        "the invalid-token envelope says \"Error\" instead of \"ERROR\"",
+        ["invalid_token", "invalid api token"];
+    TokenErrorHttp401 => "token-error-http-401",
+        "the invalid-token envelope is sent with HTTP 401 instead of 200",
+        ["invalid_token", "invalid api token"];
+    ContextErrorStatusUpperCase => "context-error-status-upper-case",
+        "the invalid-context envelope says \"ERROR\" instead of \"Error\"",
+        ["invalid_context", "invalid context name"];
+    ContextErrorOmitsName => "context-error-omits-name",
+        "the invalid-context message is \"Invalid Context name - \" without the context name",
+        ["invalid_context", "invalid context name"];
+    ContextErrorMessageReworded => "context-error-message-reworded",
+        "the invalid-context message reads \"Invalid context name: NAME\"",
+        ["invalid_context", "invalid context name"];
+    ForbiddenErrorOmitsUsername => "forbidden-error-omits-username",
+        "the unauthorized-context message reads \"The user () is not allowed ...\"",
+        ["forbidden", "unauthorized", "unauthorized context access"];
+    ForbiddenErrorHttp403 => "forbidden-error-http-403",
+        "the unauthorized-context envelope is sent with HTTP 403 instead of 200",
+        ["forbidden", "unauthorized", "unauthorized context access"];
+
+    // ---- "Authentication": checks skipped, or answered but not obeyed.
+    ForbiddenContextNotChecked => "forbidden-context-not-checked",
+        "per-user context access is never checked: any existing context is usable",
+        ["forbidden", "unauthorized", "unauthorized context access"];
+    TokenNotCheckedOnDelete => "token-not-checked-on-delete",
+        "DELETE skips the token check: an invalid token still deletes",
+        ["invalid_token", "invalid api token"];
+    ListWorksWithBadToken => "list-works-with-bad-token",
+        "GET skips the token check: an invalid token still lists the customers",
+        ["invalid_token", "invalid api token"];
+    CreateAppliedDespiteTokenError => "create-applied-despite-token-error",
+        "POST with an invalid token answers the token error but creates the record",
+        ["invalid_token", "invalid api token"];
+    PatchAppliedDespiteTokenError => "patch-applied-despite-token-error",
+        "PATCH with an invalid token answers the token error but applies the change",
+        ["invalid_token", "invalid api token"];
+    ContextIsolationBroken => "context-isolation-broken",
+        "lookups, lists and the duplicate check ignore the context: all contexts share one store",
+        ["isolation", "isolated", "second_context", "second context"];
+
+    // ---- The customer object's field names and JSON types.
+    PhoneNumberAsNumber => "phone-number-as-number",
+        "PhoneNumber and AltPhoneNumber are answered as JSON numbers when all digits",
+        ["phone", "string", "creating a new customer", "retrieving customer list"];
+    EmailFieldRenamed => "email-field-renamed",
+        "customer objects say \"email\" instead of \"Email\"",
+        ["email", "creating a new customer", "retrieving customer list"];
+    IdAsString => "id-as-string",
+        "the id is answered as a JSON string instead of a number",
+        ["numeric", "creating a new customer", "retrieving customer list"];
+
+    // ---- PUT and PATCH semantics.
+    PutActsLikePatch => "put-acts-like-patch",
+        "PUT accepts missing fields and keeps the omitted ones",
+        ["put", "full_update", "updating customer information"];
+    PatchBlanksOmittedFields => "patch-blanks-omitted-fields",
+        "PATCH acts like PUT: omitted fields become \"\"",
+        ["patch", "partial", "partially updating"];
+    IdChangesOnUpdate => "id-changes-on-update",
+        "PUT and PATCH re-insert the record under a new id",
+        ["put", "patch", "update", "updating customer information"];
+    CreateDropsAltPhone => "create-drops-alt-phone",
+        "create ignores AltPhoneNumber and stores \"\"",
+        ["create", "alt_phone", "creating a new customer"];
+    PutDropsAddress => "put-drops-address",
+        "PUT ignores Address and keeps the old value",
+        ["put", "full_update", "updating customer information"];
+    PatchIgnoresName => "patch-ignores-name",
+        "PATCH never updates Name",
+        ["patch", "partial", "partially updating"];
+    PutMissingFieldsPartiallyApplied => "put-missing-fields-partially-applied",
+        "PUT with fields missing is refused but the fields it did carry are written",
+        ["put", "missing", "full_update", "updating customer information"];
+
+    // ---- What create, delete and list answer and do.
+    DeleteReturnsStatus => "delete-returns-status",
+        "DELETE answers {\"status\":\"Success\",\"message\":\"Customer deleted\"} instead of the deleted object",
+        ["delete", "deleting a customer"];
+    DeleteNotPersisted => "delete-not-persisted",
+        "DELETE answers the object but the record stays",
+        ["delete", "deleting a customer"];
+    CreateReturnsStatus => "create-returns-status",
+        "POST answers {\"status\":\"Success\"} instead of the created object",
+        ["create", "creating a new customer"];
+    ListWrappedInObject => "list-wrapped-in-object",
+        "GET answers {\"data\":[...]} instead of an array",
+        ["list", "retrieving customer list"];
+    ListTruncatedAt50 => "list-truncated-at-50",
+        "GET answers only the first 50 customers of the context",
+        ["list", "retrieving customer list", "complete"];
+    NonJsonContentType => "non-json-content-type",
+        "every answer is sent as text/html (body unchanged)",
+        ["content_type", "content-type", "json", "creating a new customer", "retrieving customer list"];
+
+    // ---- Uniqueness and mandatory fields.
+    NonAtomicUniqueness => "non-atomic-uniqueness",
+        "the duplicate-UserID check and the insert are not atomic: concurrent creates of one UserID can all succeed",
+        ["concurren", "race", "parallel", "unique", "duplicate"];
+    DuplicateUserIdAccepted => "duplicate-userid-accepted",
+        "a create with an existing UserID adds a second record",
+        ["unique", "duplicate"];
+    MissingNameAccepted => "missing-name-accepted",
+        "create without Name succeeds and stores \"\"",
+        ["missing", "mandatory", "required", "without_name", "creating a new customer"];
+
+    // ---- Values that do not round-trip (non-key fields).
+    TruncateLongValues => "truncate-long-values",
+        "stored field values are silently cut to 255 characters",
+        ["long", "length", "roundtrip", "round_trip"];
+    MangleNonAscii => "mangle-non-ascii",
+        "non-ASCII characters in field values are stored as '?'",
+        ["unicode", "non_ascii", "non-ascii", "utf", "roundtrip", "round_trip"];
+    TrimWhitespace => "trim-whitespace",
+        "leading and trailing whitespace is stripped from field values",
+        ["whitespace", "spaces", "roundtrip", "round_trip"];
+    ControlCharactersStripped => "control-characters-stripped",
+        "control characters (\\n, \\t, ...) are removed from field values",
+        ["control", "newline", "escape", "roundtrip", "round_trip"];
 }
 
 impl std::fmt::Display for Deviation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// How many customers the list-truncated-at-50 deviation answers.
+const LIST_PAGE_SIZE: usize = 50;
+/// How many characters the truncate-long-values deviation keeps.
+const STORED_VALUE_CHARS: usize = 255;
+/// Content type of the non-json-content-type deviation.
+const HTML_CONTENT_TYPE: &str = "text/html; charset=UTF-8";
+
+/// What happens when one documented auth check fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AuthCheck {
+    /// The request is refused with the documented envelope (conformant).
+    Enforce,
+    /// The failure is ignored.
+    Skip,
+    /// The envelope is answered, but the operation runs anyway.
+    AnswerButApply,
 }
 
 /// The set of deviations switched on for one server (empty: conformant).
@@ -88,19 +251,238 @@ impl Deviations {
         self.0.iter().copied()
     }
 
-    /// Hook point: rewrites the structured answer before it is serialised.
-    pub(crate) fn rewrite_reply(&self, mut reply: Reply) -> Reply {
-        if self.is_on(Deviation::TokenErrorStatusMixedCase) {
-            if let Reply::Documented {
-                error: DocumentedError::InvalidToken,
-                envelope,
-            } = &mut reply
-            {
-                envelope.status = STATUS_CONTEXT_ERROR.to_string();
+    /// Hook point: what a failed documented check of `op` leads to.
+    pub(crate) fn auth_check(&self, op: Operation, failed: DocumentedError) -> AuthCheck {
+        use DocumentedError::{ForbiddenContext, InvalidToken};
+        let on = |deviation| self.is_on(deviation);
+        match (failed, op) {
+            (InvalidToken, Operation::Delete) if on(Deviation::TokenNotCheckedOnDelete) => {
+                AuthCheck::Skip
             }
+            (InvalidToken, Operation::List) if on(Deviation::ListWorksWithBadToken) => {
+                AuthCheck::Skip
+            }
+            (InvalidToken, Operation::Create) if on(Deviation::CreateAppliedDespiteTokenError) => {
+                AuthCheck::AnswerButApply
+            }
+            (InvalidToken, Operation::PartialUpdate)
+                if on(Deviation::PatchAppliedDespiteTokenError) =>
+            {
+                AuthCheck::AnswerButApply
+            }
+            (ForbiddenContext, _) if on(Deviation::ForbiddenContextNotChecked) => AuthCheck::Skip,
+            _ => AuthCheck::Enforce,
+        }
+    }
+
+    /// Hook point: the mandatory fields `op` enforces, out of the contract's `conformant`.
+    pub(crate) fn mandatory_fields(
+        &self,
+        op: Operation,
+        conformant: &[&'static str],
+    ) -> Vec<&'static str> {
+        let waived = |field: &str| match op {
+            Operation::FullUpdate => self.is_on(Deviation::PutActsLikePatch),
+            Operation::Create => field == "Name" && self.is_on(Deviation::MissingNameAccepted),
+            _ => false,
+        };
+        conformant
+            .iter()
+            .copied()
+            .filter(|field| !waived(field))
+            .collect()
+    }
+
+    /// Hook point: whether `op`, refused for missing fields, still writes the ones it carried.
+    pub(crate) fn applies_despite_missing_fields(&self, op: Operation) -> bool {
+        op == Operation::FullUpdate && self.is_on(Deviation::PutMissingFieldsPartiallyApplied)
+    }
+
+    /// Hook point: the field values of `op` as they reach the store.
+    pub(crate) fn rewrite_changes(&self, op: Operation, mut changes: FieldChanges) -> FieldChanges {
+        let on = |deviation| self.is_on(deviation);
+        match op {
+            Operation::Create if on(Deviation::CreateDropsAltPhone) => {
+                changes.alt_phone_number = None;
+            }
+            Operation::FullUpdate if on(Deviation::PutDropsAddress) => changes.address = None,
+            Operation::PartialUpdate => {
+                if on(Deviation::PatchIgnoresName) {
+                    changes.name = None;
+                }
+                if on(Deviation::PatchBlanksOmittedFields) {
+                    for slot in changes.slots_mut() {
+                        slot.get_or_insert_with(String::new);
+                    }
+                }
+            }
+            _ => {}
+        }
+        for value in changes.slots_mut().into_iter().flatten() {
+            if on(Deviation::ControlCharactersStripped) {
+                value.retain(|c| !c.is_control());
+            }
+            if on(Deviation::TrimWhitespace) {
+                *value = value.trim().to_string();
+            }
+            if on(Deviation::MangleNonAscii) {
+                *value = value
+                    .chars()
+                    .map(|c| if c.is_ascii() { c } else { '?' })
+                    .collect();
+            }
+            if on(Deviation::TruncateLongValues) {
+                *value = value.chars().take(STORED_VALUE_CHARS).collect();
+            }
+        }
+        changes
+    }
+
+    /// Hook point: the store's bugs.
+    pub(crate) fn store_faults(&self) -> StoreFaults {
+        let uniqueness = if self.is_on(Deviation::DuplicateUserIdAccepted) {
+            Uniqueness::Unchecked
+        } else if self.is_on(Deviation::NonAtomicUniqueness) {
+            Uniqueness::CheckThenInsert
+        } else {
+            Uniqueness::Atomic
+        };
+        StoreFaults {
+            contexts_shared: self.is_on(Deviation::ContextIsolationBroken),
+            uniqueness,
+            new_id_on_update: self.is_on(Deviation::IdChangesOnUpdate),
+            delete_not_persisted: self.is_on(Deviation::DeleteNotPersisted),
+        }
+    }
+
+    /// Hook point: rewrites the structured answer of `op` before it is rendered.
+    pub(crate) fn rewrite_reply(&self, op: Operation, mut reply: Reply) -> Reply {
+        let on = |deviation| self.is_on(deviation);
+        match &mut reply {
+            Reply::Documented {
+                error,
+                username: _,
+                contextname,
+                envelope,
+            } => match error {
+                DocumentedError::InvalidToken => {
+                    if on(Deviation::TokenErrorStatusMixedCase) {
+                        envelope.status = STATUS_CONTEXT_ERROR.to_string();
+                    }
+                }
+                DocumentedError::InvalidContext => {
+                    if on(Deviation::ContextErrorStatusUpperCase) {
+                        envelope.status = STATUS_TOKEN_ERROR.to_string();
+                    }
+                    if on(Deviation::ContextErrorOmitsName) {
+                        envelope.message = MESSAGE_INVALID_CONTEXT_PREFIX.to_string();
+                    }
+                    if on(Deviation::ContextErrorMessageReworded) {
+                        envelope.message = format!("Invalid context name: {contextname}");
+                    }
+                }
+                DocumentedError::ForbiddenContext => {
+                    if on(Deviation::ForbiddenErrorOmitsUsername) {
+                        envelope.message = error.envelope("", contextname).message;
+                    }
+                }
+            },
+            Reply::Customers(records)
+                if op == Operation::List && on(Deviation::ListTruncatedAt50) =>
+            {
+                records.truncate(LIST_PAGE_SIZE);
+            }
+            _ => {}
         }
         reply
     }
+
+    /// Hook point: rewrites the answer of `op` on the wire.
+    pub(crate) fn rewrite_wire(&self, op: Operation, reply: &Reply, mut wire: Wire) -> Wire {
+        let on = |deviation| self.is_on(deviation);
+        match reply {
+            Reply::Documented {
+                error: DocumentedError::InvalidToken,
+                ..
+            } if on(Deviation::TokenErrorHttp401) => wire.status = 401,
+            Reply::Documented {
+                error: DocumentedError::ForbiddenContext,
+                ..
+            } if on(Deviation::ForbiddenErrorHttp403) => wire.status = 403,
+            _ => {}
+        }
+        if reply.is_success() {
+            for_each_customer(&mut wire.body, |customer| {
+                self.rewrite_customer_json(customer)
+            });
+            wire.body = self.reshape_success(op, wire.body);
+        }
+        if on(Deviation::NonJsonContentType) {
+            wire.content_type = HTML_CONTENT_TYPE;
+        }
+        wire
+    }
+
+    /// One customer object's JSON types and key names.
+    fn rewrite_customer_json(&self, customer: &mut Map<String, Value>) {
+        if self.is_on(Deviation::PhoneNumberAsNumber) {
+            for key in ["PhoneNumber", "AltPhoneNumber"] {
+                if let Some(number) = customer.get(key).and_then(digits_as_number) {
+                    customer.insert(key.to_string(), number);
+                }
+            }
+        }
+        if self.is_on(Deviation::IdAsString) {
+            if let Some(id) = customer.get("id").and_then(Value::as_i64) {
+                customer.insert("id".to_string(), Value::String(id.to_string()));
+            }
+        }
+        if self.is_on(Deviation::EmailFieldRenamed) {
+            *customer = std::mem::take(customer)
+                .into_iter()
+                .map(|(key, value)| match key.as_str() {
+                    "Email" => ("email".to_string(), value),
+                    _ => (key, value),
+                })
+                .collect();
+        }
+    }
+
+    /// The shape of a success body of `op`.
+    fn reshape_success(&self, op: Operation, body: Value) -> Value {
+        let on = |deviation| self.is_on(deviation);
+        match op {
+            Operation::Create if on(Deviation::CreateReturnsStatus) => {
+                json!({"status": "Success"})
+            }
+            Operation::Delete if on(Deviation::DeleteReturnsStatus) => {
+                json!({"status": "Success", "message": "Customer deleted"})
+            }
+            Operation::List if on(Deviation::ListWrappedInObject) => json!({"data": body}),
+            _ => body,
+        }
+    }
+}
+
+/// Calls `f` on the customer object, or on each one of an array.
+fn for_each_customer(body: &mut Value, mut f: impl FnMut(&mut Map<String, Value>)) {
+    match body {
+        Value::Object(customer) => f(customer),
+        Value::Array(customers) => customers
+            .iter_mut()
+            .filter_map(Value::as_object_mut)
+            .for_each(f),
+        _ => {}
+    }
+}
+
+/// An all-digit string as a JSON number (leading zeros lost, as a numeric column would).
+fn digits_as_number(value: &Value) -> Option<Value> {
+    let text = value.as_str()?;
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<u64>().ok().map(Value::from)
 }
 
 impl FromIterator<Deviation> for Deviations {
@@ -125,5 +507,37 @@ mod tests {
     #[test]
     fn all_lists_every_variant_once() {
         assert_eq!(Deviation::value_variants(), &Deviation::ALL[..]);
+    }
+
+    #[test]
+    fn behaviour_keywords_are_lower_case_and_present() {
+        for deviation in Deviation::ALL {
+            let keywords = deviation.behaviour();
+            assert!(!keywords.is_empty(), "{deviation}");
+            for keyword in keywords {
+                assert!(!keyword.is_empty(), "{deviation}");
+                assert_eq!(*keyword, keyword.to_lowercase(), "{deviation}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_deviation_changes_nothing() {
+        let none = Deviations::none();
+        let changes = FieldChanges {
+            name: Some(" \tä\n ".to_string()),
+            ..FieldChanges::default()
+        };
+        for op in Operation::ALL {
+            assert_eq!(none.rewrite_changes(op, changes.clone()), changes);
+            assert_eq!(
+                none.mandatory_fields(op, &["UserID", "Name"]),
+                ["UserID", "Name"]
+            );
+            for error in DocumentedError::ALL {
+                assert_eq!(none.auth_check(op, error), AuthCheck::Enforce);
+            }
+        }
+        assert_eq!(none.store_faults(), StoreFaults::default());
     }
 }

@@ -3,24 +3,31 @@
 //! Order of checks for every request (the reference's choice where the page
 //! is silent): JSON parse → token → context exists → user may access context
 //! ("Error Handling", in the page's order) → field validation → operation.
+//!
+//! Every request goes through [`App::handle`]: admission (parse and the
+//! documented checks), the operation, then [`App::finish`] (deviation
+//! rewrites, rendering, flavour headers).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::Uri;
 use axum::response::Response;
 use axum::routing::{get, put};
 use axum::Router;
 use serde_json::{Map, Value};
 
 use crate::spec::contract::{
-    DocumentedError, AUTH_FIELDS, COLLECTION_PATH, CREATE_MANDATORY_FIELDS, FULL_UPDATE_FIELDS,
+    DocumentedError, Operation, AUTH_FIELDS, COLLECTION_PATH, CREATE_MANDATORY_FIELDS,
+    FULL_UPDATE_FIELDS,
 };
 
-use super::deviation::Deviations;
+use super::deviation::{AuthCheck, Deviations};
 use super::fixture::UsersFixture;
-use super::flavour::Flavour;
+use super::flavour::{Flavour, UserIdMismatch};
 use super::reply::{render, Reply};
 use super::store::{FieldChanges, Store};
 use super::unspecified::UnspecifiedError;
@@ -46,6 +53,8 @@ pub(crate) struct App {
     pub deviations: Deviations,
     pub flavour: Flavour,
     pub store: Store,
+    /// Requests answered so far (numbers the flavour's request ids).
+    pub requests: AtomicU64,
 }
 
 /// The routes of the API ("Managing IPDR Customers": one table per operation).
@@ -63,6 +72,8 @@ pub(crate) fn router(app: Arc<App>) -> Router {
 /// A user allowed into a context.
 struct Access {
     context: String,
+    /// A documented error to answer although the operation ran (a deviation).
+    answer_instead: Option<Denied>,
 }
 
 /// A request refused by one of the documented checks.
@@ -73,85 +84,195 @@ struct Denied {
 }
 
 impl Denied {
-    fn new(error: DocumentedError, username: Option<&str>, contextname: String) -> Self {
-        Denied {
-            error,
-            username: username.unwrap_or_default().to_string(),
-            contextname,
-        }
-    }
-
     fn into_reply(self) -> Reply {
         Reply::documented(self.error, &self.username, &self.contextname)
     }
 }
 
-impl App {
-    /// Runs the common steps, then `operate`, and renders the answer.
-    fn respond(
-        &self,
-        body: &[u8],
-        operate: impl FnOnce(&Self, &Body, &Access) -> Result<Reply, UnspecifiedError>,
-    ) -> Response {
-        let reply = match parse_body(body) {
-            Err(malformed) => Reply::from(malformed),
-            Ok(body) => match self.authenticate(&body) {
-                Err(denied) => denied.into_reply(),
-                Ok(access) => operate(self, &body, &access).unwrap_or_else(Reply::from),
-            },
-        };
-        render(&self.deviations.rewrite_reply(reply), self.flavour)
-    }
+/// A request stopped before its operation.
+enum Refused {
+    /// The body is not a JSON object.
+    Malformed(UnspecifiedError),
+    /// A documented check failed.
+    Denied(Denied),
+}
 
-    /// The three documented checks, in the page's order ("Error Handling").
-    fn authenticate(&self, body: &Body) -> Result<Access, Denied> {
-        let token = body.get(API_TOKEN).and_then(Value::as_str);
-        let username = body.get(USERNAME).and_then(Value::as_str);
-        // A missing contextname reads as "", a non-string one as its JSON text.
+impl From<Refused> for Reply {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::Malformed(error) => Reply::from(error),
+            Refused::Denied(denied) => denied.into_reply(),
+        }
+    }
+}
+
+/// The auth parameters as sent, before any check.
+struct Credentials<'a> {
+    token: Option<&'a str>,
+    username: Option<&'a str>,
+    /// A missing contextname reads as "", a non-string one as its JSON text.
+    contextname: String,
+    context_is_string: bool,
+}
+
+impl<'a> Credentials<'a> {
+    fn read(body: &'a Body) -> Self {
         let contextname = match body.get(CONTEXTNAME) {
             None => String::new(),
             Some(Value::String(name)) => name.clone(),
             Some(other) => other.to_string(),
         };
-
-        // "Invalid API Token". Unspecified: a token is valid only as the
-        // token of the named user; a missing username fails here too.
-        let user = match (token, username) {
-            (Some(token), Some(username)) => self
-                .fixture
-                .user(username)
-                .filter(|user| user.api_token == token),
-            _ => None,
-        };
-        let Some(user) = user else {
-            return Err(Denied::new(
-                DocumentedError::InvalidToken,
-                username,
-                contextname,
-            ));
-        };
-
-        // "Invalid Context Name": the context must exist (and be a string).
-        let context_is_string = matches!(body.get(CONTEXTNAME), Some(Value::String(_)));
-        if !context_is_string || !self.fixture.has_context(&contextname) {
-            return Err(Denied::new(
-                DocumentedError::InvalidContext,
-                username,
-                contextname,
-            ));
+        Credentials {
+            token: body.get(API_TOKEN).and_then(Value::as_str),
+            username: body.get(USERNAME).and_then(Value::as_str),
+            contextname,
+            context_is_string: matches!(body.get(CONTEXTNAME), Some(Value::String(_))),
         }
+    }
 
-        // "Unauthorized Context Access": access is context-specific ("Authentication").
-        if !user.may_access(&contextname) {
-            return Err(Denied::new(
-                DocumentedError::ForbiddenContext,
-                username,
-                contextname,
-            ));
+    fn denied(&self, error: DocumentedError) -> Denied {
+        Denied {
+            error,
+            username: self.username.unwrap_or_default().to_string(),
+            contextname: self.contextname.clone(),
+        }
+    }
+}
+
+impl App {
+    /// Admits the request, runs `operate`, and renders the answer.
+    async fn handle(
+        &self,
+        op: Operation,
+        uri: &Uri,
+        bytes: &[u8],
+        operate: impl AsyncFnOnce(&Self, &Body, &Access) -> Result<Reply, UnspecifiedError>,
+    ) -> Response {
+        let reply = match self.admit(op, uri, bytes) {
+            Err(refused) => Reply::from(refused),
+            Ok((body, access)) => {
+                let outcome = operate(self, &body, &access)
+                    .await
+                    .unwrap_or_else(Reply::from);
+                match access.answer_instead {
+                    Some(denied) => denied.into_reply(),
+                    None => outcome,
+                }
+            }
+        };
+        self.finish(op, reply)
+    }
+
+    /// Parses the body and runs the documented checks.
+    fn admit(&self, op: Operation, uri: &Uri, bytes: &[u8]) -> Result<(Body, Access), Refused> {
+        let mut body = parse_body(bytes).map_err(Refused::Malformed)?;
+        if self.flavour.reads_query_auth() {
+            fill_auth_from_query(&mut body, uri.query().unwrap_or_default());
+        }
+        let access = self.authenticate(op, &body).map_err(Refused::Denied)?;
+        Ok((body, access))
+    }
+
+    /// Deviation rewrites, rendering, flavour headers.
+    fn finish(&self, op: Operation, reply: Reply) -> Response {
+        let reply = self.deviations.rewrite_reply(op, reply);
+        let wire = render(&reply, self.flavour);
+        let request_no = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        self.deviations
+            .rewrite_wire(op, &reply, wire)
+            .with_headers(self.flavour.extra_headers(request_no))
+            .into_response()
+    }
+
+    /// The three documented checks, in the page's order ("Error Handling").
+    fn authenticate(&self, op: Operation, body: &Body) -> Result<Access, Denied> {
+        let credentials = Credentials::read(body);
+        let mut answer_instead = None;
+        for error in DocumentedError::ALL {
+            if !self.fails(error, &credentials) {
+                continue;
+            }
+            let denied = credentials.denied(error);
+            match self.deviations.auth_check(op, error) {
+                AuthCheck::Enforce => return Err(answer_instead.unwrap_or(denied)),
+                AuthCheck::Skip => {}
+                AuthCheck::AnswerButApply => {
+                    answer_instead.get_or_insert(denied);
+                }
+            }
         }
         Ok(Access {
-            context: contextname,
+            context: credentials.contextname,
+            answer_instead,
         })
+    }
+
+    /// Whether `credentials` fail the documented check for `error`.
+    fn fails(&self, error: DocumentedError, credentials: &Credentials<'_>) -> bool {
+        let user = credentials
+            .username
+            .and_then(|username| self.fixture.user(username));
+        match error {
+            // "Invalid API Token". Unspecified: a token is valid only as the
+            // token of the named user; a missing username fails here too.
+            DocumentedError::InvalidToken => {
+                !matches!((user, credentials.token), (Some(user), Some(token)) if user.api_token == token)
+            }
+            // "Invalid Context Name": the context must exist (and be a string).
+            DocumentedError::InvalidContext => {
+                !credentials.context_is_string
+                    || !self.fixture.has_context(&credentials.contextname)
+            }
+            // "Unauthorized Context Access": access is context-specific ("Authentication").
+            DocumentedError::ForbiddenContext => {
+                !user.is_some_and(|user| user.may_access(&credentials.contextname))
+            }
+        }
+    }
+
+    /// Unspecified: missing mandatory fields of `op` are all listed, in contract order.
+    fn require(
+        &self,
+        op: Operation,
+        present: &BTreeMap<&'static str, String>,
+        conformant: &[&'static str],
+    ) -> Result<(), UnspecifiedError> {
+        let missing: Vec<&'static str> = self
+            .deviations
+            .mandatory_fields(op, conformant)
+            .into_iter()
+            .filter(|field| !present.contains_key(field))
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(UnspecifiedError::MissingFields(missing))
+        }
+    }
+
+    /// Unspecified: what a PUT/PATCH body UserID other than the path's gets.
+    fn check_user_id(
+        &self,
+        present: &mut BTreeMap<&'static str, String>,
+        path_user_id: &str,
+    ) -> Result<(), UnspecifiedError> {
+        match present.get(USER_ID) {
+            Some(body_user_id) if body_user_id != path_user_id => {
+                match self.flavour.user_id_mismatch() {
+                    UserIdMismatch::Refuse => Err(UnspecifiedError::UserIdMismatch),
+                    UserIdMismatch::PathWins => {
+                        present.remove(USER_ID);
+                        Ok(())
+                    }
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The non-key field values of `op` as they reach the store.
+    fn changes(&self, op: Operation, present: BTreeMap<&'static str, String>) -> FieldChanges {
+        self.deviations.rewrite_changes(op, changes(present))
     }
 }
 
@@ -161,6 +282,46 @@ fn parse_body(bytes: &[u8]) -> Result<Body, UnspecifiedError> {
         Ok(Value::Object(body)) => Ok(body),
         _ => Err(UnspecifiedError::MalformedJson),
     }
+}
+
+/// Alt flavour: auth parameters absent from the body are taken from the query string.
+fn fill_auth_from_query(body: &mut Body, query: &str) {
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = percent_decode(key);
+        if AUTH_FIELDS.contains(&key.as_str()) && !body.contains_key(&key) {
+            body.insert(key, Value::String(percent_decode(value)));
+        }
+    }
+}
+
+/// Decodes `application/x-www-form-urlencoded` text (`+` and `%XX`).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = bytes
+            .get(i + 1..i + 3)
+            .filter(|_| bytes[i] == b'%')
+            .and_then(|pair| std::str::from_utf8(pair).ok())
+            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
+        match (bytes[i], escaped) {
+            (_, Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b'+', None) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (byte, None) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The customer fields present in a body, keyed by contract name.
@@ -182,34 +343,6 @@ fn present_fields(body: &Body) -> Result<BTreeMap<&'static str, String>, Unspeci
     Ok(present)
 }
 
-/// Unspecified: missing mandatory fields are all listed, in `required` order.
-fn require(
-    present: &BTreeMap<&'static str, String>,
-    required: &[&'static str],
-) -> Result<(), UnspecifiedError> {
-    let missing: Vec<&'static str> = required
-        .iter()
-        .copied()
-        .filter(|field| !present.contains_key(field))
-        .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(UnspecifiedError::MissingFields(missing))
-    }
-}
-
-/// Unspecified: PUT/PATCH may not carry a UserID other than the path's.
-fn require_same_user_id(
-    present: &BTreeMap<&'static str, String>,
-    path_user_id: &str,
-) -> Result<(), UnspecifiedError> {
-    match present.get(USER_ID) {
-        Some(body_user_id) if body_user_id != path_user_id => Err(UnspecifiedError::UserIdMismatch),
-        _ => Ok(()),
-    }
-}
-
 /// The non-key fields among `present`; absent ones stay `None`.
 fn changes(mut present: BTreeMap<&'static str, String>) -> FieldChanges {
     FieldChanges {
@@ -221,67 +354,96 @@ fn changes(mut present: BTreeMap<&'static str, String>) -> FieldChanges {
     }
 }
 
-/// GET /api/ipdrcustomers ("Retrieving Customer List"): the context's customers, in id order.
-async fn list(State(app): State<Arc<App>>, body: Bytes) -> Response {
-    app.respond(&body, |app, _body, access| {
+/// GET /api/ipdrcustomers ("Retrieving Customer List"): the context's customers.
+async fn list(State(app): State<Arc<App>>, uri: Uri, body: Bytes) -> Response {
+    app.handle(Operation::List, &uri, &body, async |app, _body, access| {
         Ok(Reply::Customers(app.store.list(&access.context)))
     })
+    .await
 }
 
 /// POST /api/ipdrcustomers ("Creating a New Customer"): only UserID and Name are mandatory.
-async fn create(State(app): State<Arc<App>>, body: Bytes) -> Response {
-    app.respond(&body, |app, body, access| {
+async fn create(State(app): State<Arc<App>>, uri: Uri, body: Bytes) -> Response {
+    let op = Operation::Create;
+    app.handle(op, &uri, &body, async |app, body, access| {
         let mut present = present_fields(body)?;
-        require(&present, &CREATE_MANDATORY_FIELDS)?;
+        app.require(op, &present, &CREATE_MANDATORY_FIELDS)?;
         let user_id = present
             .remove(USER_ID)
             .ok_or_else(|| UnspecifiedError::MissingFields(vec![USER_ID]))?;
-        let customer = app
+        let record = app
             .store
-            .create(&access.context, user_id, changes(present))?;
-        Ok(Reply::Customer(customer))
+            .create(&access.context, user_id, app.changes(op, present))
+            .await?;
+        Ok(Reply::Customer(record))
     })
+    .await
 }
 
 /// PUT /api/ipdrcustomers/{UserID} ("Updating Customer Information"): every field required.
 async fn full_update(
     State(app): State<Arc<App>>,
     Path(user_id): Path<String>,
+    uri: Uri,
     body: Bytes,
 ) -> Response {
-    app.respond(&body, |app, body, access| {
-        let present = present_fields(body)?;
-        require(&present, &FULL_UPDATE_FIELDS)?;
-        require_same_user_id(&present, &user_id)?;
-        let customer = app
+    let op = Operation::FullUpdate;
+    app.handle(op, &uri, &body, async |app, body, access| {
+        let mut present = present_fields(body)?;
+        if let Err(missing) = app.require(op, &present, &FULL_UPDATE_FIELDS) {
+            if app.deviations.applies_despite_missing_fields(op) {
+                // Deviation: the refused request still writes what it carried.
+                let _ = app
+                    .store
+                    .update(&access.context, &user_id, app.changes(op, present));
+            }
+            return Err(missing);
+        }
+        app.check_user_id(&mut present, &user_id)?;
+        let record = app
             .store
-            .update(&access.context, &user_id, changes(present))?;
-        Ok(Reply::Customer(customer))
+            .update(&access.context, &user_id, app.changes(op, present))?;
+        Ok(Reply::Customer(record))
     })
+    .await
 }
 
 /// PATCH /api/ipdrcustomers/{UserID} ("Partially Updating Customer Information"): any subset.
 async fn partial_update(
     State(app): State<Arc<App>>,
     Path(user_id): Path<String>,
+    uri: Uri,
     body: Bytes,
 ) -> Response {
-    app.respond(&body, |app, body, access| {
-        let present = present_fields(body)?;
-        require_same_user_id(&present, &user_id)?;
-        let customer = app
+    let op = Operation::PartialUpdate;
+    app.handle(op, &uri, &body, async |app, body, access| {
+        let mut present = present_fields(body)?;
+        app.check_user_id(&mut present, &user_id)?;
+        let record = app
             .store
-            .update(&access.context, &user_id, changes(present))?;
-        Ok(Reply::Customer(customer))
+            .update(&access.context, &user_id, app.changes(op, present))?;
+        Ok(Reply::Customer(record))
     })
+    .await
 }
 
 /// DELETE /api/ipdrcustomers/{UserID} ("Deleting a Customer"): returns the deleted object.
-async fn delete(State(app): State<Arc<App>>, Path(user_id): Path<String>, body: Bytes) -> Response {
-    app.respond(&body, |app, _body, access| {
-        let customer = app.store.delete(&access.context, &user_id)?;
-        Ok(Reply::Customer(customer))
-    })
+async fn delete(
+    State(app): State<Arc<App>>,
+    Path(user_id): Path<String>,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    app.handle(
+        Operation::Delete,
+        &uri,
+        &body,
+        async |app, _body, access| {
+            let record = app.store.delete(&access.context, &user_id)?;
+            Ok(Reply::Customer(record))
+        },
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -37,6 +37,14 @@
 //!   returns the record unchanged.
 //! - UserID is unique within a context; other contexts may reuse it.
 //! - Unknown paths and methods get axum's default 404/405.
+//!
+//! # Flavours and deviations
+//!
+//! [`Flavour::Alt`] is a second conformant server that makes other choices
+//! where the page is silent (see [`flavour`](Flavour)). [`Deviation`]s are
+//! deliberate bugs in documented or inferred behaviour, each acting at one
+//! of a few named hooks of [`Deviations`]; with none switched on, the code
+//! path is the conformant one described above.
 
 mod deviation;
 mod error;
@@ -49,6 +57,7 @@ pub mod unspecified;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -190,12 +199,19 @@ pub async fn start(
     config: ServerConfig,
     addr: SocketAddr,
 ) -> Result<RunningServer, ReferenceError> {
-    let store = Store::new(config.users.contexts(), &config.preload)?;
+    let deviations: Deviations = config.deviations.into_iter().collect();
+    let store = Store::new(
+        config.users.contexts(),
+        &config.preload,
+        config.flavour.store_choices(),
+        deviations.store_faults(),
+    )?;
     let app = Arc::new(App {
-        deviations: config.deviations.into_iter().collect(),
+        deviations,
         flavour: config.flavour,
         fixture: config.users,
         store,
+        requests: AtomicU64::new(0),
     });
     let listener = tokio::net::TcpListener::bind(addr)
         .await

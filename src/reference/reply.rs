@@ -1,26 +1,37 @@
 //! The structured answer of one request, and how it goes on the wire.
+//!
+//! A request's answer passes three stages: a [`Reply`] (what happened),
+//! a [`Wire`] (status, headers and JSON body, from [`render`]), and the
+//! HTTP response ([`Wire::into_response`]). Deviations may rewrite the
+//! first two; the flavour decides the parts the page is silent on.
 
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde_json::{json, Value};
 
 use crate::spec::contract::{
-    Customer, DocumentedError, ErrorEnvelope, ERROR_HTTP_STATUS, SUCCESS_HTTP_STATUS,
+    DocumentedError, ErrorEnvelope, ERROR_HTTP_STATUS, SUCCESS_HTTP_STATUS,
 };
 
 use super::flavour::Flavour;
+use super::store::Record;
 use super::unspecified::UnspecifiedError;
+
+/// Content type of every conformant answer.
+pub(crate) const JSON_CONTENT_TYPE: &str = "application/json";
 
 /// What the server answers, before deviations and serialisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Reply {
     /// The list of a context's customers.
-    Customers(Vec<Customer>),
+    Customers(Vec<Record>),
     /// One customer: created, updated or deleted.
-    Customer(Customer),
+    Customer(Record),
     /// One of the three documented errors, with the envelope to send.
     Documented {
         error: DocumentedError,
+        username: String,
+        contextname: String,
         envelope: ErrorEnvelope,
     },
     /// A failure the page is silent on.
@@ -32,8 +43,15 @@ impl Reply {
     pub(crate) fn documented(error: DocumentedError, username: &str, contextname: &str) -> Self {
         Reply::Documented {
             error,
+            username: username.to_string(),
+            contextname: contextname.to_string(),
             envelope: error.envelope(username, contextname),
         }
+    }
+
+    /// Whether this is a success (one customer or the list).
+    pub(crate) fn is_success(&self) -> bool {
+        matches!(self, Reply::Customer(_) | Reply::Customers(_))
     }
 }
 
@@ -43,29 +61,63 @@ impl From<UnspecifiedError> for Reply {
     }
 }
 
-/// Serialises a reply as an `application/json` response.
-pub(crate) fn render(reply: &Reply, flavour: Flavour) -> Response {
+/// An answer ready for the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Wire {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Value,
+}
+
+impl Wire {
+    fn json(status: u16, body: Value) -> Self {
+        Wire {
+            status,
+            content_type: JSON_CONTENT_TYPE,
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    /// This answer with `headers` added.
+    pub(crate) fn with_headers(mut self, headers: Vec<(&'static str, String)>) -> Self {
+        self.headers.extend(headers);
+        self
+    }
+
+    /// The HTTP response.
+    pub(crate) fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
+        // Serialising a `Value` cannot fail; answer an empty object if it ever did.
+        let bytes = serde_json::to_vec(&self.body).unwrap_or_else(|_| b"{}".to_vec());
+        let mut response = (status, bytes).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
+        for (name, value) in self.headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(HeaderName::from_static(name), value);
+            }
+        }
+        response
+    }
+}
+
+/// The conformant wire form of a reply under `flavour`.
+pub(crate) fn render(reply: &Reply, flavour: Flavour) -> Wire {
     match reply {
         // "Response" tables: 200 with the object or array.
-        Reply::Customers(customers) => json_response(SUCCESS_HTTP_STATUS, customers),
-        Reply::Customer(customer) => json_response(SUCCESS_HTTP_STATUS, customer),
+        Reply::Customers(records) => Wire::json(SUCCESS_HTTP_STATUS, json!(records)),
+        Reply::Customer(record) => Wire::json(SUCCESS_HTTP_STATUS, json!(record)),
         // "Error Handling": all three documented errors are HTTP 200.
-        Reply::Documented { envelope, .. } => json_response(ERROR_HTTP_STATUS, envelope),
-        Reply::Unspecified(error) => json_response(unspecified_status(flavour), &error.envelope()),
+        Reply::Documented { envelope, .. } => Wire::json(ERROR_HTTP_STATUS, json!(envelope)),
+        // Unspecified: the flavour decides.
+        Reply::Unspecified(error) => Wire::json(
+            flavour.unspecified_status(error),
+            flavour.unspecified_body(error),
+        ),
     }
-}
-
-/// HTTP status of an unspecified error: the page is silent; the reference
-/// answers like the documented errors (200).
-fn unspecified_status(flavour: Flavour) -> u16 {
-    match flavour {
-        Flavour::Reference => ERROR_HTTP_STATUS,
-    }
-}
-
-fn json_response<T: Serialize>(status: u16, body: &T) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    // Serialising these plain structs cannot fail; answer an empty object if it ever did.
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-    (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }

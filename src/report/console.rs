@@ -155,7 +155,7 @@ pub fn render_failure(loaded: &LoadedScenario, outcome: &ScenarioOutcome, token:
             );
         }
     }
-    redactor.text(&out)
+    redactor.text(out.trim_end())
 }
 
 /// One line per observed step: what the target did where the page is silent.

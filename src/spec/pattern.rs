@@ -100,6 +100,8 @@ pub enum Pattern {
     Each(Box<Pattern>),
     /// `{"$count": {"of": P, "is": N}}`: an array with exactly N elements matching P.
     Count(Box<Pattern>, usize),
+    /// `{"$starts_with": TEXT}`: a string that starts with TEXT.
+    StartsWith(Template),
     /// `{"$one_of": [..]}`: matches any of the alternatives.
     OneOf(Vec<Pattern>),
     /// `{"$not": P}`: does not match P.
@@ -246,6 +248,11 @@ impl Pattern {
                             )
                         })?)
                     }
+                    "$starts_with" => {
+                        Pattern::StartsWith(Template::parse(argument.as_str().ok_or_else(
+                            || matcher_error(pointer, "$starts_with takes a string"),
+                        )?)?)
+                    }
                     "$contains" => {
                         Pattern::Contains(Box::new(Pattern::parse_at(argument, &inner)?))
                     }
@@ -306,7 +313,7 @@ impl Pattern {
 
     fn collect_templates<'a>(&'a self, found: &mut Vec<&'a Template>) {
         match self {
-            Pattern::Text(template) => found.push(template),
+            Pattern::Text(template) | Pattern::StartsWith(template) => found.push(template),
             Pattern::Array(items) | Pattern::OneOf(items) => {
                 items.iter().for_each(|item| item.collect_templates(found))
             }
@@ -373,6 +380,14 @@ impl Pattern {
             Pattern::Text(template) => match template.resolve(context.bindings) {
                 Ok(expected) if actual == Some(&expected) => {}
                 Ok(expected) => fail(short(&expected)),
+                Err(reason) => fail(format!("(unresolvable: {reason})")),
+            },
+            Pattern::StartsWith(template) => match template.resolve_string(context.bindings) {
+                Ok(prefix)
+                    if actual
+                        .and_then(Value::as_str)
+                        .is_some_and(|text| text.starts_with(&prefix)) => {}
+                Ok(prefix) => fail(format!("a string starting with {prefix:?}")),
                 Err(reason) => fail(format!("(unresolvable: {reason})")),
             },
             Pattern::Scalar(expected) => {
@@ -573,6 +588,12 @@ impl Pattern {
                     .collect::<Vec<_>>(),
             ),
             Pattern::Absent => Value::String("<absent>".to_string()),
+            Pattern::StartsWith(template) => Value::String(format!(
+                "<starts with {:?}>",
+                template
+                    .resolve_string(context.bindings)
+                    .unwrap_or_default()
+            )),
             Pattern::Any(json_type) => Value::String(format!("<any {}>", json_type.name())),
             Pattern::Error(error) => {
                 serde_json::to_value(error.envelope(context.username, context.contextname))

@@ -123,8 +123,8 @@ impl Method {
 /// A request. Strings in `path`, `body` and `raw_body` may hold variables:
 /// `${uid:LABEL}` (a UserID unique to this run and scenario), `${context}`,
 /// `${second_context}`, `${forbidden_context}`, `${invalid_context}`,
-/// `${username}`, `${repeat:TEXT:N}` (TEXT repeated N times), and any
-/// captured variable `${NAME}`. A string that is exactly one variable takes
+/// `${username}`, `${repeat:TEXT:N}` (TEXT repeated N times), `${copy}`
+/// (the copy's index in a concurrent step), and any captured variable `${NAME}`. A string that is exactly one variable takes
 /// the variable's JSON type. `${api_token}` is allowed in `raw_body` only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -203,7 +203,8 @@ pub struct Expect {
     /// `{"$customer": {..}}` (a customer object: given fields match, `id` any integer, other fields strings, null or absent),
     /// `{"$error": "invalid_token"|"invalid_context"|"forbidden_context"}` (the documented envelope for this request's username and context),
     /// `{"$contains": P}`, `{"$lacks": P}`, `{"$each": P}` (arrays),
-    /// `{"$count": {"of": P, "is": N}}`, `{"$one_of": [P, ..]}`, `{"$not": P}`.
+    /// `{"$count": {"of": P, "is": N}}`, `{"$one_of": [P, ..]}`, `{"$not": P}`,
+    /// `{"$starts_with": TEXT}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<serde_json::Value>,
 }

@@ -29,6 +29,8 @@ pub enum Variable {
         /// How many times.
         times: usize,
     },
+    /// `${copy}`: the index (from 0) of this copy of a concurrent request.
+    Copy,
     /// `${NAME}`: a variable captured by an earlier step.
     Captured(String),
 }
@@ -92,6 +94,7 @@ impl Variable {
             "invalid_context" => Variable::InvalidContext,
             "username" => Variable::Username,
             "api_token" => Variable::ApiToken,
+            "copy" => Variable::Copy,
             name if !name.is_empty()
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
             {

@@ -110,6 +110,10 @@ pub fn stable(text: &str) -> String {
         if let Some(start) = line.find("finished in ") {
             line.replace_range(start.., "finished in [time]");
         }
+        if let Some(end) = line.find(" filtered out") {
+            let start = line[..end].rfind(' ').map_or(0, |space| space + 1);
+            line.replace_range(start..end, "[n]");
+        }
         out.push_str(&line);
         out.push('\n');
     }
