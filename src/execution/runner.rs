@@ -164,29 +164,15 @@ async fn start_embedded(options: &TargetOptions) -> Result<(RunningServer, Targe
     let users = UsersFixture::builtin();
     let credentials = users.harness();
     let server = reference::start(ServerConfig::new(users), ([127, 0, 0, 1], 0).into()).await?;
-    let target = Target {
-        base_url: server.base_url(),
-        api_token: ApiToken::new(credentials.api_token),
-        username: credentials.username,
-        context: credentials.context,
-        second_context: credentials.second_context,
-        forbidden_context: credentials.forbidden_context,
-        timeout: timeout(options.timeout)?,
-    };
+    let target = Target::from_harness(credentials, server.base_url(), timeout(options.timeout)?);
     Ok((server, target))
 }
 
 /// One list request with the configured credentials: is the target there, and does it accept them?
 async fn preflight(client: &Client) -> Result<(), SetupError> {
     let target = client.target();
-    let body = serde_json::json!({
-        "api_token": target.api_token.expose(),
-        "username": target.username,
-        "contextname": target.context,
-    });
-    let exchange = client
-        .send("GET", COLLECTION_PATH, Some(body.to_string()))
-        .await;
+    let body = target.auth_body(&target.context);
+    let exchange = client.send("GET", COLLECTION_PATH, Some(body)).await;
     let response = exchange.response.map_err(|error| SetupError::Unreachable {
         url: target.base_url.clone(),
         reason: error.to_string(),

@@ -159,17 +159,9 @@ impl CleanupLedger {
             if !uid.starts_with(&identity.uid_prefix()) {
                 continue;
             }
-            let body = serde_json::json!({
-                "api_token": target.api_token.expose(),
-                "username": target.username,
-                "contextname": context,
-            });
+            let body = target.auth_body(&context);
             let exchange = client
-                .send(
-                    "DELETE",
-                    &format!("{COLLECTION_PATH}/{uid}"),
-                    Some(body.to_string()),
-                )
+                .send("DELETE", &format!("{COLLECTION_PATH}/{uid}"), Some(body))
                 .await;
             if let Err(error) = exchange.response {
                 problems.push(format!("cleanup of {uid} in {context}: {error}"));
@@ -217,16 +209,11 @@ fn step_templates(step: &Step) -> Vec<Template> {
         found.extend(Template::parse(raw));
     }
     if let AuthVariant::Explicit(explicit) = &step.request.auth {
-        for value in [
-            &explicit.api_token,
-            &explicit.username,
-            &explicit.contextname,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            found.extend(Template::parse(value));
-        }
+        found.extend(
+            explicit
+                .values()
+                .filter_map(|value| Template::parse(value).ok()),
+        );
     }
     if let Some(expected) = &step.expect.body {
         found.extend(crate::spec::template::templates_in(expected).unwrap_or_default());

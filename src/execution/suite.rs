@@ -131,15 +131,8 @@ impl Suite {
             .collect();
         let mut found = Vec::new();
         for context in contexts {
-            let body = serde_json::json!({
-                "api_token": target.api_token.expose(),
-                "username": target.username,
-                "contextname": context,
-            });
-            let exchange = self
-                .client
-                .send("GET", COLLECTION_PATH, Some(body.to_string()))
-                .await;
+            let body = target.auth_body(&context);
+            let exchange = self.client.send("GET", COLLECTION_PATH, Some(body)).await;
             let Ok(response) = exchange.response else {
                 continue;
             };

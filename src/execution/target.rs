@@ -51,6 +51,33 @@ pub struct Target {
 }
 
 impl Target {
+    /// A target reaching a reference server at `base_url` with its fixture's harness credentials.
+    pub fn from_harness(
+        credentials: crate::reference::HarnessCredentials,
+        base_url: String,
+        timeout: Duration,
+    ) -> Target {
+        Target {
+            base_url,
+            api_token: ApiToken::new(credentials.api_token),
+            username: credentials.username,
+            context: credentials.context,
+            second_context: credentials.second_context,
+            forbidden_context: credentials.forbidden_context,
+            timeout,
+        }
+    }
+
+    /// The configured credentials for `contextname`, as the JSON body of a list or delete ("Authentication").
+    pub fn auth_body(&self, contextname: &str) -> String {
+        serde_json::json!({
+            "api_token": self.api_token.expose(),
+            "username": self.username,
+            "contextname": contextname,
+        })
+        .to_string()
+    }
+
     /// The URL of `path` (which starts with `/`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::execution::client::Client;
 use crate::execution::suite::{Suite, TrialResult};
-use crate::execution::target::{ApiToken, Target};
+use crate::execution::target::Target;
 use crate::reference::{self, Deviation, Flavour, ReferenceError, ServerConfig, UsersFixture};
 use crate::spec::load::LoadedScenario;
 
@@ -69,15 +69,7 @@ pub async fn run_against(
 ) -> Result<Vec<TrialResult>, SelfcheckError> {
     let credentials = config.users.harness();
     let server = reference::start(config, ([127, 0, 0, 1], 0).into()).await?;
-    let target = Target {
-        base_url: server.base_url(),
-        api_token: ApiToken::new(credentials.api_token),
-        username: credentials.username,
-        context: credentials.context,
-        second_context: credentials.second_context,
-        forbidden_context: credentials.forbidden_context,
-        timeout: Duration::from_secs(10),
-    };
+    let target = Target::from_harness(credentials, server.base_url(), Duration::from_secs(10));
     let client = Client::new(target).map_err(|error| SelfcheckError::Client(error.to_string()))?;
     let suite = Suite::new(client, scenarios.to_vec());
     let results = suite.run_all(8).await;

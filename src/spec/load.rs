@@ -193,14 +193,7 @@ fn validate(scenario: &Scenario) -> Result<Vec<Option<Pattern>>, String> {
             templates.extend(templates_in(body).map_err(|error| at(error.to_string()))?);
         }
         if let AuthVariant::Explicit(explicit) = &request.auth {
-            for value in [
-                &explicit.api_token,
-                &explicit.username,
-                &explicit.contextname,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for value in explicit.values() {
                 templates.push(Template::parse(value).map_err(|error| at(error.to_string()))?);
             }
         }

@@ -183,6 +183,15 @@ pub struct ExplicitAuth {
     pub contextname: Option<String>,
 }
 
+impl ExplicitAuth {
+    /// The values given, in the order token, username, context.
+    pub fn values(&self) -> impl Iterator<Item = &String> {
+        [&self.api_token, &self.username, &self.contextname]
+            .into_iter()
+            .flatten()
+    }
+}
+
 /// What a response must look like. Every field has a default, so `{}`
 /// expects HTTP 200 with a JSON body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
