@@ -1,167 +1,21 @@
 //! The embedded reference server, tested through its public surface over
 //! loopback HTTP only.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-
 use ipdr_conformance::reference::{
-    self, Deviation, Preload, PreloadCustomer, ReferenceError, RunningServer, ServerConfig,
-    UsersFixture,
+    self, Deviation, Preload, PreloadCustomer, ReferenceError, ServerConfig, UsersFixture,
 };
 use ipdr_conformance::spec::contract::Customer;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-const LOOPBACK: &str = "127.0.0.1:0";
+mod common;
+use common::wire::{full_fields, loopback, Harness};
+
 const TOKEN_ERROR: &str = r#"{"status":"ERROR","message":"Invalid API token"}"#;
 const NOT_FOUND: &str = r#"{"status":"Error","message":"IPDR Customer not found"}"#;
 const MALFORMED: &str = r#"{"status":"Error","message":"Malformed JSON body"}"#;
 const MISMATCH: &str =
     r#"{"status":"Error","message":"UserID in body does not match UserID in URL"}"#;
-
-fn loopback() -> SocketAddr {
-    LOOPBACK.parse().expect("loopback address")
-}
-
-/// One HTTP answer, kept raw so exact texts can be compared.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    content_type: String,
-    text: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("{e}: {}", self.text))
-    }
-
-    /// Asserts HTTP 200, application/json and this exact body text.
-    fn assert_exact(&self, expected: &str) {
-        assert_eq!(self.status, 200, "{}", self.text);
-        assert_eq!(self.content_type, "application/json");
-        assert_eq!(self.text, expected);
-    }
-}
-
-/// A running server plus a client and the harness credentials.
-struct Harness {
-    server: RunningServer,
-    client: reqwest::Client,
-    username: String,
-    token: String,
-    context: String,
-    second: String,
-    forbidden: String,
-}
-
-impl Harness {
-    async fn start() -> Harness {
-        Harness::with_config(ServerConfig::builtin()).await
-    }
-
-    async fn with_config(config: ServerConfig) -> Harness {
-        let credentials = config.users.harness();
-        let server = reference::start(config, loopback())
-            .await
-            .expect("server starts");
-        assert!(server.addr().ip().is_loopback());
-        Harness {
-            server,
-            client: reqwest::Client::new(),
-            username: credentials.username,
-            token: credentials.api_token,
-            context: credentials.context,
-            second: credentials.second_context.expect("second context"),
-            forbidden: credentials.forbidden_context.expect("forbidden context"),
-        }
-    }
-
-    fn url(&self, user_id: Option<&str>) -> String {
-        match user_id {
-            None => format!("{}/api/ipdrcustomers", self.server.base_url()),
-            Some(id) => format!("{}/api/ipdrcustomers/{id}", self.server.base_url()),
-        }
-    }
-
-    /// The auth fields for `context`, plus `extra`'s fields.
-    fn body_in(&self, context: &str, extra: Value) -> Value {
-        let mut body = json!({
-            "api_token": self.token,
-            "username": self.username,
-            "contextname": context,
-        });
-        if let (Some(map), Value::Object(extra)) = (body.as_object_mut(), extra) {
-            map.extend(extra);
-        }
-        body
-    }
-
-    fn body(&self, extra: Value) -> Value {
-        self.body_in(&self.context, extra)
-    }
-
-    async fn raw(&self, method: Method, user_id: Option<&str>, body: impl Into<String>) -> Answer {
-        let response = self
-            .client
-            .request(method, self.url(user_id))
-            .header("Content-Type", "application/json")
-            .body(body.into())
-            .send()
-            .await
-            .expect("request sent");
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let text = response.text().await.expect("body read");
-        Answer {
-            status,
-            content_type,
-            text,
-        }
-    }
-
-    async fn send(&self, method: Method, user_id: Option<&str>, body: &Value) -> Answer {
-        self.raw(method, user_id, body.to_string()).await
-    }
-
-    async fn list(&self) -> Answer {
-        self.send(Method::GET, None, &self.body(json!({}))).await
-    }
-
-    async fn list_in(&self, context: &str) -> Answer {
-        self.send(Method::GET, None, &self.body_in(context, json!({})))
-            .await
-    }
-
-    async fn create(&self, fields: Value) -> Answer {
-        self.send(Method::POST, None, &self.body(fields)).await
-    }
-
-    async fn create_in(&self, context: &str, fields: Value) -> Answer {
-        self.send(Method::POST, None, &self.body_in(context, fields))
-            .await
-    }
-
-    fn snapshot(&self) -> BTreeMap<String, Vec<Customer>> {
-        self.server.snapshot()
-    }
-}
-
-fn full_fields(user_id: &str, name: &str) -> Value {
-    json!({
-        "Name": name,
-        "Address": "Chennai",
-        "Email": "demo@gmail.com",
-        "PhoneNumber": "1234567890",
-        "AltPhoneNumber": "9999999999",
-        "UserID": user_id,
-    })
-}
 
 /// The exact JSON text of a customer, keys in contract order.
 fn customer_text(id: i64, fields: &Value) -> String {

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod wire;
+
 use std::process::{Command, Output};
 
 use ipdr_conformance::reference::{self, RunningServer, ServerConfig};
