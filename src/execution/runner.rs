@@ -64,6 +64,9 @@ pub struct RunOptions {
     /// Load scenarios from this directory instead of the ones built into the binary.
     #[arg(long, env = "IPDR_SPECS", value_name = "DIR")]
     pub specs: Option<PathBuf>,
+    /// Property-based sequences.
+    #[command(flatten)]
+    pub property: super::property::PropertyOptions,
     /// Filter, --list, --skip, --exact, --test-threads and friends, as in `cargo test`.
     #[command(flatten)]
     pub harness: libtest_mimic::Arguments,
@@ -235,9 +238,10 @@ fn run(options: RunOptions) -> Result<ExitCode, SetupError> {
     );
     let runtime = Arc::new(runtime);
     let observations = Arc::new(Mutex::new(Vec::new()));
-    let trials = (0..suite.scenarios().len())
+    let mut trials: Vec<Trial> = (0..suite.scenarios().len())
         .map(|index| scenario_trial(&runtime, &suite, index, &observations, token.clone()))
         .collect();
+    trials.extend(super::property::trials(&runtime, &suite, &options.property, &token));
     let conclusion = libtest_mimic::run(&options.harness, trials);
     print_observations(&observations);
     if !options.harness.list {
