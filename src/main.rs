@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use ipdr_conformance::execution::runner::{self, RunOptions};
+use ipdr_conformance::execution::snapshot::{self, profile};
 use ipdr_conformance::reference::{self, Deviation, Flavour, ServerConfig, UsersFixture};
-use ipdr_conformance::report::markdown;
+use ipdr_conformance::report::{markdown, snapshot_diff};
 use ipdr_conformance::spec::{load, schema};
 
 /// Conformance harness for the Trisul IPDR Customer Management API.
@@ -44,6 +45,33 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         specs: Option<PathBuf>,
     },
+    /// Review a profile's pending changes (the .snap.new files `run --write-pending` writes).
+    Snapshots {
+        #[command(subcommand)]
+        action: SnapshotsAction,
+    },
+}
+
+/// What to do with a profile's pending changes.
+#[derive(Subcommand)]
+enum SnapshotsAction {
+    /// Print each pending change with its differences from the committed snapshot.
+    Pending(ProfileArgs),
+    /// Replace each snapshot by its pending change.
+    Accept(ProfileArgs),
+    /// Delete every pending change.
+    Reject(ProfileArgs),
+}
+
+/// Which profile, where.
+#[derive(clap::Args)]
+struct ProfileArgs {
+    /// The profile.
+    #[arg(default_value = snapshot::DEFAULT_PROFILE)]
+    profile: String,
+    /// Where profiles live.
+    #[arg(long, env = "IPDR_SNAPSHOTS_DIR", value_name = "DIR", default_value = snapshot::DEFAULT_DIR)]
+    snapshots_dir: PathBuf,
 }
 
 /// Options of `serve`.
@@ -79,6 +107,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => exit_on_error(serve(args)),
         Command::Schema { out } => exit_on_error(write_schemas(out)),
         Command::Scenarios { specs } => exit_on_error(print_scenarios(specs)),
+        Command::Snapshots { action } => exit_on_error(settle_snapshots(action)),
         Command::Selfcheck { specs } => match selfcheck(specs) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::from(1),
@@ -119,6 +148,38 @@ fn selfcheck(specs: Option<PathBuf>) -> anyhow::Result<bool> {
 fn print_scenarios(specs: Option<PathBuf>) -> anyhow::Result<()> {
     let scenarios = load_scenarios(specs)?;
     print!("{}", markdown::scenario_table(&scenarios));
+    Ok(())
+}
+
+/// `snapshots pending|accept|reject`: the review flow without cargo-insta.
+fn settle_snapshots(action: SnapshotsAction) -> anyhow::Result<()> {
+    let (args, verb) = match &action {
+        SnapshotsAction::Pending(args) => (args, None),
+        SnapshotsAction::Accept(args) => (args, Some(true)),
+        SnapshotsAction::Reject(args) => (args, Some(false)),
+    };
+    profile::check_name(&args.profile)?;
+    let dir = args.snapshots_dir.join(&args.profile);
+    if !dir.is_dir() {
+        anyhow::bail!("no snapshot profile directory {}", dir.display());
+    }
+    match verb {
+        None => print!(
+            "{}",
+            snapshot_diff::render_pending(&args.profile, &profile::pending(&dir)?)
+        ),
+        Some(_) if snapshot::ci_is_set() => {
+            println!("CI is set: nothing is written, so no pending change is settled");
+        }
+        Some(accept) => {
+            let count = profile::settle_pending(&dir, accept)?;
+            println!(
+                "{} {count} pending snapshot change(s) in {}",
+                if accept { "accepted" } else { "rejected" },
+                dir.display()
+            );
+        }
+    }
     Ok(())
 }
 

@@ -39,3 +39,38 @@ fn every_deviation_is_caught_and_alt_has_no_false_positives() {
     )));
     assert!(printed.contains("false positives against --flavour alt: 0\n"));
 }
+
+/// The properties alone, with every fixed scenario skipped, catch at least
+/// 90 % of the deviations (the matrix printed shows which they miss) and
+/// fail nothing against the alt flavour.
+#[test]
+fn the_properties_alone_catch_at_least_90_percent_and_alt_has_no_false_positives() {
+    use ipdr_conformance::execution::property::PropertyOptions;
+    use ipdr_conformance::selfcheck::{render_property_matrix, run_property_matrix};
+
+    let matrix = run_property_matrix(&PropertyOptions::default()).unwrap();
+    let printed = render_property_matrix(&matrix);
+    println!("{printed}");
+    assert_eq!(matrix.rows.len(), Deviation::ALL.len());
+    let missed: Vec<&str> = matrix
+        .rows
+        .iter()
+        .filter(|row| !row.caught())
+        .map(|row| row.deviation.name())
+        .collect();
+    println!("missed by the properties alone: {missed:?}");
+    assert!(
+        matrix.caught() * 10 >= matrix.rows.len() * 9,
+        "the properties alone catch {}/{} deviations; missed: {missed:?}\n{printed}",
+        matrix.caught(),
+        matrix.rows.len()
+    );
+    assert!(
+        matrix.false_positives.is_empty(),
+        "false positives against alt:\n{printed}"
+    );
+    assert!(
+        printed.contains("false positives against --flavour alt: 0\n"),
+        "{printed}"
+    );
+}

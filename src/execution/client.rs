@@ -1,13 +1,28 @@
 //! HTTP exchanges with the target, recorded as a [`Transcript`].
+//!
+//! The target may be hostile: every request is bounded in time (the target's
+//! timeout covers connecting, redirects and the whole body) and in memory
+//! (bodies are read up to [`MAX_BODY_BYTES`]), and every way it can fail
+//! without a response becomes a one-line [`TransportError`].
 
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::resolve::{HarnessResolver, ResolveError};
 use super::target::Target;
 
 /// How much of a response body is read before the rest is dropped.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// The most a body buffer is given before any of the body arrives.
+const INITIAL_BUFFER: usize = 64 * 1024;
+
+/// How many redirects one request follows before it fails.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// The longest the connect phase (resolve, TCP, TLS) may take.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A request as sent: method, URL and body text.
 #[derive(Debug, Clone)]
@@ -53,6 +68,28 @@ impl ReceivedResponse {
                 || (media.starts_with("application/") && media.ends_with("+json"))
         })
     }
+
+    /// Why the body is not a JSON document, in one line; `None` when it is one.
+    pub fn body_problem(&self) -> Option<String> {
+        if self.json.is_some() {
+            return None;
+        }
+        Some(if self.truncated {
+            format!(
+                "more than {} MiB; the harness stopped reading at {MAX_BODY_BYTES} bytes",
+                MAX_BODY_BYTES >> 20
+            )
+        } else if !self.utf8 {
+            "not valid UTF-8".to_string()
+        } else if self.body.is_empty() {
+            "empty".to_string()
+        } else {
+            match serde_json::from_str::<Value>(&self.body) {
+                Err(error) => format!("not JSON ({error})"),
+                Ok(_) => "not JSON".to_string(),
+            }
+        })
+    }
 }
 
 /// Why no response came back.
@@ -73,25 +110,99 @@ pub struct Exchange {
 pub type Transcript = Vec<Exchange>;
 
 /// A shared HTTP client bound to one target.
+///
+/// Every request is bounded by the target's timeout, from connecting to the
+/// last byte of the body; bodies are read up to [`MAX_BODY_BYTES`]; at most
+/// [`MAX_REDIRECTS`] redirects on the same host are followed. With
+/// [`Client::with_retries`], network errors (never HTTP responses) are retried.
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
     target: std::sync::Arc<Target>,
+    retries: u32,
+}
+
+/// Whether a failed attempt may be tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// The request never reached the server (resolving, connecting, TLS): any method.
+    NotSent,
+    /// The server may have received the request: only methods without side effects.
+    MaybeDelivered,
+    /// Trying again cannot help (a redirect refused, a reserved name, a bad method).
+    Never,
+}
+
+/// One failed attempt.
+#[derive(Debug)]
+struct Failure {
+    message: String,
+    retry: Retry,
+}
+
+impl Failure {
+    fn new(retry: Retry, message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            retry,
+        }
+    }
+}
+
+/// How far an attempt got when it failed.
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    /// Waiting for the status line and headers.
+    Headers,
+    /// Reading the body: bytes received so far, and the Content-Length if any.
+    Body {
+        received: usize,
+        expected: Option<u64>,
+    },
+}
+
+/// The pause before retry `attempt` (1-based): 100 ms, 200 ms, 400 ms... at most 2 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << attempt.saturating_sub(1).min(5)))
+        .min(Duration::from_secs(2))
+}
+
+/// Seconds for a message: `0.5 s`, `10 s`.
+fn seconds(duration: Duration) -> String {
+    format!("{} s", duration.as_secs_f64())
 }
 
 impl Client {
-    /// Builds the one client of a run (one connection pool, keep-alive).
+    /// Builds the one client of a run (one connection pool, keep-alive), without retries.
     pub fn new(target: Target) -> Result<Client, TransportError> {
         let http = reqwest::Client::builder()
             .timeout(target.timeout)
-            .connect_timeout(target.timeout.min(Duration::from_secs(10)))
+            .connect_timeout(target.timeout.min(MAX_CONNECT_TIMEOUT))
             .pool_max_idle_per_host(64)
+            .redirect(redirect_policy())
+            .dns_resolver(HarnessResolver)
             .build()
             .map_err(|error| TransportError(format!("building the HTTP client: {error}")))?;
         Ok(Client {
             http,
             target: std::sync::Arc::new(target),
+            retries: 0,
         })
+    }
+
+    /// The same client, trying a request up to `retries` more times after a
+    /// network error. An HTTP response of any status is never retried. A
+    /// request the server may already have received (a timeout or a reset
+    /// after connecting) is retried only for GET, HEAD and OPTIONS, so a
+    /// retried create or delete cannot turn into a false contract failure.
+    pub fn with_retries(mut self, retries: u32) -> Client {
+        self.retries = retries;
+        self
+    }
+
+    /// How many times a network error is retried.
+    pub fn retries(&self) -> u32 {
+        self.retries
     }
 
     /// The target this client talks to.
@@ -113,35 +224,118 @@ impl Client {
     async fn perform(&self, request: &SentRequest) -> Result<ReceivedResponse, TransportError> {
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| TransportError(format!("invalid method {}", request.method)))?;
+        let safe = matches!(
+            method,
+            reqwest::Method::GET | reqwest::Method::HEAD | reqwest::Method::OPTIONS
+        );
+        let mut attempts = 1;
+        loop {
+            let failure = match self.attempt(&method, request).await {
+                Ok(response) => return Ok(response),
+                Err(failure) => failure,
+            };
+            let may_retry = match failure.retry {
+                Retry::NotSent => true,
+                Retry::MaybeDelivered => safe,
+                Retry::Never => false,
+            };
+            if !may_retry || attempts > self.retries {
+                let message = if attempts > 1 {
+                    format!("{} ({attempts} attempts)", failure.message)
+                } else {
+                    failure.message
+                };
+                // One line, whatever the causes said.
+                return Err(TransportError(message.replace(['\r', '\n'], " ")));
+            }
+            tokio::time::sleep(backoff(attempts)).await;
+            attempts += 1;
+        }
+    }
+
+    /// One attempt, bounded by the timeout even if the HTTP stack's own deadline failed.
+    async fn attempt(
+        &self,
+        method: &reqwest::Method,
+        request: &SentRequest,
+    ) -> Result<ReceivedResponse, Failure> {
+        let timeout = self.target.timeout;
+        // reqwest's deadline covers connecting, redirects and the body; this
+        // one, a little later, only guards against that ever not holding.
+        let guard = timeout + Duration::from_millis(250);
+        let mut phase = Phase::Headers;
+        let result =
+            tokio::time::timeout(guard, self.attempt_unguarded(method, request, &mut phase)).await;
+        result.unwrap_or_else(|_| Err(timed_out(phase, timeout)))
+    }
+
+    /// One attempt; `phase` follows how far it got.
+    async fn attempt_unguarded(
+        &self,
+        method: &reqwest::Method,
+        request: &SentRequest,
+        phase: &mut Phase,
+    ) -> Result<ReceivedResponse, Failure> {
         let mut builder = self
             .http
-            .request(method, &request.url)
+            .request(method.clone(), &request.url)
             .header("Content-Type", "application/json")
             .header("Accept", "application/json");
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
         }
         let started = Instant::now();
-        let mut response = builder.send().await.map_err(describe_error)?;
+        let mut response = builder
+            .send()
+            .await
+            .map_err(|error| self.describe(&error, Phase::Headers))?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-        let mut bytes = Vec::new();
+        let expected = response.content_length();
+        // A declared length is only a hint: the buffer grows as bytes arrive.
+        let mut bytes = Vec::with_capacity(
+            expected.map_or(0, |length| length.min(INITIAL_BUFFER as u64)) as usize,
+        );
         let mut truncated = false;
-        while let Some(chunk) = response.chunk().await.map_err(describe_error)? {
+        loop {
+            *phase = Phase::Body {
+                received: bytes.len(),
+                expected,
+            };
+            let chunk = response
+                .chunk()
+                .await
+                .map_err(|error| self.describe(&error, *phase))?;
+            let Some(chunk) = chunk else { break };
             let room = MAX_BODY_BYTES - bytes.len();
             if chunk.len() > room {
-                bytes.extend_from_slice(&chunk[..room]);
+                // Stop here: the rest is never read, and the connection is dropped.
+                append_bounded(&mut bytes, &chunk[..room]);
                 truncated = true;
                 break;
             }
-            bytes.extend_from_slice(&chunk);
+            append_bounded(&mut bytes, &chunk);
         }
+        drop(response);
         let elapsed = started.elapsed();
         let (body, utf8) = match String::from_utf8(bytes) {
             Ok(text) => (text, true),
+            // Cut at the cap inside a character: the part read is still UTF-8.
+            Err(error) if truncated && error.utf8_error().error_len().is_none() => {
+                let valid = error.utf8_error().valid_up_to();
+                let mut bytes = error.into_bytes();
+                bytes.truncate(valid);
+                match String::from_utf8(bytes) {
+                    Ok(text) => (text, true),
+                    Err(error) => (
+                        String::from_utf8_lossy(error.as_bytes()).into_owned(),
+                        false,
+                    ),
+                }
+            }
             Err(error) => (
                 String::from_utf8_lossy(error.as_bytes()).into_owned(),
                 false,
@@ -162,33 +356,282 @@ impl Client {
             elapsed,
         })
     }
+
+    /// One line naming what went wrong, and whether trying again may help.
+    fn describe(&self, error: &reqwest::Error, phase: Phase) -> Failure {
+        describe_error(error, phase, self.target.timeout)
+    }
+}
+
+/// Appends `chunk`, growing the buffer no further than [`MAX_BODY_BYTES`].
+fn append_bounded(bytes: &mut Vec<u8>, chunk: &[u8]) {
+    let needed = bytes.len() + chunk.len();
+    if needed > bytes.capacity() {
+        let grown = (bytes.capacity() * 2).max(needed).min(MAX_BODY_BYTES);
+        bytes.reserve_exact(grown - bytes.len());
+    }
+    bytes.extend_from_slice(chunk);
+}
+
+/// Why the redirect policy stopped following.
+#[derive(Debug, thiserror::Error)]
+enum RedirectRefused {
+    #[error("redirect loop: HTTP {status} back to {url}, which was already requested")]
+    Loop { status: u16, url: String },
+    #[error("too many redirects: HTTP {status} to {url} would be redirect {count}; the harness follows at most {MAX_REDIRECTS}")]
+    TooMany {
+        status: u16,
+        url: String,
+        count: usize,
+    },
+    #[error("refused to follow HTTP {status} to {url}: only redirects on the same host are followed, since request bodies carry the API token")]
+    OtherHost { status: u16, url: String },
+    #[error("refused to follow HTTP {status} from https to {url}")]
+    Downgrade { status: u16, url: String },
+}
+
+/// At most [`MAX_REDIRECTS`] redirects, never a loop, never another host or from https to http.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let status = attempt.status().as_u16();
+        let url = attempt.url().clone();
+        let previous = attempt.previous();
+        let refused = match previous.first() {
+            _ if previous.contains(&url) => Some(RedirectRefused::Loop {
+                status,
+                url: url.to_string(),
+            }),
+            Some(first) if first.host_str() != url.host_str() => Some(RedirectRefused::OtherHost {
+                status,
+                url: url.to_string(),
+            }),
+            _ if previous.iter().any(|seen| seen.scheme() == "https")
+                && url.scheme() != "https" =>
+            {
+                Some(RedirectRefused::Downgrade {
+                    status,
+                    url: url.to_string(),
+                })
+            }
+            // The first of `previous` is the request itself, not a redirect.
+            _ if previous.len() > MAX_REDIRECTS => Some(RedirectRefused::TooMany {
+                status,
+                url: url.to_string(),
+                count: previous.len(),
+            }),
+            _ => None,
+        };
+        match refused {
+            Some(refused) => attempt.error(refused),
+            None => attempt.follow(),
+        }
+    })
+}
+
+/// The error's causes, outermost first.
+fn causes(error: &reqwest::Error) -> Vec<&(dyn std::error::Error + 'static)> {
+    let mut found = Vec::new();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        found.push(cause);
+        source = cause.source();
+    }
+    found
+}
+
+/// The innermost cause's text, or the error's own.
+fn innermost(error: &reqwest::Error) -> String {
+    causes(error)
+        .last()
+        .map(|cause| cause.to_string())
+        .unwrap_or_else(|| error.to_string())
+}
+
+/// `(N of M bytes received)` for a body that broke off.
+fn received(received: usize, expected: Option<u64>) -> String {
+    match expected {
+        Some(expected) => format!("{received} of {expected} bytes received"),
+        None => format!("{received} bytes received"),
+    }
+}
+
+/// The request's deadline passed after connecting.
+fn timed_out(phase: Phase, timeout: Duration) -> Failure {
+    let message = match phase {
+        Phase::Headers => format!(
+            "timed out after {} waiting for the response",
+            seconds(timeout)
+        ),
+        Phase::Body {
+            received: got,
+            expected,
+        } => format!(
+            "timed out after {} while reading the response body ({})",
+            seconds(timeout),
+            received(got, expected)
+        ),
+    };
+    Failure::new(Retry::MaybeDelivered, message)
 }
 
 /// One line naming what went wrong, with the causes reqwest keeps.
-fn describe_error(error: reqwest::Error) -> TransportError {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else if error.is_redirect() {
-        "too many redirects"
-    } else if error.is_body() || error.is_decode() {
-        "the response body broke off"
-    } else {
-        "request failed"
-    };
-    let mut causes = Vec::new();
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !causes.contains(&text) {
-            causes.push(text);
-        }
-        source = cause.source();
+fn describe_error(error: &reqwest::Error, phase: Phase, timeout: Duration) -> Failure {
+    let chain = causes(error);
+    let io_kind = chain.iter().find_map(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+    });
+    let texts: Vec<String> = chain.iter().map(|cause| cause.to_string()).collect();
+    let says = |needle: &str| texts.iter().any(|text| text.contains(needle));
+    if error.is_redirect() {
+        let reason = chain
+            .iter()
+            .find_map(|cause| cause.downcast_ref::<RedirectRefused>())
+            .map(ToString::to_string)
+            .unwrap_or_else(|| format!("too many redirects: {}", innermost(error)));
+        return Failure::new(Retry::Never, reason);
     }
-    if causes.is_empty() {
-        TransportError(format!("{kind}: {error}"))
-    } else {
-        TransportError(format!("{kind}: {}", causes.join(": ")))
+    if let Some(resolve) = chain
+        .iter()
+        .find_map(|cause| cause.downcast_ref::<ResolveError>())
+    {
+        let retry = match resolve {
+            ResolveError::Invalid { .. } => Retry::Never,
+            _ => Retry::NotSent,
+        };
+        return Failure::new(retry, format!("could not connect: {resolve}"));
+    }
+    if error.is_dns() {
+        return Failure::new(
+            Retry::NotSent,
+            format!(
+                "could not connect: cannot resolve the host: {}",
+                innermost(error)
+            ),
+        );
+    }
+    // The TCP connector says "tcp connect error"; past it, an https connection fails in TLS.
+    let tcp = says("tcp connect error") || says("tcp open error");
+    let tls = !tcp && error.url().is_some_and(|url| url.scheme() == "https");
+    if error.is_timeout() {
+        return match phase {
+            Phase::Headers if error.is_connect() => Failure::new(
+                Retry::NotSent,
+                format!(
+                    "could not connect: timed out after {}",
+                    seconds(timeout.min(MAX_CONNECT_TIMEOUT))
+                ),
+            ),
+            _ => timed_out(phase, timeout),
+        };
+    }
+    if error.is_connect() {
+        let reason = match io_kind {
+            Some(std::io::ErrorKind::ConnectionRefused) => "connection refused".to_string(),
+            Some(std::io::ErrorKind::ConnectionReset) if tcp => "connection reset".to_string(),
+            _ if tls => format!("TLS handshake failed: {}", innermost(error)),
+            _ => innermost(error),
+        };
+        return Failure::new(Retry::NotSent, format!("could not connect: {reason}"));
+    }
+    let reset = io_kind == Some(std::io::ErrorKind::ConnectionReset);
+    let message = match phase {
+        Phase::Headers if reset => "the connection was reset before a response arrived".to_string(),
+        Phase::Headers if says("connection closed before message completed") => {
+            "the connection closed before a response arrived".to_string()
+        }
+        Phase::Headers => format!("no valid response: {}", innermost(error)),
+        Phase::Body {
+            received: got,
+            expected,
+        } if reset => format!(
+            "the connection was reset while reading the response body ({})",
+            received(got, expected)
+        ),
+        Phase::Body {
+            received: got,
+            expected,
+        } => format!(
+            "the response body broke off ({}): {}",
+            received(got, expected),
+            innermost(error)
+        ),
+    };
+    Failure::new(Retry::MaybeDelivered, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(body: &[u8], truncated: bool) -> ReceivedResponse {
+        let (text, utf8) = match String::from_utf8(body.to_vec()) {
+            Ok(text) => (text, true),
+            Err(error) => (
+                String::from_utf8_lossy(error.as_bytes()).into_owned(),
+                false,
+            ),
+        };
+        ReceivedResponse {
+            status: 200,
+            content_type: Some("application/json".to_string()),
+            json: if utf8 && !truncated {
+                serde_json::from_str(&text).ok()
+            } else {
+                None
+            },
+            body: text,
+            utf8,
+            truncated,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn body_problems_are_one_line_each() {
+        assert_eq!(response(b"[]", false).body_problem(), None);
+        assert_eq!(response(b"", false).body_problem().unwrap(), "empty");
+        assert_eq!(
+            response(b"\xff\xfe", false).body_problem().unwrap(),
+            "not valid UTF-8"
+        );
+        assert_eq!(
+            response(b"<html>", false).body_problem().unwrap(),
+            "not JSON (expected value at line 1 column 1)"
+        );
+        assert_eq!(
+            response(b"[1, 2", true).body_problem().unwrap(),
+            "more than 16 MiB; the harness stopped reading at 16777216 bytes"
+        );
+    }
+
+    #[test]
+    fn the_body_buffer_never_outgrows_the_cap() {
+        let mut bytes = Vec::new();
+        let chunk = vec![b' '; 3 * 1024 * 1024 + 7];
+        while bytes.len() + chunk.len() <= MAX_BODY_BYTES {
+            append_bounded(&mut bytes, &chunk);
+            assert!(bytes.capacity() <= MAX_BODY_BYTES, "{}", bytes.capacity());
+        }
+        let room = MAX_BODY_BYTES - bytes.len();
+        append_bounded(&mut bytes, &chunk[..room]);
+        assert_eq!(bytes.len(), MAX_BODY_BYTES);
+        assert_eq!(bytes.capacity(), MAX_BODY_BYTES);
+    }
+
+    #[test]
+    fn backoff_doubles_from_100_ms_up_to_2_s() {
+        let pauses: Vec<u128> = (1..=7)
+            .map(|attempt| backoff(attempt).as_millis())
+            .collect();
+        assert_eq!(pauses, [100, 200, 400, 800, 1600, 2000, 2000]);
+        assert_eq!(backoff(u32::MAX), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn timeouts_read_in_seconds() {
+        assert_eq!(seconds(Duration::from_millis(500)), "0.5 s");
+        assert_eq!(seconds(Duration::from_secs(10)), "10 s");
     }
 }

@@ -10,12 +10,16 @@ use libtest_mimic::{Completion, Failed, Trial};
 use serde_json::Value;
 
 use super::client::Client;
-use super::scenario_run::Verdict;
+use super::scenario_run::{ScenarioOutcome, Verdict};
+use super::snapshot::{
+    CompareOptions, ScenarioCheck, SnapshotError, SnapshotOptions, SnapshotPlan,
+};
 use super::suite::Suite;
 use super::target::{ApiToken, Target};
 use crate::reference::{self, RunningServer, ServerConfig, UsersFixture};
 use crate::report::console::{render_failure, render_observations};
 use crate::report::redact::Redactor;
+use crate::report::snapshot_diff::{render_check_failure, render_summary};
 use crate::spec::contract::{DocumentedError, COLLECTION_PATH};
 use crate::spec::load::{load_dir, load_embedded};
 
@@ -67,6 +71,9 @@ pub struct RunOptions {
     /// Property-based sequences.
     #[command(flatten)]
     pub property: super::property::PropertyOptions,
+    /// Snapshot profiles and differential mode.
+    #[command(flatten)]
+    pub snapshots: SnapshotOptions,
     /// Filter, --list, --skip, --exact, --test-threads and friends, as in `cargo test`.
     #[command(flatten)]
     pub harness: libtest_mimic::Arguments,
@@ -92,6 +99,9 @@ pub enum SetupError {
         /// Why.
         reason: String,
     },
+    /// A snapshot profile cannot be read or written as asked.
+    #[error("{0}")]
+    Snapshots(#[from] SnapshotError),
     /// The target rejected the configured credentials.
     #[error("the target {url} rejected the configured credentials: GET {COLLECTION_PATH} answered {answer}")]
     CredentialsRejected {
@@ -202,10 +212,61 @@ async fn preflight(client: &Client) -> Result<(), SetupError> {
     Ok(())
 }
 
+/// The `--compare-with` target: its URL with the `--compare-*` credentials,
+/// each defaulting to the primary target's.
+fn compare_target(
+    compare: &CompareOptions,
+    url: &str,
+    primary: &Target,
+    timeout_seconds: f64,
+) -> Result<Target, SetupError> {
+    let options = TargetOptions {
+        target: Some(url.to_string()),
+        api_token: Some(
+            compare
+                .compare_api_token
+                .clone()
+                .unwrap_or_else(|| primary.api_token.clone()),
+        ),
+        username: Some(
+            compare
+                .compare_username
+                .clone()
+                .unwrap_or_else(|| primary.username.clone()),
+        ),
+        context: compare
+            .compare_context
+            .clone()
+            .unwrap_or_else(|| primary.context.clone()),
+        second_context: compare
+            .compare_second_context
+            .clone()
+            .or_else(|| primary.second_context.clone()),
+        forbidden_context: compare
+            .compare_forbidden_context
+            .clone()
+            .or_else(|| primary.forbidden_context.clone()),
+        timeout: timeout_seconds,
+    };
+    target_from_options(&options, url).map_err(|error| match error {
+        SetupError::Configuration(reason) => {
+            SetupError::Configuration(reason.replace("--target", "--compare-with"))
+        }
+        other => other,
+    })
+}
+
 fn run(options: RunOptions) -> Result<ExitCode, SetupError> {
     let scenarios = match &options.specs {
         Some(dir) => load_dir(dir)?,
         None => load_embedded()?,
+    };
+    let listing = options.harness.list;
+    // Before any trial: a profile to check must exist, and --record refuses to overwrite.
+    let plan = if listing {
+        None
+    } else {
+        Some(SnapshotPlan::from_options(&options.snapshots)?)
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -225,28 +286,92 @@ fn run(options: RunOptions) -> Result<ExitCode, SetupError> {
         }
     };
     let token = target.api_token.expose().to_string();
+    let other_client = match (&plan, &options.snapshots.compare.compare_with) {
+        (Some(_), Some(url)) => {
+            let other = compare_target(
+                &options.snapshots.compare,
+                url,
+                &target,
+                options.target.timeout,
+            )?;
+            let other =
+                Client::new(other).map_err(|error| SetupError::Configuration(error.to_string()))?;
+            Some(other)
+        }
+        _ => None,
+    };
     let client =
         Client::new(target).map_err(|error| SetupError::Configuration(error.to_string()))?;
-    if !options.harness.list {
+    if !listing {
         runtime.block_on(preflight(&client))?;
+        if let Some(other) = &other_client {
+            runtime.block_on(preflight(other))?;
+        }
     }
-    let suite = Suite::new(client, scenarios);
+    let plan = match plan {
+        Some((mut plan, notes)) => {
+            plan.prepare()?;
+            Some((plan, notes))
+        }
+        None => None,
+    };
+    let suite = Suite::new(client, scenarios.clone());
     println!(
         "run id {} (every record this run creates starts with {})",
         suite.identity().run_id,
         suite.identity().uid_prefix()
     );
+    let other_suite = other_client.map(|other| Suite::new(other, scenarios));
+    let snapshots = plan.map(|(plan, notes)| {
+        for note in notes {
+            println!("{note}");
+        }
+        if let Some(other) = &other_suite {
+            println!(
+                "--compare-with run id {} (every record it creates there starts with {})",
+                other.identity().run_id,
+                other.identity().uid_prefix()
+            );
+        }
+        Arc::new(SnapshotRun {
+            plan,
+            other: other_suite.clone(),
+            log: Mutex::new(SnapshotLog::default()),
+        })
+    });
     let runtime = Arc::new(runtime);
     let observations = Arc::new(Mutex::new(Vec::new()));
     let mut trials: Vec<Trial> = (0..suite.scenarios().len())
-        .map(|index| scenario_trial(&runtime, &suite, index, &observations, token.clone()))
+        .map(|index| {
+            scenario_trial(
+                &runtime,
+                &suite,
+                index,
+                &observations,
+                snapshots.clone(),
+                token.clone(),
+            )
+        })
         .collect();
-    trials.extend(super::property::trials(&runtime, &suite, &options.property, &token));
+    trials.extend(super::property::trials(
+        &runtime,
+        &suite,
+        &options.property,
+        &token,
+    ));
     let conclusion = libtest_mimic::run(&options.harness, trials);
     print_observations(&observations);
-    if !options.harness.list {
+    if let Some(snapshots) = &snapshots {
+        print!("{}", snapshots.summary(&token));
+    }
+    if !listing {
         for (context, count) in runtime.block_on(suite.sweep_leftovers()) {
             println!("cleanup: deleted {count} record(s) of this run left in context {context}");
+        }
+        if let Some(other) = &other_suite {
+            for (context, count) in runtime.block_on(other.sweep_leftovers()) {
+                println!("cleanup: deleted {count} record(s) of this run left in context {context} on --compare-with");
+            }
         }
     }
     if let Some(server) = server {
@@ -262,11 +387,187 @@ fn run(options: RunOptions) -> Result<ExitCode, SetupError> {
 /// Observed-behaviour lines, per scenario name.
 type Observations = Arc<Mutex<Vec<(String, Vec<String>)>>>;
 
+/// What the trials of one run do with snapshots, and what they found.
+struct SnapshotRun {
+    plan: SnapshotPlan,
+    /// The `--compare-with` suite, in differential mode.
+    other: Option<Arc<Suite>>,
+    log: Mutex<SnapshotLog>,
+}
+
+/// What the trials found, for the summary after the run.
+#[derive(Default)]
+struct SnapshotLog {
+    /// Scenarios with a differing step.
+    checks: Vec<(String, ScenarioCheck)>,
+    /// Snapshots recorded.
+    recorded: usize,
+    /// Scenarios recorded.
+    recorded_scenarios: usize,
+    /// Recorded scenarios that stopped early: their later steps are not in the profile.
+    incomplete: Vec<String>,
+    /// `.snap.new` files written.
+    pending: usize,
+    /// Scenarios the `--compare-with` target did not pass.
+    other_failed: Vec<String>,
+}
+
+impl SnapshotRun {
+    fn log(&self) -> std::sync::MutexGuard<'_, SnapshotLog> {
+        self.log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records or compares one scenario's steps; the failure section when they fail the trial.
+    fn apply(
+        &self,
+        suite: &Suite,
+        index: usize,
+        outcome: &ScenarioOutcome,
+        other_outcome: Option<&ScenarioOutcome>,
+        token: &str,
+    ) -> Result<Option<String>, String> {
+        let loaded = &suite.scenarios()[index];
+        if matches!(outcome.verdict, Verdict::Ignored(_)) {
+            return Ok(None);
+        }
+        let steps = suite.normalized_steps(index, outcome);
+        let recorded = steps.len();
+        let other_steps = match (&self.other, other_outcome) {
+            (Some(other), Some(other_outcome)) => {
+                if matches!(
+                    other_outcome.verdict,
+                    Verdict::Failed(_) | Verdict::Errored(_)
+                ) {
+                    self.log().other_failed.push(loaded.scenario.name.clone());
+                }
+                Some(other.normalized_steps(index, other_outcome))
+            }
+            _ => None,
+        };
+        let (check, pending) = self
+            .plan
+            .apply(loaded, steps, other_steps)
+            .map_err(|error| format!("snapshot profile: {error}"))?;
+        let mut log = self.log();
+        log.pending += pending;
+        if let SnapshotPlan::Record { .. } = self.plan {
+            log.recorded += recorded;
+            log.recorded_scenarios += 1;
+            if outcome.verdict != Verdict::Passed {
+                log.incomplete.push(loaded.scenario.name.clone());
+            }
+        }
+        let Some(check) = check else {
+            return Ok(None);
+        };
+        let strict = self.plan.strict();
+        let failure = render_check_failure(
+            &check,
+            outcome,
+            loaded.scenario.steps.len(),
+            &self.plan.comparand(),
+            &|file_name| self.plan.snapshot_path(file_name),
+            strict,
+            token,
+        );
+        if check.has_differences() {
+            log.checks.push((loaded.scenario.name.clone(), check));
+        }
+        Ok((!failure.is_empty()).then_some(failure))
+    }
+
+    /// What the run found, printed after the trials.
+    fn summary(&self, token: &str) -> String {
+        let log = self.log();
+        let comparand = self.plan.comparand();
+        let strict = self.plan.strict();
+        let mut out = String::new();
+        match &self.plan {
+            SnapshotPlan::Record { name, writer, .. } => match writer {
+                Some(writer) => {
+                    out.push_str(&format!(
+                        "recorded snapshot profile {name}: {} snapshot(s) of {} scenario(s) in {}\n",
+                        log.recorded,
+                        log.recorded_scenarios,
+                        writer.dir().display()
+                    ));
+                    if !log.incomplete.is_empty() {
+                        let mut incomplete = log.incomplete.clone();
+                        incomplete.sort();
+                        out.push_str(&format!(
+                            "  {} scenario(s) did not pass, so their steps after the failing one are not in the profile: {}\n",
+                            incomplete.len(),
+                            incomplete.join(", ")
+                        ));
+                    }
+                }
+                None => out.push_str(&format!(
+                    "CI is set: nothing was written; profile {name} was not recorded\n"
+                )),
+            },
+            SnapshotPlan::Compare { .. } => {
+                out.push_str(&render_summary(
+                    &log.checks,
+                    &comparand,
+                    strict,
+                    true,
+                    token,
+                ));
+                if !log.other_failed.is_empty() {
+                    let mut failed = log.other_failed.clone();
+                    failed.sort();
+                    out.push_str(&format!(
+                        "note: --compare-with did not meet the expectations of {} scenario(s): {}\n",
+                        failed.len(),
+                        failed.join(", ")
+                    ));
+                }
+            }
+            SnapshotPlan::Check {
+                profile,
+                pending_dir,
+                ..
+            } => {
+                out.push_str(&render_summary(
+                    &log.checks,
+                    &comparand,
+                    strict,
+                    false,
+                    token,
+                ));
+                if let Some(dir) = pending_dir {
+                    if log.pending > 0 {
+                        out.push_str(&format!(
+                            "wrote {} pending snapshot change(s) as .snap.new in {}; review them with `cargo insta review` (in the source tree) or `ipdr-conformance snapshots pending|accept|reject {}{}`\n",
+                            log.pending,
+                            dir.display(),
+                            profile.name,
+                            match dir.parent() {
+                                Some(parent) if parent != std::path::Path::new(super::snapshot::DEFAULT_DIR) => {
+                                    format!(" --snapshots-dir {}", parent.display())
+                                }
+                                _ => String::new(),
+                            }
+                        ));
+                    }
+                }
+            }
+        }
+        if !out.is_empty() && !out.ends_with("\n\n") {
+            out.push('\n');
+        }
+        out
+    }
+}
+
 fn scenario_trial(
     runtime: &Arc<tokio::runtime::Runtime>,
     suite: &Arc<Suite>,
     index: usize,
     observations: &Observations,
+    snapshots: Option<Arc<SnapshotRun>>,
     token: String,
 ) -> Trial {
     let loaded = &suite.scenarios()[index];
@@ -278,7 +579,15 @@ fn scenario_trial(
         Arc::clone(observations),
     );
     Trial::ignorable_test(name, move || {
-        let outcome = runtime.block_on(suite.run_one(index));
+        let other = snapshots.as_ref().and_then(|run| run.other.clone());
+        let (outcome, other_outcome) = match other {
+            Some(other) => {
+                let (mine, theirs) = runtime
+                    .block_on(async { tokio::join!(suite.run_one(index), other.run_one(index)) });
+                (mine, Some(theirs))
+            }
+            None => (runtime.block_on(suite.run_one(index)), None),
+        };
         let loaded = &suite.scenarios()[index];
         let observed = render_observations(loaded, &outcome, &token);
         if !observed.is_empty() {
@@ -287,11 +596,24 @@ fn scenario_trial(
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             observations.push((loaded.scenario.name.clone(), observed));
         }
-        match outcome.verdict {
-            Verdict::Passed => Ok(Completion::Completed),
-            Verdict::Ignored(reason) => Ok(Completion::ignored_with(reason)),
-            Verdict::Failed(_) | Verdict::Errored(_) => {
-                Err(Failed::from(render_failure(loaded, &outcome, &token)))
+        let snapshot_failure = match &snapshots {
+            Some(run) => run.apply(&suite, index, &outcome, other_outcome.as_ref(), &token)?,
+            None => None,
+        };
+        match (&outcome.verdict, snapshot_failure) {
+            (Verdict::Ignored(reason), _) => Ok(Completion::ignored_with(reason.clone())),
+            (Verdict::Passed, None) => Ok(Completion::Completed),
+            (Verdict::Passed, Some(section)) => Err(Failed::from(format!(
+                "{} · {}\nscenario file: specs/{}\n\n{section}",
+                loaded.scenario.level, loaded.scenario.citation, loaded.source
+            ))),
+            (Verdict::Failed(_) | Verdict::Errored(_), section) => {
+                let mut text = render_failure(loaded, &outcome, &token);
+                if let Some(section) = section {
+                    text.push_str("\n\n");
+                    text.push_str(&section);
+                }
+                Err(Failed::from(text))
             }
         }
     })

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::client::Client;
 use super::scenario_run::{run_scenario, CleanupLedger, RunIdentity, ScenarioOutcome, Verdict};
+use super::snapshot::{NormalizedStep, Normalizer};
 use crate::spec::contract::COLLECTION_PATH;
 use crate::spec::load::LoadedScenario;
 
@@ -71,7 +72,7 @@ impl Suite {
             let loaded = &suite.scenarios[index];
             run_scenario(
                 loaded,
-                &format!("{index:03}"),
+                &scenario_tag(index),
                 &suite.client,
                 &suite.identity,
                 &task_ledger,
@@ -87,6 +88,22 @@ impl Suite {
             verdict: Verdict::Errored(0),
             panic: Some(panic_message(error)),
         })
+    }
+
+    /// The normalizer of scenario `index` as this suite runs it (its UserIDs carry [`scenario_tag`]).
+    pub fn normalizer(&self, index: usize) -> Normalizer {
+        Normalizer::new(
+            &self.scenarios[index],
+            &scenario_tag(index),
+            &self.identity,
+            self.client.target(),
+        )
+    }
+
+    /// Scenario `index`'s steps as `outcome` recorded them, normalized for snapshots.
+    pub fn normalized_steps(&self, index: usize, outcome: &ScenarioOutcome) -> Vec<NormalizedStep> {
+        self.normalizer(index)
+            .scenario(&self.scenarios[index], outcome)
     }
 
     /// Runs every scenario, at most `parallelism` at once, in load order of results.
@@ -159,6 +176,11 @@ impl Suite {
         }
         found
     }
+}
+
+/// The part of scenario `index`'s UserIDs that keeps them apart from other scenarios' in one run.
+pub fn scenario_tag(index: usize) -> String {
+    format!("{index:03}")
 }
 
 fn panic_message(error: tokio::task::JoinError) -> String {

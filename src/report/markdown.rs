@@ -43,3 +43,67 @@ pub fn scenario_table(scenarios: &[LoadedScenario]) -> String {
     }
     out
 }
+
+/// A Markdown summary fit for a CI job summary or a pull-request comment.
+pub fn summary(report: &super::run_report::RunReport) -> String {
+    use super::run_report::TrialVerdict;
+    let counts = report.counts();
+    let icon = if counts.fail > 0 {
+        "❌"
+    } else if counts.error > 0 {
+        "⚠️"
+    } else {
+        "✅"
+    };
+    let mut out = format!(
+        "## {icon} IPDR conformance: {}\n\n| pass | fail | error | skipped | unsupported |\n|---|---|---|---|---|\n| {} | {} | {} | {} | {} |\n\n",
+        cell(&report.target),
+        counts.pass,
+        counts.fail,
+        counts.error,
+        counts.skipped,
+        counts.unsupported
+    );
+    let mut bad: Vec<_> = report
+        .trials
+        .iter()
+        .filter(|trial| !matches!(trial.verdict, TrialVerdict::Pass))
+        .collect();
+    bad.sort_by_key(|trial| (trial.verdict.name(), trial.name.clone()));
+    if !bad.is_empty() {
+        out.push_str(
+            "| trial | verdict | level | vendor doc section | why |\n|---|---|---|---|---|\n",
+        );
+        for trial in bad {
+            let why = match &trial.verdict {
+                TrialVerdict::Skipped { reason }
+                | TrialVerdict::Unsupported { reason }
+                | TrialVerdict::Error { reason } => reason.clone(),
+                _ => trial
+                    .message
+                    .as_deref()
+                    .and_then(|message| {
+                        message.lines().find(|line| {
+                            line.trim_start().starts_with('/') || line.contains("expected")
+                        })
+                    })
+                    .unwrap_or("")
+                    .trim()
+                    .to_string(),
+            };
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} | {} |\n",
+                cell(&trial.name),
+                trial.verdict.name(),
+                trial.level,
+                cell(&trial.citation),
+                cell(&why)
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "\nrun `{}`, {:.0} ms\n",
+        report.run_id, report.duration_ms
+    ));
+    out
+}

@@ -3,5 +3,9 @@
 
 pub mod console;
 pub mod curl;
+pub mod html;
+pub mod junit;
 pub mod markdown;
 pub mod redact;
+pub mod run_report;
+pub mod snapshot_diff;

@@ -4,9 +4,13 @@
 //! flavour (nothing may fail).
 
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::execution::client::Client;
+use crate::execution::property::{self, PropertyOptions, PropertyReport, PropertyTrial};
+use crate::execution::scenario_run::RunIdentity;
 use crate::execution::suite::{Suite, TrialResult};
 use crate::execution::target::Target;
 use crate::reference::{self, Deviation, Flavour, ReferenceError, ServerConfig, UsersFixture};
@@ -173,4 +177,156 @@ pub fn render(matrix: &Matrix) -> String {
         }
     );
     out
+}
+
+/// Deviations checked at once by the properties-only matrix.
+const PROPERTY_MATRIX_PARALLELISM: usize = 4;
+
+/// The seed of the properties-only matrix, so that its verdicts are the same on every run.
+pub const PROPERTY_MATRIX_SEED: u64 = 20_241_127;
+
+/// Whether a property failure belongs to the behaviour a deviation breaks: its
+/// keywords appear in the trial name, the violation's citation or its topic.
+fn property_belongs(report: &PropertyReport, deviation: Deviation) -> bool {
+    let Some(failure) = &report.failure else {
+        return false;
+    };
+    let mut text = report.trial.name();
+    if let Some(violation) = &failure.violation {
+        text.push(' ');
+        text.push_str(&violation.citation);
+        text.push(' ');
+        text.push_str(&violation.topic);
+    }
+    let text = text.to_lowercase();
+    deviation
+        .behaviour()
+        .iter()
+        .any(|keyword| text.contains(keyword))
+}
+
+/// `trial (first line of the violation)`, for the matrix.
+fn property_label(report: &PropertyReport) -> String {
+    let reason = report
+        .failure
+        .as_ref()
+        .and_then(|failure| failure.violation.as_ref())
+        .and_then(|violation| violation.message.lines().next())
+        .unwrap_or("could not be checked");
+    let reason: String = reason.chars().take(90).collect();
+    format!("{} ({reason})", report.trial.name())
+}
+
+/// Runs both property trials against a reference server built from `config`.
+fn properties_against(
+    runtime: &tokio::runtime::Runtime,
+    config: ServerConfig,
+    options: &PropertyOptions,
+    seed: u64,
+) -> Result<Vec<PropertyReport>, SelfcheckError> {
+    let credentials = config.users.harness();
+    let server = runtime.block_on(reference::start(config, ([127, 0, 0, 1], 0).into()))?;
+    let target = Target::from_harness(credentials, server.base_url(), Duration::from_secs(10));
+    let client = Client::new(target).map_err(|error| SelfcheckError::Client(error.to_string()))?;
+    let identity = RunIdentity::fresh();
+    let reports = std::thread::scope(|scope| {
+        let running: Vec<_> = PropertyTrial::ALL
+            .into_iter()
+            .map(|trial| {
+                let (client, identity) = (&client, &identity);
+                scope.spawn(move || {
+                    property::run_trial(trial, runtime.handle(), client, identity, options, seed)
+                })
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|handle| handle.join().expect("a property trial does not panic"))
+            .collect()
+    });
+    runtime.block_on(server.shutdown());
+    Ok(reports)
+}
+
+/// The properties alone (no scenario) against every deviation and against the alt flavour.
+///
+/// Sequences come from `options.seed` or [`PROPERTY_MATRIX_SEED`]; reproduction
+/// scenarios go to a temporary directory that is removed afterwards.
+pub fn run_property_matrix(options: &PropertyOptions) -> Result<Matrix, SelfcheckError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|error| SelfcheckError::Client(format!("starting the async runtime: {error}")))?;
+    let repro_dir = std::env::temp_dir().join(format!(
+        "ipdr-property-matrix-{}-{}",
+        std::process::id(),
+        RunIdentity::fresh().run_id
+    ));
+    let options = PropertyOptions {
+        repro_dir: repro_dir.clone(),
+        ..options.clone()
+    };
+    let seed = options.seed.unwrap_or(PROPERTY_MATRIX_SEED);
+    // Deviations run a few at a time: most of the time goes to waiting on loopback
+    // (and on the racy store's deliberate pause), not to the CPU.
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..PROPERTY_MATRIX_PARALLELISM {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(deviation) = Deviation::ALL.get(index).copied() else {
+                    break;
+                };
+                let config = ServerConfig::new(UsersFixture::builtin()).with_deviation(deviation);
+                let reports = properties_against(&runtime, config, &options, seed);
+                results
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .push((index, deviation, reports));
+            });
+        }
+    });
+    let mut results = results
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    results.sort_by_key(|(index, _, _)| *index);
+    let mut rows = Vec::new();
+    for (_, deviation, reports) in results {
+        let reports = reports?;
+        let failed: Vec<&PropertyReport> = reports
+            .iter()
+            .filter(|report| report.failure.is_some())
+            .collect();
+        rows.push(DeviationRow {
+            deviation,
+            failing: failed.iter().map(|report| report.trial.name()).collect(),
+            attributed: failed
+                .iter()
+                .filter(|report| property_belongs(report, deviation))
+                .map(|report| property_label(report))
+                .collect(),
+        });
+    }
+    let alt = ServerConfig::new(UsersFixture::builtin()).with_flavour(Flavour::Alt);
+    let false_positives = properties_against(&runtime, alt, &options, seed)?
+        .iter()
+        .filter(|report| report.failure.is_some())
+        .map(property_label)
+        .collect();
+    // Best effort: the directory holds only scenarios written above.
+    let _ = std::fs::remove_dir_all(&repro_dir);
+    Ok(Matrix {
+        rows,
+        false_positives,
+    })
+}
+
+/// The properties-only matrix as people read it, headed so it is not mistaken for the full one.
+pub fn render_property_matrix(matrix: &Matrix) -> String {
+    format!(
+        "properties only (property::crud_sequences, property::concurrent_linearizable; scenarios skipped):\n{}",
+        render(matrix)
+    )
 }

@@ -3,6 +3,7 @@
 
 pub mod contract;
 pub mod load;
+pub mod model;
 pub mod pattern;
 pub mod scenario;
 pub mod schema;

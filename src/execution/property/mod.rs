@@ -1,21 +1,485 @@
-//! Property-based operation sequences (placeholder: being implemented).
+//! Property-based operation sequences: generated requests checked against
+//! the model of the documented contract ([`crate::spec::model`]), shrunk to
+//! a minimal reproduction on failure.
+//!
+//! Two trials join every `run`:
+//! - `property::crud_sequences`: sequences of up to `--max-ops` requests
+//!   (every operation, every auth variant the target has configured) on a
+//!   small pool of UserIDs, each answer checked, then the list of every
+//!   visible context compared with the model;
+//! - `property::concurrent_linearizable`: a few clients sending short
+//!   sequences at once on overlapping UserIDs, accepted iff some order of
+//!   the requests explains every answer and the final list.
+//!
+//! Each case works on a fresh pool of its own UserIDs (`<run prefix>p<case>-u<n>`)
+//! and deletes them afterwards, so shrinking, which replays cases against
+//! the live target, always starts from a clean slate.
 
-use std::sync::Arc;
+pub mod concurrent;
+pub mod exchange;
+pub mod generate;
+pub mod repro;
+pub mod sequence;
 
-use libtest_mimic::Trial;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use libtest_mimic::{Failed, Trial};
+use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestCaseError, TestError, TestRunner};
+
+use crate::execution::client::Client;
+use crate::execution::scenario_run::RunIdentity;
 use crate::execution::suite::Suite;
+use crate::spec::model::{Request, Violation};
+
+use concurrent::{run_history, HistoryRun};
+use generate::AuthChoices;
+use sequence::{run_case, scope, CaseFailure, CaseRun};
+
+/// Cases of `property::crud_sequences` per run (see the README for the measurement).
+pub const DEFAULT_CASES: u32 = 128;
+/// Longest generated sequence.
+pub const DEFAULT_MAX_OPS: usize = 30;
+/// Cases of `property::concurrent_linearizable` per run.
+pub const DEFAULT_CONCURRENT_CASES: u32 = 64;
+/// Where reproduction scenarios are written by default.
+pub const DEFAULT_REPRO_DIR: &str = "ipdr-repros";
+/// UserIDs per sequential case: small, so that requests collide.
+pub const POOL_SIZE: usize = 3;
+/// Clients of a concurrent case.
+pub const CONCURRENT_CLIENTS: usize = 3;
+/// UserIDs per concurrent case.
+pub const CONCURRENT_POOL_SIZE: usize = 2;
+/// Requests per concurrent client (3 clients × 3 requests: at most 1680 interleavings).
+pub const CONCURRENT_MAX_OPS: usize = 3;
+/// Shrinking stops after this many replays...
+const MAX_SHRINK_REPLAYS: u32 = 2048;
+/// ...or after this long.
+const MAX_SHRINK_MILLIS: u32 = 60_000;
+/// A concurrent history replays nondeterministically, so shrinking it further rarely pays.
+const MAX_CONCURRENT_SHRINK_REPLAYS: u32 = 256;
+/// Numbers every case in this process, so that no two cases of one run share UserIDs,
+/// even across several property runs under one run identity.
+static CASE_NUMBERS: AtomicUsize = AtomicUsize::new(0);
+/// Mixed into the seed for the concurrent trial, so its stream differs from the sequential one.
+const CONCURRENT_SEED_SALT: u64 = 0x5eed_c0c0_a11e_1e57;
 
 /// Options of the property trials.
 #[derive(Debug, Clone, clap::Args)]
-pub struct PropertyOptions {}
+pub struct PropertyOptions {
+    /// Generated sequences for property::crud_sequences.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CASES)]
+    pub cases: u32,
+    /// Longest generated sequence, in requests.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_OPS)]
+    pub max_ops: usize,
+    /// Generated concurrent histories for property::concurrent_linearizable.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CONCURRENT_CASES)]
+    pub concurrent_cases: u32,
+    /// Seed of the generated sequences (printed on every run; the same seed gives the same sequences).
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Where a failing property writes its reproduction scenario.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_REPRO_DIR)]
+    pub repro_dir: PathBuf,
+}
+
+impl Default for PropertyOptions {
+    fn default() -> Self {
+        PropertyOptions {
+            cases: DEFAULT_CASES,
+            max_ops: DEFAULT_MAX_OPS,
+            concurrent_cases: DEFAULT_CONCURRENT_CASES,
+            seed: None,
+            repro_dir: PathBuf::from(DEFAULT_REPRO_DIR),
+        }
+    }
+}
+
+/// The two property trials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PropertyTrial {
+    /// Sequences checked request by request, then the list.
+    CrudSequences,
+    /// Concurrent histories checked for linearizability.
+    ConcurrentLinearizable,
+}
+
+impl PropertyTrial {
+    /// Both trials.
+    pub const ALL: [PropertyTrial; 2] = [
+        PropertyTrial::CrudSequences,
+        PropertyTrial::ConcurrentLinearizable,
+    ];
+
+    /// The short name (`crud_sequences`).
+    pub fn short_name(self) -> &'static str {
+        match self {
+            PropertyTrial::CrudSequences => "crud_sequences",
+            PropertyTrial::ConcurrentLinearizable => "concurrent_linearizable",
+        }
+    }
+
+    /// The trial name (`property::crud_sequences`).
+    pub fn name(self) -> String {
+        format!("property::{}", self.short_name())
+    }
+}
+
+/// A property trial's failure, ready to show.
+#[derive(Debug, Clone)]
+pub struct PropertyFailure {
+    /// The violation of the minimal case (None: it could not be checked).
+    pub violation: Option<Violation>,
+    /// Requests in the minimal case (the lists after it included).
+    pub steps: usize,
+    /// The reproduction scenario, if one was written.
+    pub repro: Option<repro::WrittenScenario>,
+    /// Everything a person needs, token redacted.
+    pub rendered: String,
+}
+
+/// What one property trial did.
+#[derive(Debug, Clone)]
+pub struct PropertyReport {
+    /// Which trial.
+    pub trial: PropertyTrial,
+    /// The seed used.
+    pub seed: u64,
+    /// Cases run (first runs and shrinking replays).
+    pub replays: usize,
+    /// How long it took.
+    pub elapsed: Duration,
+    /// The failure, if any.
+    pub failure: Option<PropertyFailure>,
+    /// Cleanup problems met along the way.
+    pub cleanup_problems: Vec<String>,
+    /// A hash of every generated case in order (first runs and replays): the same seed gives the same value.
+    pub fingerprint: u64,
+}
+
+/// A seed from the clock, for runs without `--seed`.
+pub fn fresh_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos() as u64)
+        .unwrap_or(0);
+    (nanos ^ u64::from(std::process::id()).rotate_left(32)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        >> 16
+}
+
+fn runner(cases: u32, seed: u64, shrink_replays: u32) -> TestRunner {
+    TestRunner::new(Config {
+        cases,
+        max_shrink_iters: shrink_replays,
+        max_shrink_time: MAX_SHRINK_MILLIS,
+        // Replays come from the seed, never from files next to the sources.
+        failure_persistence: None,
+        rng_algorithm: RngAlgorithm::ChaCha,
+        rng_seed: RngSeed::Fixed(seed),
+        ..Config::default()
+    })
+}
+
+fn auth_choices(client: &Client) -> AuthChoices {
+    AuthChoices {
+        second_context: client.target().second_context.is_some(),
+        forbidden_context: client.target().forbidden_context.is_some(),
+    }
+}
+
+fn replay_command(trial: PropertyTrial, options: &PropertyOptions, seed: u64) -> String {
+    format!(
+        "ipdr-conformance run --seed {seed} --cases {} --max-ops {} --concurrent-cases {} --exact {}",
+        options.cases,
+        options.max_ops,
+        options.concurrent_cases,
+        trial.name()
+    )
+}
+
+/// Runs `property::crud_sequences` against `client`'s target; blocks on `runtime` per case.
+pub fn run_crud_sequences(
+    runtime: &tokio::runtime::Handle,
+    client: &Client,
+    identity: &RunIdentity,
+    options: &PropertyOptions,
+    seed: u64,
+) -> PropertyReport {
+    let started = Instant::now();
+    let trial = PropertyTrial::CrudSequences;
+    let strategy = generate::sequence(auth_choices(client), POOL_SIZE, options.max_ops);
+    let counter = AtomicUsize::new(0);
+    let last_failure: Mutex<Option<(Vec<Request>, CaseRun)>> = Mutex::new(None);
+    let cleanup = Mutex::new(Vec::new());
+    let fingerprint = Mutex::new(DefaultHasher::new());
+    let result = runner(options.cases, seed, MAX_SHRINK_REPLAYS).run(&strategy, |requests| {
+        format!("{requests:?}").hash(&mut *lock(&fingerprint));
+        counter.fetch_add(1, Ordering::Relaxed);
+        let case = CASE_NUMBERS.fetch_add(1, Ordering::Relaxed);
+        let own_prefix = format!("{}p{case}-", identity.uid_prefix());
+        let run = runtime.block_on(run_case(client, identity, &requests, own_prefix));
+        lock(&cleanup).extend(run.cleanup_problems.iter().cloned());
+        match &run.failure {
+            None => Ok(()),
+            Some((_, failure)) => {
+                let reason = failure.summary();
+                *lock(&last_failure) = Some((requests, run));
+                Err(TestCaseError::fail(reason))
+            }
+        }
+    });
+    let replays = counter.load(Ordering::Relaxed);
+    let failure = match result {
+        Ok(()) => None,
+        Err(TestError::Abort(reason)) => Some(PropertyFailure {
+            violation: None,
+            steps: 0,
+            repro: None,
+            rendered: format!("{} stopped: {reason}", trial.name()),
+        }),
+        Err(TestError::Fail(_, minimal)) => {
+            let stored = lock(&last_failure).take();
+            let run = match stored {
+                Some((requests, run)) if requests == minimal => run,
+                // Not expected (the last failing replay is the minimal one), but replay to be sure.
+                _ => {
+                    let case = CASE_NUMBERS.fetch_add(1, Ordering::Relaxed);
+                    let own_prefix = format!("{}p{case}-", identity.uid_prefix());
+                    runtime.block_on(run_case(client, identity, &minimal, own_prefix))
+                }
+            };
+            Some(sequence_failure(
+                runtime, client, identity, options, seed, replays, run,
+            ))
+        }
+    };
+    PropertyReport {
+        trial,
+        seed,
+        replays,
+        elapsed: started.elapsed(),
+        failure,
+        cleanup_problems: cleanup
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        fingerprint: fingerprint.into_inner().map_or(0, |hasher| hasher.finish()),
+    }
+}
+
+fn sequence_failure(
+    runtime: &tokio::runtime::Handle,
+    client: &Client,
+    identity: &RunIdentity,
+    options: &PropertyOptions,
+    seed: u64,
+    replays: usize,
+    run: CaseRun,
+) -> PropertyFailure {
+    let trial = PropertyTrial::CrudSequences;
+    let token = client.target().api_token.expose().to_string();
+    let scope = scope(client, identity, run.own_prefix.clone());
+    let violation = match &run.failure {
+        Some((_, CaseFailure::Violation(violation))) => Some(violation.clone()),
+        _ => None,
+    };
+    let failing = run.failure.as_ref().map_or(0, |(index, _)| *index);
+    let mut note = String::new();
+    let mut written = None;
+    if let Some(scenario) = repro::scenario_for(&run, &scope, trial.short_name(), seed) {
+        let stem = format!("{}_{seed}", trial.short_name());
+        match repro::write_scenario(&options.repro_dir, &scenario, &stem) {
+            Ok((path, loaded)) => {
+                let tag = format!("r{}", CASE_NUMBERS.fetch_add(1, Ordering::Relaxed));
+                let checked = runtime.block_on(repro::verify(path, loaded, client, identity, &tag));
+                note = repro::describe_written(&checked, failing);
+                written = Some(checked);
+            }
+            Err(error) => note = format!("scenario: not written: {error}"),
+        }
+    }
+    let header = format!(
+        "{} failed (seed {seed}; {replays} case(s) run, shrinking included; minimal case: {} request(s))",
+        trial.name(),
+        run.steps.len()
+    );
+    let rendered = repro::render_sequence_failure(
+        &run,
+        &header,
+        &replay_command(trial, options, seed),
+        &note,
+        &token,
+    );
+    PropertyFailure {
+        violation,
+        steps: run.steps.len(),
+        repro: written,
+        rendered,
+    }
+}
+
+/// Runs `property::concurrent_linearizable` against `client`'s target; blocks on `runtime` per case.
+pub fn run_concurrent(
+    runtime: &tokio::runtime::Handle,
+    client: &Client,
+    identity: &RunIdentity,
+    options: &PropertyOptions,
+    seed: u64,
+) -> PropertyReport {
+    let started = Instant::now();
+    let trial = PropertyTrial::ConcurrentLinearizable;
+    let strategy = generate::history(CONCURRENT_CLIENTS, CONCURRENT_POOL_SIZE, CONCURRENT_MAX_OPS);
+    let counter = AtomicUsize::new(0);
+    let last_failure: Mutex<Option<HistoryRun>> = Mutex::new(None);
+    let cleanup = Mutex::new(Vec::new());
+    let fingerprint = Mutex::new(DefaultHasher::new());
+    let result = runner(
+        options.concurrent_cases,
+        seed ^ CONCURRENT_SEED_SALT,
+        MAX_CONCURRENT_SHRINK_REPLAYS,
+    )
+    .run(&strategy, |history| {
+        format!("{history:?}").hash(&mut *lock(&fingerprint));
+        counter.fetch_add(1, Ordering::Relaxed);
+        let case = CASE_NUMBERS.fetch_add(1, Ordering::Relaxed);
+        let own_prefix = format!("{}c{case}-", identity.uid_prefix());
+        let run = runtime.block_on(run_history(client, identity, &history, own_prefix));
+        lock(&cleanup).extend(run.cleanup_problems.iter().cloned());
+        match &run.failure {
+            None => Ok(()),
+            Some(failure) => {
+                let reason = failure.summary();
+                *lock(&last_failure) = Some(run);
+                Err(TestCaseError::fail(reason))
+            }
+        }
+    });
+    let replays = counter.load(Ordering::Relaxed);
+    let failure = match result {
+        Ok(()) => None,
+        Err(TestError::Abort(reason)) => Some(PropertyFailure {
+            violation: None,
+            steps: 0,
+            repro: None,
+            rendered: format!("{} stopped: {reason}", trial.name()),
+        }),
+        Err(TestError::Fail(reason, _)) => {
+            let token = client.target().api_token.expose().to_string();
+            let header = format!(
+                "{} failed (seed {seed}; {replays} case(s) run, shrinking included)",
+                trial.name()
+            );
+            Some(match lock(&last_failure).take() {
+                Some(run) => PropertyFailure {
+                    violation: match &run.failure {
+                        Some(CaseFailure::Violation(violation)) => Some(violation.clone()),
+                        _ => None,
+                    },
+                    steps: run.clients.iter().map(Vec::len).sum::<usize>() + run.finals.len(),
+                    repro: None,
+                    rendered: repro::render_history_failure(
+                        &run,
+                        &header,
+                        &replay_command(trial, options, seed),
+                        &token,
+                    ),
+                },
+                None => PropertyFailure {
+                    violation: None,
+                    steps: 0,
+                    repro: None,
+                    rendered: format!("{header}: {reason}"),
+                },
+            })
+        }
+    };
+    PropertyReport {
+        trial,
+        seed,
+        replays,
+        elapsed: started.elapsed(),
+        failure,
+        cleanup_problems: cleanup
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        fingerprint: fingerprint.into_inner().map_or(0, |hasher| hasher.finish()),
+    }
+}
+
+/// Runs one property trial.
+pub fn run_trial(
+    trial: PropertyTrial,
+    runtime: &tokio::runtime::Handle,
+    client: &Client,
+    identity: &RunIdentity,
+    options: &PropertyOptions,
+    seed: u64,
+) -> PropertyReport {
+    match trial {
+        PropertyTrial::CrudSequences => {
+            run_crud_sequences(runtime, client, identity, options, seed)
+        }
+        PropertyTrial::ConcurrentLinearizable => {
+            run_concurrent(runtime, client, identity, options, seed)
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// The property trials for this run.
 pub fn trials(
-    _runtime: &Arc<tokio::runtime::Runtime>,
-    _suite: &Arc<Suite>,
-    _options: &PropertyOptions,
+    runtime: &Arc<tokio::runtime::Runtime>,
+    suite: &Arc<Suite>,
+    options: &PropertyOptions,
     _token: &str,
 ) -> Vec<Trial> {
-    Vec::new()
+    // One seed for both trials, chosen now so that both print the same.
+    let seed = options.seed.unwrap_or_else(fresh_seed);
+    PropertyTrial::ALL
+        .into_iter()
+        .map(|trial| {
+            let (runtime, suite, options) =
+                (Arc::clone(runtime), Arc::clone(suite), options.clone());
+            Trial::test(trial.name(), move || {
+                let size = match trial {
+                    PropertyTrial::CrudSequences => format!(
+                        "{} sequences of up to {} requests",
+                        options.cases, options.max_ops
+                    ),
+                    PropertyTrial::ConcurrentLinearizable => format!(
+                        "{} histories of {CONCURRENT_CLIENTS} concurrent clients",
+                        options.concurrent_cases
+                    ),
+                };
+                println!(
+                    "{}: seed {seed} ({size}; --seed {seed} replays them)",
+                    trial.name()
+                );
+                let report = run_trial(
+                    trial,
+                    runtime.handle(),
+                    suite.client(),
+                    suite.identity(),
+                    &options,
+                    seed,
+                );
+                for problem in &report.cleanup_problems {
+                    eprintln!("warning: {problem}");
+                }
+                match report.failure {
+                    None => Ok(()),
+                    Some(failure) => Err(Failed::from(failure.rendered)),
+                }
+            })
+            .with_kind("property")
+        })
+        .collect()
 }

@@ -1,0 +1,199 @@
+//! The cleanup ledger on disk: every record a run may create is written
+//! here before its request is sent, so `sweep` can delete the leftovers of
+//! a run that was killed. One file per run (`<run id>.jsonl`), removed when
+//! the run has cleaned up after itself.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use super::client::Client;
+use super::scenario_run::HARNESS_PREFIX;
+use crate::spec::contract::customer_path;
+
+/// Default directory of ledger files, relative to the working directory.
+pub const DEFAULT_LEDGER_DIR: &str = ".ipdr-ledger";
+
+/// One record a run may have created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// The run that created it.
+    pub run_id: String,
+    /// The target's base URL.
+    pub target: String,
+    /// The context it was created in.
+    pub context: String,
+    /// Its UserID (always `zzconf-<run id>-...`).
+    pub user_id: String,
+}
+
+impl LedgerEntry {
+    /// Whether the UserID carries its own run's prefix: the only records sweep may touch.
+    pub fn is_harness_owned(&self) -> bool {
+        self.user_id
+            .starts_with(&format!("{HARNESS_PREFIX}{}-", self.run_id))
+    }
+}
+
+/// Why the ledger could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// A file operation failed.
+    #[error("cleanup ledger {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> LedgerError + '_ {
+    move |source| LedgerError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// An open ledger file for one run, appended to before each creating request.
+#[derive(Debug)]
+pub struct LedgerFile {
+    path: PathBuf,
+    file: Mutex<File>,
+}
+
+impl LedgerFile {
+    /// Creates `<dir>/<run id>.jsonl` (and `dir`).
+    pub fn create(dir: &Path, run_id: &str) -> Result<LedgerFile, LedgerError> {
+        std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+        let path = dir.join(format!("{run_id}.jsonl"));
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        Ok(LedgerFile {
+            path,
+            file: Mutex::new(file),
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one entry and flushes it to disk before returning.
+    pub fn append(&self, entry: &LedgerEntry) -> Result<(), LedgerError> {
+        let mut line = serde_json::to_string(entry).expect("a ledger entry serializes");
+        line.push('\n');
+        let mut file = self
+            .file
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        file.write_all(line.as_bytes())
+            .map_err(io_error(&self.path))?;
+        file.sync_data().map_err(io_error(&self.path))
+    }
+
+    /// Removes the file: the run has cleaned up after itself.
+    pub fn retire(self) -> Result<(), LedgerError> {
+        drop(self.file);
+        std::fs::remove_file(&self.path).map_err(io_error(&self.path))
+    }
+}
+
+/// Every ledger file in `dir` with its entries (a torn last line, from a killed run, is skipped).
+pub fn read_dir(dir: &Path) -> Result<Vec<(PathBuf, Vec<LedgerEntry>)>, LedgerError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(io_error(dir)(error)),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(io_error(dir))?.path();
+        if path.extension().is_none_or(|ext| ext != "jsonl") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
+        let records = text
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect();
+        files.push((path, records));
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(files)
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// (context, UserID) deleted, or that would be with `--dry-run`.
+    pub deleted: Vec<(String, String)>,
+    /// (context, UserID) already gone.
+    pub already_gone: Vec<(String, String)>,
+    /// (context, UserID, why) that could not be deleted.
+    pub failed: Vec<(String, String, String)>,
+    /// Ledger entries of other targets, left alone.
+    pub other_targets: usize,
+    /// Ledger files removed because everything in them is gone.
+    pub retired_files: Vec<PathBuf>,
+}
+
+/// Deletes every ledger entry of `client`'s target; with `dry_run`, only says what it would delete.
+pub async fn sweep(client: &Client, dir: &Path, dry_run: bool) -> Result<SweepReport, LedgerError> {
+    let target = client.target();
+    let mut report = SweepReport::default();
+    for (path, entries) in read_dir(dir)? {
+        let mut complete = true;
+        let mut seen = std::collections::BTreeSet::new();
+        for entry in entries {
+            if entry.target != target.base_url {
+                report.other_targets += 1;
+                complete = false;
+                continue;
+            }
+            // Never touch a record that does not carry its run's prefix.
+            if !entry.is_harness_owned()
+                || !seen.insert((entry.context.clone(), entry.user_id.clone()))
+            {
+                continue;
+            }
+            let key = (entry.context.clone(), entry.user_id.clone());
+            if dry_run {
+                report.deleted.push(key);
+                complete = false;
+                continue;
+            }
+            let exchange = client
+                .send(
+                    "DELETE",
+                    &customer_path(&entry.user_id),
+                    Some(target.auth_body(&entry.context)),
+                )
+                .await;
+            match exchange.response {
+                Ok(response) => match response.json.as_ref().and_then(|json| json.get("UserID")) {
+                    Some(uid) if uid.as_str() == Some(entry.user_id.as_str()) => {
+                        report.deleted.push(key)
+                    }
+                    _ => report.already_gone.push(key),
+                },
+                Err(error) => {
+                    complete = false;
+                    report.failed.push((key.0, key.1, error.to_string()));
+                }
+            }
+        }
+        if complete {
+            std::fs::remove_file(&path).map_err(io_error(&path))?;
+            report.retired_files.push(path);
+        }
+    }
+    Ok(report)
+}

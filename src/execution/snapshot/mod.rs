@@ -1,0 +1,337 @@
+//! Snapshot profiles: every step's response, normalized, recorded once from
+//! a server and compared on any other (or live, against a second target).
+//!
+//! - [`normalize`]: what a step's responses become (placeholders for ids,
+//!   UserIDs and run-specific names; lists filtered and sorted).
+//! - [`compare`]: the diff by JSON pointer, the canonical form binding
+//!   steps are judged on, and the verdict rules.
+//! - [`profile`]: profiles on disk and built into the binary, recording,
+//!   pending `.snap.new` changes.
+//!
+//! [`SnapshotPlan`] is what `run` does with them, chosen by
+//! [`SnapshotOptions`].
+
+pub mod compare;
+pub mod normalize;
+pub mod profile;
+
+use std::path::PathBuf;
+
+pub use compare::{canonical, diff, Difference, ScenarioCheck, StepCheck, StepStatus};
+pub use normalize::{snapshot_file_name, NormalizedStep, Normalizer};
+pub use profile::{
+    ci_is_set, Profile, ProfileSource, ProfileWriter, SnapshotError, DEFAULT_DIR, DEFAULT_PROFILE,
+};
+
+use super::target::ApiToken;
+use crate::spec::load::LoadedScenario;
+
+/// Snapshot options of `run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SnapshotOptions {
+    /// Check every step against this snapshot profile.
+    #[arg(
+        long = "snapshots",
+        value_name = "PROFILE",
+        default_value = DEFAULT_PROFILE,
+        conflicts_with = "record"
+    )]
+    pub profile: String,
+    /// Where profiles live [default: ./snapshots if it holds the profile, else the profiles built into the binary].
+    #[arg(long, env = "IPDR_SNAPSHOTS_DIR", value_name = "DIR")]
+    pub snapshots_dir: Option<PathBuf>,
+    /// Record a profile from the current target (into ./snapshots or --snapshots-dir) instead of checking one.
+    #[arg(long, value_name = "PROFILE")]
+    pub record: Option<String>,
+    /// With --record: replace an existing profile.
+    #[arg(long, requires = "record")]
+    pub force: bool,
+    /// Fail on every difference from the profile (or the --compare-with target), observed steps included.
+    #[arg(long)]
+    pub strict: bool,
+    /// Write a .snap.new beside each snapshot the target differs from, for review.
+    #[arg(long, conflicts_with = "record")]
+    pub write_pending: bool,
+    /// Differential mode.
+    #[command(flatten)]
+    pub compare: CompareOptions,
+}
+
+/// `--compare-with`: a second target, run side by side with the first.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CompareOptions {
+    /// Run every scenario against this target too and report each step whose normalized responses differ.
+    #[arg(long, value_name = "URL", conflicts_with = "record")]
+    pub compare_with: Option<String>,
+    /// API token on the --compare-with target [default: the target's].
+    #[arg(
+        long,
+        env = "IPDR_COMPARE_API_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub compare_api_token: Option<ApiToken>,
+    /// Username on the --compare-with target [default: the target's].
+    #[arg(long, value_name = "NAME")]
+    pub compare_username: Option<String>,
+    /// Context on the --compare-with target [default: the target's].
+    #[arg(long, value_name = "NAME")]
+    pub compare_context: Option<String>,
+    /// Second context on the --compare-with target [default: the target's].
+    #[arg(long, value_name = "NAME")]
+    pub compare_second_context: Option<String>,
+    /// Forbidden context on the --compare-with target [default: the target's].
+    #[arg(long, value_name = "NAME")]
+    pub compare_forbidden_context: Option<String>,
+}
+
+/// How the two sides of a comparison are named in output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comparand {
+    /// What the target is compared with: `profile reference`, `--compare-with URL`.
+    pub title: String,
+    /// The same, short, for lines about one step: `profile reference`, `--compare-with`.
+    pub short: String,
+    /// The expected side in diff lines: `profile`, `compare-with`.
+    pub expected: String,
+    /// The target's side in diff lines: `got`, `target`.
+    pub actual: String,
+    /// Why a step has no counterpart.
+    pub missing: String,
+}
+
+impl Comparand {
+    /// A profile.
+    pub fn profile(name: &str) -> Comparand {
+        Comparand {
+            title: format!("profile {name}"),
+            short: format!("profile {name}"),
+            expected: "profile".to_string(),
+            actual: "got".to_string(),
+            missing: format!("no snapshot in profile {name}"),
+        }
+    }
+
+    /// A second target.
+    pub fn target(url: &str) -> Comparand {
+        Comparand {
+            title: format!("--compare-with {url}"),
+            short: "--compare-with".to_string(),
+            expected: "compare-with".to_string(),
+            actual: "target".to_string(),
+            missing: "not reached on --compare-with (a step before it failed there)".to_string(),
+        }
+    }
+}
+
+/// What `run` does with snapshots.
+#[derive(Debug)]
+pub enum SnapshotPlan {
+    /// Check every step against a profile.
+    Check {
+        /// The profile.
+        profile: Profile,
+        /// Fail on every difference.
+        strict: bool,
+        /// Where to write `.snap.new` files (None: not asked for, CI, or a built-in profile).
+        pending_dir: Option<PathBuf>,
+    },
+    /// Record a profile from the target.
+    Record {
+        /// The profile's name.
+        name: String,
+        /// Where profiles live; None when CI is set (nothing is written).
+        root: Option<PathBuf>,
+        /// Replace an existing profile.
+        force: bool,
+        /// The writer, once [`SnapshotPlan::prepare`] made the directory.
+        writer: Option<ProfileWriter>,
+    },
+    /// Compare with a second target (run by the caller).
+    Compare {
+        /// The second target's base URL.
+        url: String,
+        /// Fail on every difference.
+        strict: bool,
+    },
+}
+
+impl SnapshotPlan {
+    /// The plan `options` ask for, and notes to print before the run. Refuses
+    /// to record over an existing profile without `--force`.
+    pub fn from_options(
+        options: &SnapshotOptions,
+    ) -> Result<(SnapshotPlan, Vec<String>), SnapshotError> {
+        let ci = ci_is_set();
+        let root = options
+            .snapshots_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR));
+        let mut notes = Vec::new();
+        if let Some(url) = &options.compare.compare_with {
+            notes.push(format!(
+                "differential mode: every scenario also runs against --compare-with {url}; \
+                 each step whose normalized responses differ is reported"
+            ));
+            return Ok((
+                SnapshotPlan::Compare {
+                    url: url.clone(),
+                    strict: options.strict,
+                },
+                notes,
+            ));
+        }
+        if let Some(name) = &options.record {
+            profile::check_name(name)?;
+            let dir = root.join(name);
+            if ci {
+                notes.push(format!(
+                    "CI is set: nothing is written, so profile {name} is not recorded"
+                ));
+            } else {
+                // Refuse before any request; the directory is written by `prepare`.
+                ProfileWriter::check(name, &root, options.force)?;
+                notes.push(format!(
+                    "recording snapshot profile {name} into {}",
+                    dir.display()
+                ));
+            }
+            return Ok((
+                SnapshotPlan::Record {
+                    name: name.clone(),
+                    root: (!ci).then_some(root),
+                    force: options.force,
+                    writer: None,
+                },
+                notes,
+            ));
+        }
+        let profile = Profile::open(&options.profile, options.snapshots_dir.as_deref())?;
+        notes.push(format!(
+            "checking every step against snapshot profile {} ({}){}",
+            profile.name,
+            profile.location(),
+            if options.strict {
+                "; --strict: any difference fails"
+            } else {
+                ""
+            }
+        ));
+        let pending_dir = match (options.write_pending, ci, profile.directory()) {
+            (false, _, _) => None,
+            (true, true, _) => {
+                notes
+                    .push("CI is set: nothing is written, so no .snap.new file either".to_string());
+                None
+            }
+            (true, false, None) => {
+                notes.push(format!(
+                    "profile {} is built into the binary: no .snap.new file is written (give --snapshots-dir)",
+                    profile.name
+                ));
+                None
+            }
+            (true, false, Some(dir)) => Some(dir.to_path_buf()),
+        };
+        Ok((
+            SnapshotPlan::Check {
+                profile,
+                strict: options.strict,
+                pending_dir,
+            },
+            notes,
+        ))
+    }
+
+    /// Makes the directory a recording writes into (replacing an existing
+    /// profile only with `--force`); call it once the target answered.
+    pub fn prepare(&mut self) -> Result<(), SnapshotError> {
+        if let SnapshotPlan::Record {
+            name,
+            root: Some(root),
+            force,
+            writer,
+        } = self
+        {
+            *writer = Some(ProfileWriter::create(name, root, *force)?);
+        }
+        Ok(())
+    }
+
+    /// Whether every difference fails.
+    pub fn strict(&self) -> bool {
+        match self {
+            SnapshotPlan::Check { strict, .. } | SnapshotPlan::Compare { strict, .. } => *strict,
+            SnapshotPlan::Record { .. } => false,
+        }
+    }
+
+    /// How output names the two sides.
+    pub fn comparand(&self) -> Comparand {
+        match self {
+            SnapshotPlan::Check { profile, .. } => Comparand::profile(&profile.name),
+            SnapshotPlan::Record { name, .. } => Comparand::profile(name),
+            SnapshotPlan::Compare { url, .. } => Comparand::target(url),
+        }
+    }
+
+    /// Where a step's snapshot lives, for people (None in differential mode).
+    pub fn snapshot_path(&self, file_name: &str) -> Option<String> {
+        match self {
+            SnapshotPlan::Check { profile, .. } => Some(profile.path_of(file_name)),
+            SnapshotPlan::Record {
+                writer: Some(writer),
+                ..
+            } => Some(writer.dir().join(file_name).display().to_string()),
+            _ => None,
+        }
+    }
+
+    /// One scenario's steps: recorded, or compared with the profile or with
+    /// `other` (the `--compare-with` target's steps). Returns the comparison,
+    /// and how many `.snap.new` files were written.
+    pub fn apply(
+        &self,
+        loaded: &LoadedScenario,
+        steps: Vec<NormalizedStep>,
+        other: Option<Vec<NormalizedStep>>,
+    ) -> Result<(Option<ScenarioCheck>, usize), SnapshotError> {
+        match self {
+            SnapshotPlan::Record { writer, .. } => {
+                if let Some(writer) = writer {
+                    writer.write(loaded, &steps)?;
+                }
+                Ok((None, 0))
+            }
+            SnapshotPlan::Compare { .. } => {
+                let other = other.unwrap_or_default();
+                let check = ScenarioCheck::compare(steps, |step| {
+                    other
+                        .iter()
+                        .find(|theirs| theirs.index == step.index)
+                        .map(|theirs| theirs.document.clone())
+                });
+                Ok((Some(check), 0))
+            }
+            SnapshotPlan::Check {
+                profile,
+                pending_dir,
+                ..
+            } => {
+                let check = ScenarioCheck::compare(steps, |step| {
+                    profile.document(&step.file_name).cloned()
+                });
+                let mut written = 0;
+                if let Some(dir) = pending_dir {
+                    for step_check in &check.steps {
+                        let differs = step_check.status != StepStatus::Same;
+                        if profile::write_pending(dir, loaded, &step_check.step, differs)? {
+                            written += 1;
+                        }
+                    }
+                }
+                Ok((Some(check), written))
+            }
+        }
+    }
+}

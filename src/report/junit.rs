@@ -1,0 +1,58 @@
+//! JUnit XML, as GitLab, Jenkins and GitHub test reporters read it.
+
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+
+use super::run_report::{RunReport, TrialVerdict};
+
+/// The report as JUnit XML: one testsuite, one testcase per trial, with its level and citation as properties.
+pub fn render(report: &RunReport) -> Result<String, quick_junit::SerializeError> {
+    let mut suite = TestSuite::new("ipdr-conformance");
+    suite.add_property(Property::new("target", report.target.as_str()));
+    suite.add_property(Property::new("run_id", report.run_id.as_str()));
+    suite.set_time(std::time::Duration::from_secs_f64(
+        report.duration_ms / 1000.0,
+    ));
+    for trial in &report.trials {
+        let status = match &trial.verdict {
+            TrialVerdict::Pass => TestCaseStatus::success(),
+            TrialVerdict::Fail => {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status.set_message("the target departs from the contract");
+                status.set_type(trial.level.as_str());
+                if let Some(message) = &trial.message {
+                    status.set_description(message.as_str());
+                }
+                status
+            }
+            TrialVerdict::Error { reason } => {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+                status.set_message(reason.as_str());
+                if let Some(message) = &trial.message {
+                    status.set_description(message.as_str());
+                }
+                status
+            }
+            TrialVerdict::Skipped { reason } | TrialVerdict::Unsupported { reason } => {
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(format!("{}: {reason}", trial.verdict.name()));
+                status
+            }
+        };
+        let mut case = TestCase::new(trial.name.as_str(), status);
+        let classname = trial
+            .name
+            .rsplit_once("::")
+            .map_or("ipdr", |(head, _)| head);
+        case.set_classname(classname);
+        case.set_time(std::time::Duration::from_secs_f64(
+            trial.duration_ms / 1000.0,
+        ));
+        case.add_property(Property::new("level", trial.level.as_str()));
+        case.add_property(Property::new("citation", trial.citation.as_str()));
+        case.add_property(Property::new("verdict", trial.verdict.name()));
+        suite.add_test_case(case);
+    }
+    let mut junit = Report::new("ipdr-conformance");
+    junit.add_test_suite(suite);
+    junit.to_string()
+}

@@ -1,0 +1,203 @@
+//! The record of one run that every report format is rendered from:
+//! trials with verdicts, levels, citations, timings and transcripts, with
+//! the token already redacted.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::redact::Redactor;
+use crate::execution::client::Exchange;
+
+/// How one trial ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum TrialVerdict {
+    /// Every binding check held.
+    Pass,
+    /// The target departs from the contract.
+    Fail,
+    /// The target lacks something declared optional.
+    Unsupported {
+        /// What it lacks.
+        reason: String,
+    },
+    /// Not run: the configuration lacks something.
+    Skipped {
+        /// What is missing.
+        reason: String,
+    },
+    /// The harness or the network failed, not the target's contract.
+    Error {
+        /// What failed.
+        reason: String,
+    },
+}
+
+impl TrialVerdict {
+    /// The lower-case name used in reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TrialVerdict::Pass => "pass",
+            TrialVerdict::Fail => "fail",
+            TrialVerdict::Unsupported { .. } => "unsupported",
+            TrialVerdict::Skipped { .. } => "skipped",
+            TrialVerdict::Error { .. } => "error",
+        }
+    }
+}
+
+/// One request and its response, as reports show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExchangeRecord {
+    /// HTTP method.
+    pub method: String,
+    /// Full URL.
+    pub url: String,
+    /// Request body (JSON where it parses, else text), token redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_body: Option<Value>,
+    /// HTTP status, when a response came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Response Content-Type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// Response body (JSON where it parses, else text), token redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<Value>,
+    /// Why no response came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport_error: Option<String>,
+    /// Milliseconds from sending to the end of the body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elapsed_ms: Option<f64>,
+}
+
+impl ExchangeRecord {
+    /// Records an exchange with the secret removed.
+    pub fn from_exchange(exchange: &Exchange, redactor: &Redactor) -> ExchangeRecord {
+        let text_or_json = |text: &str| match serde_json::from_str::<Value>(text) {
+            Ok(json) => redactor.json(&json),
+            Err(_) => Value::String(redactor.text(text)),
+        };
+        let (status, content_type, response_body, transport_error, elapsed_ms) =
+            match &exchange.response {
+                Ok(response) => (
+                    Some(response.status),
+                    response.content_type.clone(),
+                    Some(match &response.json {
+                        Some(json) => redactor.json(json),
+                        None => Value::String(redactor.text(&response.body)),
+                    }),
+                    None,
+                    Some(response.elapsed.as_secs_f64() * 1000.0),
+                ),
+                Err(error) => (
+                    None,
+                    None,
+                    None,
+                    Some(redactor.text(&error.to_string())),
+                    None,
+                ),
+            };
+        ExchangeRecord {
+            method: exchange.request.method.clone(),
+            url: redactor.text(&exchange.request.url),
+            request_body: exchange.request.body.as_deref().map(text_or_json),
+            status,
+            content_type,
+            response_body,
+            transport_error,
+            elapsed_ms,
+        }
+    }
+}
+
+/// One trial in a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialRecord {
+    /// Trial name, e.g. `errors::invalid_token::list`.
+    pub name: String,
+    /// Its level (`documented`, `inferred`, `observed`) or kind (`property`).
+    pub level: String,
+    /// The vendor doc section it checks.
+    pub citation: String,
+    /// The scenario's tags (the operations it touches, among others).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// How it ended.
+    #[serde(flatten)]
+    pub verdict: TrialVerdict,
+    /// Wall time in milliseconds.
+    pub duration_ms: f64,
+    /// What a person reads when it did not pass (token redacted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Every request and response, in order.
+    pub transcript: Vec<ExchangeRecord>,
+}
+
+impl TrialRecord {
+    /// The doc section's top-level heading: the citation up to the first `:` or `›` after the first.
+    pub fn section(&self) -> &str {
+        let head = self.citation.split(':').next().unwrap_or(&self.citation);
+        head.trim()
+    }
+}
+
+/// A whole run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// The run id (UserID prefix `zzconf-<run id>-`).
+    pub run_id: String,
+    /// The target's base URL.
+    pub target: String,
+    /// Wall time of the whole run in milliseconds.
+    pub duration_ms: f64,
+    /// Every trial, in name order.
+    pub trials: Vec<TrialRecord>,
+}
+
+/// How many trials ended each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct VerdictCounts {
+    /// Passed.
+    pub pass: usize,
+    /// Failed.
+    pub fail: usize,
+    /// Unsupported.
+    pub unsupported: usize,
+    /// Skipped.
+    pub skipped: usize,
+    /// Errored.
+    pub error: usize,
+}
+
+impl RunReport {
+    /// Counts of each verdict.
+    pub fn counts(&self) -> VerdictCounts {
+        let mut counts = VerdictCounts::default();
+        for trial in &self.trials {
+            match trial.verdict {
+                TrialVerdict::Pass => counts.pass += 1,
+                TrialVerdict::Fail => counts.fail += 1,
+                TrialVerdict::Unsupported { .. } => counts.unsupported += 1,
+                TrialVerdict::Skipped { .. } => counts.skipped += 1,
+                TrialVerdict::Error { .. } => counts.error += 1,
+            }
+        }
+        counts
+    }
+
+    /// Sorts trials by name, so reports are stable.
+    pub fn sort(&mut self) {
+        self.trials.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+}
+
+/// Milliseconds of a duration, for reports.
+pub fn millis(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}

@@ -1,0 +1,374 @@
+//! Snapshot differences as people read them: each differing step with the
+//! snapshot it was compared with and the differences by JSON pointer, in a
+//! trial's failure output and in the summary after the run.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::curl::curl_command;
+use super::redact::Redactor;
+use crate::execution::scenario_run::{ScenarioOutcome, Verdict};
+use crate::execution::snapshot::profile::PendingSnapshot;
+use crate::execution::snapshot::{Comparand, Difference, ScenarioCheck, StepCheck, StepStatus};
+use crate::spec::scenario::Level;
+
+/// Displayed values are cut at this many characters.
+const LONG_VALUE: usize = 160;
+
+/// A normalized-document pointer as people read it: `(HTTP status)`,
+/// `(Content-Type)`, `(body)`, or a pointer into the response body.
+pub fn pointer_label(pointer: &str) -> String {
+    fn single(pointer: &str) -> Option<String> {
+        Some(match pointer {
+            "/status" => "(HTTP status)".to_string(),
+            "/content_type" => "(Content-Type)".to_string(),
+            "/body" => "(body)".to_string(),
+            "/body_text" => "(body, not JSON)".to_string(),
+            "/no_response" => "(no response)".to_string(),
+            "/copies" => "(copies)".to_string(),
+            other => return other.strip_prefix("/body").map(str::to_string),
+        })
+    }
+    if let Some(rest) = pointer.strip_prefix("/responses/") {
+        let (group, inner) = rest.split_once('/').unwrap_or((rest, ""));
+        let group = group
+            .parse::<usize>()
+            .map(|index| format!("(response group {})", index + 1))
+            .unwrap_or_else(|_| format!("(response group {group})"));
+        // A folded line names every group: `(response group *)`.
+        return match single(&format!("/{inner}")) {
+            Some(label) if !inner.is_empty() => format!("{group} {label}"),
+            _ => group,
+        };
+    }
+    single(pointer).unwrap_or_else(|| pointer.to_string())
+}
+
+/// A value as shown in a diff line; `(absent)` for none.
+pub fn value_text(value: Option<&Value>) -> String {
+    let Some(value) = value else {
+        return "(absent)".to_string();
+    };
+    let text = value.to_string();
+    let count = text.chars().count();
+    if count > LONG_VALUE {
+        let head: String = text.chars().take(LONG_VALUE / 2).collect();
+        format!("{head}… ({count} chars)")
+    } else {
+        text
+    }
+}
+
+/// `/status: profile "ERROR", got "Error"`.
+pub fn difference_line(difference: &Difference, comparand: &Comparand) -> String {
+    format!(
+        "{}: {} {}, {} {}",
+        pointer_label(&difference.pointer),
+        comparand.expected,
+        value_text(difference.expected.as_ref()),
+        comparand.actual,
+        value_text(difference.actual.as_ref())
+    )
+}
+
+/// What a differing step's differences mean for the verdict, in a few words.
+fn step_verdict(check: &StepCheck, comparand: &Comparand, strict: bool) -> String {
+    let unless = if strict {
+        "fails under --strict"
+    } else {
+        "reported; fails only under --strict"
+    };
+    match &check.status {
+        StepStatus::Same => String::new(),
+        StepStatus::Missing => format!("{} ({unless})", comparand.missing),
+        StepStatus::Differs(differences) if !differences.failing.is_empty() => {
+            format!("differs from {}", comparand.short)
+        }
+        StepStatus::Differs(differences) => {
+            let why = match differences.after_divergence {
+                Some(earlier) => format!(
+                    "after the difference at step {} the state may differ where the page is silent",
+                    earlier + 1
+                ),
+                None if check.step.level.is_binding() => {
+                    "only in what the page leaves open".to_string()
+                }
+                None => "the page is silent here".to_string(),
+            };
+            format!("differs from {} ({why}; {unless})", comparand.short)
+        }
+    }
+}
+
+/// Most difference lines shown for one step.
+const MAX_LINES: usize = 24;
+
+/// `pointer` with every array index replaced by `*`.
+fn generalized(pointer: &str) -> String {
+    pointer
+        .split('/')
+        .map(|segment| {
+            if !segment.is_empty() && segment.chars().all(|c| c.is_ascii_digit()) {
+                "*"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Diff lines with the same difference at several array indices folded
+/// into one line: `/*/Address: profile "", got null (×55)`.
+fn folded_lines(differences: &[&Difference], comparand: &Comparand, suffix: &str) -> Vec<String> {
+    let mut groups: Vec<(String, String, String, Vec<&Difference>)> = Vec::new();
+    for difference in differences {
+        let expected = value_text(difference.expected.as_ref());
+        let actual = value_text(difference.actual.as_ref());
+        let key = generalized(&difference.pointer);
+        match groups
+            .iter_mut()
+            .find(|(k, e, a, _)| *k == key && *e == expected && *a == actual)
+        {
+            Some((_, _, _, members)) => members.push(difference),
+            None => groups.push((key, expected, actual, vec![difference])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(key, _, _, members)| {
+            if members.len() == 1 {
+                format!("{}{suffix}", difference_line(members[0], comparand))
+            } else {
+                let folded = Difference {
+                    pointer: key,
+                    ..members[0].clone()
+                };
+                format!(
+                    "{} (×{}){suffix}",
+                    difference_line(&folded, comparand),
+                    members.len()
+                )
+            }
+        })
+        .collect()
+}
+
+/// The difference lines of one step: failing first, then reported ones
+/// (marked when they sit beside failing ones on a binding step).
+fn step_lines(check: &StepCheck, comparand: &Comparand) -> Vec<String> {
+    let StepStatus::Differs(differences) = &check.status else {
+        return Vec::new();
+    };
+    let failing: Vec<&Difference> = differences.failing.iter().collect();
+    let reported: Vec<&Difference> = differences.reported.iter().collect();
+    let mark = if failing.is_empty() {
+        ""
+    } else {
+        " (the page leaves this open)"
+    };
+    let mut lines = folded_lines(&failing, comparand, "");
+    lines.extend(folded_lines(&reported, comparand, mark));
+    if lines.len() > MAX_LINES {
+        let more = lines.len() - MAX_LINES;
+        lines.truncate(MAX_LINES);
+        lines.push(format!("… and {more} more difference(s)"));
+    }
+    lines
+}
+
+/// Whether a step belongs in a failure: it fails, or anything fails under `--strict`.
+fn step_fails(check: &StepCheck, strict: bool) -> bool {
+    match &check.status {
+        StepStatus::Same => false,
+        StepStatus::Missing => strict,
+        StepStatus::Differs(differences) => !differences.failing.is_empty() || strict,
+    }
+}
+
+/// The failure section of a scenario whose steps differ: a header naming
+/// what the target is compared with, then every step that fails (under
+/// `--strict`, every differing step) with the snapshot it was compared with,
+/// the request as curl, and the differences by JSON pointer. Empty when no
+/// step fails.
+pub fn render_check_failure(
+    check: &ScenarioCheck,
+    outcome: &ScenarioOutcome,
+    total_steps: usize,
+    comparand: &Comparand,
+    snapshot_path: &dyn Fn(&str) -> Option<String>,
+    strict: bool,
+    token: &str,
+) -> String {
+    let failing: Vec<&StepCheck> = check
+        .steps
+        .iter()
+        .filter(|step| step_fails(step, strict))
+        .collect();
+    if failing.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("snapshot diff against {}:\n", comparand.title);
+    for step_check in failing {
+        let step = &step_check.step;
+        let _ = writeln!(
+            out,
+            "  step {}/{total_steps} {:?} ({}) {}",
+            step.index + 1,
+            step.name,
+            step.level,
+            step_verdict(step_check, comparand, strict)
+        );
+        if let Some(path) = snapshot_path(&step.file_name) {
+            let _ = writeln!(out, "    snapshot: {path}");
+        }
+        // The step whose expectation failed already shows its request.
+        let shown = matches!(outcome.verdict, Verdict::Failed(at) | Verdict::Errored(at) if at == step.index);
+        if let Some(exchange) = outcome
+            .steps
+            .iter()
+            .find(|ran| ran.index == step.index && !shown)
+            .and_then(|ran| ran.exchanges.first())
+        {
+            let _ = writeln!(
+                out,
+                "    request: {}",
+                curl_command(&exchange.request, token)
+            );
+        }
+        for line in step_lines(step_check, comparand) {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+    Redactor::new(token).text(out.trim_end())
+}
+
+/// The summary after the run: differing steps grouped by level.
+/// `all_levels` lists every level (`none` when empty) and the failing
+/// differences too (differential mode); otherwise only the reported ones.
+pub fn render_summary(
+    checks: &[(String, ScenarioCheck)],
+    comparand: &Comparand,
+    strict: bool,
+    all_levels: bool,
+    token: &str,
+) -> String {
+    let mut by_level: Vec<(Level, Vec<String>)> =
+        [Level::Documented, Level::Inferred, Level::Observed]
+            .into_iter()
+            .map(|level| (level, Vec::new()))
+            .collect();
+    let mut sorted: Vec<&(String, ScenarioCheck)> = checks.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    for (scenario, check) in sorted {
+        for step_check in check.differing() {
+            let failing =
+                matches!(&step_check.status, StepStatus::Differs(d) if !d.failing.is_empty());
+            if !all_levels && (failing || strict) {
+                continue;
+            }
+            let step = &step_check.step;
+            let mut entry = format!(
+                "{scenario} · step {} {:?} ({}) {}",
+                step.index + 1,
+                step.name,
+                step.level,
+                step_verdict(step_check, comparand, strict)
+            );
+            for line in step_lines(step_check, comparand) {
+                entry.push_str(&format!("\n      {line}"));
+            }
+            let level = step_check.reported_level();
+            if let Some((_, entries)) = by_level.iter_mut().find(|(at, _)| *at == level) {
+                entries.push(entry);
+            }
+        }
+    }
+    let total: usize = by_level.iter().map(|(_, entries)| entries.len()).sum();
+    if total == 0 && !all_levels {
+        return String::new();
+    }
+    let mut out = String::new();
+    if all_levels {
+        let _ = writeln!(
+            out,
+            "steps whose normalized responses differ from {}, by level:",
+            comparand.title
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "steps that differ from {} (reported, never a failure without --strict):",
+            comparand.title
+        );
+    }
+    for (level, entries) in &by_level {
+        if entries.is_empty() {
+            if all_levels {
+                let _ = writeln!(out, "  {level}: none");
+            }
+            continue;
+        }
+        let _ = writeln!(out, "  {level}: {} step(s)", entries.len());
+        for entry in entries {
+            let _ = writeln!(out, "    {entry}");
+        }
+    }
+    Redactor::new(token).text(&out)
+}
+
+/// The pending changes of a profile (`snapshots pending`): each `.snap.new`
+/// with its differences from the committed snapshot.
+pub fn render_pending(profile: &str, pending: &[PendingSnapshot]) -> String {
+    if pending.is_empty() {
+        return format!("profile {profile}: no pending snapshot change\n");
+    }
+    let comparand = Comparand {
+        title: format!("profile {profile}"),
+        short: format!("profile {profile}"),
+        expected: "snapshot".to_string(),
+        actual: "new".to_string(),
+        missing: String::new(),
+    };
+    let mut out = format!(
+        "profile {profile}: {} pending snapshot change(s)\n",
+        pending.len()
+    );
+    for change in pending {
+        match &change.differences {
+            None => {
+                let _ = writeln!(out, "  {} (new snapshot)", change.file_name);
+            }
+            Some(differences) => {
+                let _ = writeln!(out, "  {}", change.file_name);
+                let all: Vec<&Difference> = differences.iter().collect();
+                for line in folded_lines(&all, &comparand, "") {
+                    let _ = writeln!(out, "    {line}");
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_read_as_parts_of_a_response() {
+        assert_eq!(pointer_label("/status"), "(HTTP status)");
+        assert_eq!(pointer_label("/body/Address"), "/Address");
+        assert_eq!(pointer_label("/body"), "(body)");
+        assert_eq!(
+            pointer_label("/responses/1/body/message"),
+            "(response group 2) /message"
+        );
+        assert_eq!(
+            pointer_label("/responses/0/status"),
+            "(response group 1) (HTTP status)"
+        );
+        assert_eq!(pointer_label("/responses/3"), "(response group 4)");
+    }
+}
