@@ -25,6 +25,8 @@ struct Cli {
 enum Command {
     /// Run the conformance suite against a target (default: the embedded reference server).
     Run(Box<RunOptions>),
+    /// Delete the records that killed runs left on the target (from the cleanup ledger).
+    Sweep(Box<runner::SweepOptions>),
     /// Serve the embedded reference server.
     Serve(ServeArgs),
     /// Write JSON Schema and OpenAPI documents generated from the contract types.
@@ -104,6 +106,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(options) => runner::run_from_cli(*options),
+        Command::Sweep(options) => runner::sweep_from_cli(*options),
         Command::Serve(args) => exit_on_error(serve(args)),
         Command::Schema { out } => exit_on_error(write_schemas(out)),
         Command::Scenarios { specs } => exit_on_error(print_scenarios(specs)),

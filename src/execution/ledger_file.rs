@@ -62,12 +62,14 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> LedgerError + '_ {
 #[derive(Debug)]
 pub struct LedgerFile {
     path: PathBuf,
+    run_id: String,
+    target: String,
     file: Mutex<File>,
 }
 
 impl LedgerFile {
-    /// Creates `<dir>/<run id>.jsonl` (and `dir`).
-    pub fn create(dir: &Path, run_id: &str) -> Result<LedgerFile, LedgerError> {
+    /// Creates `<dir>/<run id>.jsonl` (and `dir`) for a run against `target`.
+    pub fn create(dir: &Path, run_id: &str, target: &str) -> Result<LedgerFile, LedgerError> {
         std::fs::create_dir_all(dir).map_err(io_error(dir))?;
         let path = dir.join(format!("{run_id}.jsonl"));
         let file = OpenOptions::new()
@@ -77,7 +79,19 @@ impl LedgerFile {
             .map_err(io_error(&path))?;
         Ok(LedgerFile {
             path,
+            run_id: run_id.to_string(),
+            target: target.to_string(),
             file: Mutex::new(file),
+        })
+    }
+
+    /// Appends (context, UserID) of this run and target.
+    pub fn record(&self, context: &str, user_id: &str) -> Result<(), LedgerError> {
+        self.append(&LedgerEntry {
+            run_id: self.run_id.clone(),
+            target: self.target.clone(),
+            context: context.to_string(),
+            user_id: user_id.to_string(),
         })
     }
 
@@ -100,8 +114,7 @@ impl LedgerFile {
     }
 
     /// Removes the file: the run has cleaned up after itself.
-    pub fn retire(self) -> Result<(), LedgerError> {
-        drop(self.file);
+    pub fn retire(&self) -> Result<(), LedgerError> {
         std::fs::remove_file(&self.path).map_err(io_error(&self.path))
     }
 }

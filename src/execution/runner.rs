@@ -10,6 +10,8 @@ use libtest_mimic::{Completion, Failed, Trial};
 use serde_json::Value;
 
 use super::client::Client;
+use super::ledger_file::LedgerFile;
+use super::scenario_run::RunIdentity;
 use super::scenario_run::{ScenarioOutcome, Verdict};
 use super::snapshot::{
     CompareOptions, ScenarioCheck, SnapshotError, SnapshotOptions, SnapshotPlan,
@@ -19,6 +21,7 @@ use super::target::{ApiToken, Target};
 use crate::reference::{self, RunningServer, ServerConfig, UsersFixture};
 use crate::report::console::{render_failure, render_observations};
 use crate::report::redact::Redactor;
+use crate::report::run_report::{millis, RunReport, TrialRecord, TrialVerdict};
 use crate::report::snapshot_diff::{render_check_failure, render_summary};
 use crate::spec::contract::{DocumentedError, COLLECTION_PATH};
 use crate::spec::load::{load_dir, load_embedded};
@@ -57,6 +60,35 @@ pub struct TargetOptions {
         value_name = "SECONDS"
     )]
     pub timeout: f64,
+    /// Extra attempts after a network error (connect failure, timeout, reset); never after an HTTP response.
+    #[arg(long, env = "IPDR_RETRIES", default_value_t = 0, value_name = "N")]
+    pub retries: u32,
+    /// Read the API token from this file (first line) instead of IPDR_API_TOKEN / --api-token.
+    #[arg(long, env = "IPDR_API_TOKEN_FILE", value_name = "FILE")]
+    pub api_token_file: Option<PathBuf>,
+}
+
+/// Where reports go, and which trials to rerun.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportOptions {
+    /// Write JUnit XML (one testcase per trial, level and citation as properties).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write every trial with verdict, level, citation, timing and full transcript as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    /// Write one self-contained HTML page: the conformance matrix and every transcript.
+    #[arg(long, value_name = "FILE")]
+    pub report_html: Option<PathBuf>,
+    /// Write a Markdown summary for a CI job summary or a pull-request comment.
+    #[arg(long, value_name = "FILE")]
+    pub summary_md: Option<PathBuf>,
+    /// Run only the trials that failed or errored in this earlier --report-json file.
+    #[arg(long, value_name = "FILE")]
+    pub rerun_failed: Option<PathBuf>,
+    /// Where the cleanup ledger of a run against --target is kept until the run has cleaned up.
+    #[arg(long, env = "IPDR_LEDGER_DIR", default_value = super::ledger_file::DEFAULT_LEDGER_DIR, value_name = "DIR")]
+    pub ledger_dir: PathBuf,
 }
 
 /// Options of `run`: the target, the scenarios, and the usual test-harness flags.
@@ -74,6 +106,9 @@ pub struct RunOptions {
     /// Snapshot profiles and differential mode.
     #[command(flatten)]
     pub snapshots: SnapshotOptions,
+    /// Reports and reruns.
+    #[command(flatten)]
+    pub reports: ReportOptions,
     /// Filter, --list, --skip, --exact, --test-threads and friends, as in `cargo test`.
     #[command(flatten)]
     pub harness: libtest_mimic::Arguments,
@@ -133,13 +168,28 @@ fn target_from_options(options: &TargetOptions, base_url: &str) -> Result<Target
             "--target {base_url:?} must be an http:// or https:// URL with a host"
         )));
     }
-    let api_token = options
-        .api_token
-        .clone()
+    let from_file = match &options.api_token_file {
+        Some(path) => {
+            if options.api_token.is_some() {
+                return Err(SetupError::Configuration(
+                    "give the api token once: --api-token-file, or IPDR_API_TOKEN / --api-token"
+                        .to_string(),
+                ));
+            }
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                SetupError::Configuration(format!("--api-token-file {}: {error}", path.display()))
+            })?;
+            Some(ApiToken::new(text.lines().next().unwrap_or("").trim()))
+        }
+        None => None,
+    };
+    let api_token = from_file
+        .or_else(|| options.api_token.clone())
         .filter(|token| !token.expose().is_empty())
         .ok_or_else(|| {
             SetupError::Configuration(
-                "--target needs an api token (IPDR_API_TOKEN or --api-token)".to_string(),
+                "--target needs an api token (IPDR_API_TOKEN, --api-token-file or --api-token)"
+                    .to_string(),
             )
         })?;
     let username = options
@@ -247,6 +297,8 @@ fn compare_target(
             .clone()
             .or_else(|| primary.forbidden_context.clone()),
         timeout: timeout_seconds,
+        retries: 0,
+        api_token_file: None,
     };
     target_from_options(&options, url).map_err(|error| match error {
         SetupError::Configuration(reason) => {
@@ -262,6 +314,13 @@ fn run(options: RunOptions) -> Result<ExitCode, SetupError> {
         None => load_embedded()?,
     };
     let listing = options.harness.list;
+    let rerun = match &options.reports.rerun_failed {
+        Some(path) => Some(failed_in(path)?),
+        None => None,
+    };
+    if !listing {
+        check_report_paths(&options.reports)?;
+    }
     // Before any trial: a profile to check must exist, and --record refuses to overwrite.
     let plan = if listing {
         None
@@ -294,14 +353,16 @@ fn run(options: RunOptions) -> Result<ExitCode, SetupError> {
                 &target,
                 options.target.timeout,
             )?;
-            let other =
-                Client::new(other).map_err(|error| SetupError::Configuration(error.to_string()))?;
+            let other = Client::new(other)
+                .map_err(|error| SetupError::Configuration(error.to_string()))?
+                .with_retries(options.target.retries);
             Some(other)
         }
         _ => None,
     };
-    let client =
-        Client::new(target).map_err(|error| SetupError::Configuration(error.to_string()))?;
+    let client = Client::new(target)
+        .map_err(|error| SetupError::Configuration(error.to_string()))?
+        .with_retries(options.target.retries);
     if !listing {
         runtime.block_on(preflight(&client))?;
         if let Some(other) = &other_client {
@@ -315,7 +376,20 @@ fn run(options: RunOptions) -> Result<ExitCode, SetupError> {
         }
         None => None,
     };
-    let suite = Suite::new(client, scenarios.clone());
+    let identity = RunIdentity::fresh();
+    // A real target gets a ledger on disk, so `sweep` can clean up after a killed run.
+    let ledger_file = match (&options.target.target, listing) {
+        (Some(_), false) => Some(Arc::new(
+            LedgerFile::create(
+                &options.reports.ledger_dir,
+                &identity.run_id,
+                &client.target().base_url,
+            )
+            .map_err(|error| SetupError::Configuration(error.to_string()))?,
+        )),
+        _ => None,
+    };
+    let suite = Suite::with_ledger_file(client, scenarios.clone(), identity, ledger_file);
     println!(
         "run id {} (every record this run creates starts with {})",
         suite.identity().run_id,
@@ -341,6 +415,8 @@ fn run(options: RunOptions) -> Result<ExitCode, SetupError> {
     });
     let runtime = Arc::new(runtime);
     let observations = Arc::new(Mutex::new(Vec::new()));
+    let records: Records = Arc::new(Mutex::new(Vec::new()));
+    let started = std::time::Instant::now();
     let mut trials: Vec<Trial> = (0..suite.scenarios().len())
         .map(|index| {
             scenario_trial(
@@ -349,6 +425,7 @@ fn run(options: RunOptions) -> Result<ExitCode, SetupError> {
                 index,
                 &observations,
                 snapshots.clone(),
+                &records,
                 token.clone(),
             )
         })
@@ -359,6 +436,13 @@ fn run(options: RunOptions) -> Result<ExitCode, SetupError> {
         &options.property,
         &token,
     ));
+    if let Some(names) = &rerun {
+        trials.retain(|trial| names.contains(trial.name()));
+        println!(
+            "rerunning {} trial(s) that failed in the earlier report",
+            trials.len()
+        );
+    }
     let conclusion = libtest_mimic::run(&options.harness, trials);
     print_observations(&observations);
     if let Some(snapshots) = &snapshots {
@@ -374,14 +458,148 @@ fn run(options: RunOptions) -> Result<ExitCode, SetupError> {
             }
         }
     }
+    if let Some(file) = suite.ledger_file() {
+        if runtime.block_on(suite.sweep_leftovers()).is_empty() {
+            if let Err(error) = file.retire() {
+                eprintln!("warning: {error}");
+            }
+        } else {
+            eprintln!(
+                "warning: records of this run may be left on the target; they are listed in {}; run `ipdr-conformance sweep` to delete them",
+                file.path().display()
+            );
+        }
+    }
     if let Some(server) = server {
         runtime.block_on(server.shutdown());
     }
-    Ok(if conclusion.num_failed > 0 {
-        ExitCode::from(1)
+    let mut report = RunReport {
+        run_id: suite.identity().run_id.clone(),
+        target: suite.client().target().base_url.clone(),
+        duration_ms: millis(started.elapsed()),
+        trials: records
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone(),
+    };
+    report.sort();
+    let mut code = exit_code(&report, conclusion.num_failed);
+    if !listing {
+        if let Err(error) = write_reports(&options.reports, &report, &token) {
+            eprintln!("error: {error}");
+            code = code.max(3);
+        }
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// Verdicts of the trials that ran, for the reports.
+type Records = Arc<Mutex<Vec<TrialRecord>>>;
+
+/// 1 on any contract failure, else 3 on any harness or network error, else 0.
+/// Trials that report no record (their failures are counted by libtest) count as failures.
+fn exit_code(report: &RunReport, libtest_failed: u64) -> u8 {
+    let counts = report.counts();
+    let unrecorded_failures = libtest_failed as usize > counts.fail + counts.error;
+    if counts.fail > 0 || unrecorded_failures {
+        1
+    } else if counts.error > 0 {
+        3
     } else {
-        ExitCode::SUCCESS
-    })
+        0
+    }
+}
+
+/// Why a report could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("writing {path}: {reason}")]
+pub struct ReportWriteError {
+    /// The file.
+    path: PathBuf,
+    /// Why.
+    reason: String,
+}
+
+fn write_reports(
+    options: &ReportOptions,
+    report: &RunReport,
+    token: &str,
+) -> Result<(), ReportWriteError> {
+    let redactor = Redactor::new(token);
+    let write = |path: &PathBuf, text: String| {
+        std::fs::write(path, redactor.text(&text)).map_err(|error| ReportWriteError {
+            path: path.clone(),
+            reason: error.to_string(),
+        })
+    };
+    if let Some(path) = &options.junit {
+        let xml = crate::report::junit::render(report).map_err(|error| ReportWriteError {
+            path: path.clone(),
+            reason: error.to_string(),
+        })?;
+        write(path, xml)?;
+    }
+    if let Some(path) = &options.report_json {
+        let json = serde_json::to_string_pretty(report).expect("a report serializes");
+        write(path, json + "\n")?;
+    }
+    if let Some(path) = &options.report_html {
+        write(path, crate::report::html::render(report))?;
+    }
+    if let Some(path) = &options.summary_md {
+        write(path, crate::report::markdown::summary(report))?;
+    }
+    Ok(())
+}
+
+/// The names of the trials that failed or errored in an earlier JSON report.
+fn failed_in(path: &PathBuf) -> Result<std::collections::BTreeSet<String>, SetupError> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        SetupError::Configuration(format!("--rerun-failed {}: {error}", path.display()))
+    })?;
+    let report: RunReport = serde_json::from_str(&text).map_err(|error| {
+        SetupError::Configuration(format!(
+            "--rerun-failed {}: not a --report-json file: {error}",
+            path.display()
+        ))
+    })?;
+    Ok(report
+        .trials
+        .into_iter()
+        .filter(|trial| {
+            matches!(
+                trial.verdict,
+                TrialVerdict::Fail | TrialVerdict::Error { .. }
+            )
+        })
+        .map(|trial| trial.name)
+        .collect())
+}
+
+/// Fails early, before any trial, when a report file cannot be created.
+fn check_report_paths(options: &ReportOptions) -> Result<(), SetupError> {
+    for path in [
+        &options.junit,
+        &options.report_json,
+        &options.report_html,
+        &options.summary_md,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|error| {
+                SetupError::Configuration(format!(
+                    "cannot write the report {}: {error}",
+                    path.display()
+                ))
+            })?;
+    }
+    Ok(())
 }
 
 /// Observed-behaviour lines, per scenario name.
@@ -568,17 +786,20 @@ fn scenario_trial(
     index: usize,
     observations: &Observations,
     snapshots: Option<Arc<SnapshotRun>>,
+    records: &Records,
     token: String,
 ) -> Trial {
     let loaded = &suite.scenarios()[index];
     let name = loaded.scenario.name.clone();
     let kind = loaded.scenario.level.as_str();
-    let (runtime, suite, observations) = (
+    let (runtime, suite, observations, records) = (
         Arc::clone(runtime),
         Arc::clone(suite),
         Arc::clone(observations),
+        Arc::clone(records),
     );
     Trial::ignorable_test(name, move || {
+        let started = std::time::Instant::now();
         let other = snapshots.as_ref().and_then(|run| run.other.clone());
         let (outcome, other_outcome) = match other {
             Some(other) => {
@@ -597,10 +818,28 @@ fn scenario_trial(
             observations.push((loaded.scenario.name.clone(), observed));
         }
         let snapshot_failure = match &snapshots {
-            Some(run) => run.apply(&suite, index, &outcome, other_outcome.as_ref(), &token)?,
-            None => None,
+            Some(run) => run.apply(&suite, index, &outcome, other_outcome.as_ref(), &token),
+            None => Ok(None),
         };
-        match (&outcome.verdict, snapshot_failure) {
+        let redactor = Redactor::new(&token);
+        let snapshot_failure = match snapshot_failure {
+            Ok(section) => section,
+            Err(reason) => {
+                let mut record = TrialRecord::from_scenario(
+                    loaded,
+                    &outcome,
+                    Some(&reason),
+                    started.elapsed(),
+                    &redactor,
+                );
+                record.verdict = TrialVerdict::Error {
+                    reason: redactor.text(&reason),
+                };
+                push_record(&records, record);
+                return Err(Failed::from(reason));
+            }
+        };
+        let result = match (&outcome.verdict, snapshot_failure) {
             (Verdict::Ignored(reason), _) => Ok(Completion::ignored_with(reason.clone())),
             (Verdict::Passed, None) => Ok(Completion::Completed),
             (Verdict::Passed, Some(section)) => Err(Failed::from(format!(
@@ -615,9 +854,22 @@ fn scenario_trial(
                 }
                 Err(Failed::from(text))
             }
-        }
+        };
+        let failure = result.as_ref().err().and_then(|failed| failed.message());
+        push_record(
+            &records,
+            TrialRecord::from_scenario(loaded, &outcome, failure, started.elapsed(), &redactor),
+        );
+        result
     })
     .with_kind(kind)
+}
+
+fn push_record(records: &Records, record: TrialRecord) {
+    records
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(record);
 }
 
 fn print_observations(observations: &Observations) {
@@ -636,4 +888,82 @@ fn print_observations(observations: &Observations) {
         }
     }
     println!();
+}
+
+/// Options of `sweep`.
+#[derive(Debug, clap::Args)]
+pub struct SweepOptions {
+    /// The target whose leftovers to delete.
+    #[command(flatten)]
+    pub target: TargetOptions,
+    /// Where run ledgers are kept.
+    #[arg(long, env = "IPDR_LEDGER_DIR", default_value = super::ledger_file::DEFAULT_LEDGER_DIR, value_name = "DIR")]
+    pub ledger_dir: PathBuf,
+    /// Say what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `sweep`: deletes the records that killed runs left on the target, as
+/// their ledgers list them; touches only UserIDs with their run's prefix.
+pub fn sweep_from_cli(options: SweepOptions) -> ExitCode {
+    let result = (|| -> Result<bool, SetupError> {
+        let url = options.target.target.clone().ok_or_else(|| {
+            SetupError::Configuration("sweep needs --target (IPDR_TARGET)".to_string())
+        })?;
+        let target = target_from_options(&options.target, &url)?;
+        let client = Client::new(target)
+            .map_err(|error| SetupError::Configuration(error.to_string()))?
+            .with_retries(options.target.retries);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| {
+                SetupError::Configuration(format!("starting the async runtime: {error}"))
+            })?;
+        runtime.block_on(preflight(&client))?;
+        let report = runtime
+            .block_on(super::ledger_file::sweep(
+                &client,
+                &options.ledger_dir,
+                options.dry_run,
+            ))
+            .map_err(|error| SetupError::Configuration(error.to_string()))?;
+        let verb = if options.dry_run {
+            "would delete"
+        } else {
+            "deleted"
+        };
+        for (context, uid) in &report.deleted {
+            println!("{verb} {uid} in context {context}");
+        }
+        for (context, uid) in &report.already_gone {
+            println!("already gone: {uid} in context {context}");
+        }
+        for (context, uid, why) in &report.failed {
+            println!("could not delete {uid} in context {context}: {why}");
+        }
+        if report.other_targets > 0 {
+            println!(
+                "left alone: {} ledger entries of other targets",
+                report.other_targets
+            );
+        }
+        println!(
+            "sweep: {} {verb}, {} already gone, {} failed, {} ledger file(s) retired",
+            report.deleted.len(),
+            report.already_gone.len(),
+            report.failed.len(),
+            report.retired_files.len()
+        );
+        Ok(report.failed.is_empty())
+    })();
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(3),
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -124,10 +124,40 @@ pub struct ScenarioOutcome {
 #[derive(Debug, Default, Clone)]
 pub struct CleanupLedger {
     entries: Arc<Mutex<Vec<(String, String)>>>,
+    /// The run's ledger file, written before each request so `sweep` survives a killed run.
+    file: Option<Arc<super::ledger_file::LedgerFile>>,
 }
 
 impl CleanupLedger {
-    fn record(&self, context: &str, uid: &str) {
+    /// A ledger that also appends every entry to `file` (for a run against a real target).
+    pub fn with_file(file: Option<Arc<super::ledger_file::LedgerFile>>) -> CleanupLedger {
+        CleanupLedger {
+            entries: Arc::default(),
+            file,
+        }
+    }
+
+    /// Records (context, UserID), on disk first when there is a ledger file.
+    fn record(&self, context: &str, uid: &str) -> Result<(), String> {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = (context.to_string(), uid.to_string());
+        if entries.contains(&entry) {
+            return Ok(());
+        }
+        if let Some(file) = &self.file {
+            file.record(context, uid)
+                .map_err(|error| error.to_string())?;
+        }
+        entries.push(entry);
+        Ok(())
+    }
+
+    /// Records a leftover found by listing, so [`CleanupLedger::clean`] deletes it.
+    pub fn record_for_sweep(&self, context: &str, uid: &str) {
+        // The record is already on the target; the file, if any, is not needed to find it.
         let mut entries = self
             .entries
             .lock()
@@ -136,11 +166,6 @@ impl CleanupLedger {
         if !entries.contains(&entry) {
             entries.push(entry);
         }
-    }
-
-    /// Records a leftover found by listing, so [`CleanupLedger::clean`] deletes it.
-    pub fn record_for_sweep(&self, context: &str, uid: &str) {
-        self.record(context, uid);
     }
 
     /// Every recorded (context, UserID), in order.
@@ -501,7 +526,10 @@ async fn run_step(
             None => Vec::new(),
         };
         for uid in &raw_uids {
-            ledger.record(&context, uid);
+            if let Err(error) = ledger.record(&context, uid) {
+                outcome.problem = Some(format!("refused to send: {error}"));
+                return outcome;
+            }
         }
         for (path, body) in &requests {
             // Safety: the harness never modifies a record it did not create.
@@ -513,7 +541,10 @@ async fn run_step(
                     ));
                     return outcome;
                 }
-                ledger.record(&context, &uid);
+                if let Err(error) = ledger.record(&context, &uid) {
+                    outcome.problem = Some(format!("refused to send: {error}"));
+                    return outcome;
+                }
             }
         }
     }
@@ -613,20 +644,11 @@ fn check_response(
                     .unwrap_or_else(|| "(none)".to_string()),
             });
         }
-        if response.json.is_none() {
-            let why = if !response.utf8 {
-                "not valid UTF-8"
-            } else if response.truncated {
-                "larger than the harness reads"
-            } else if response.body.is_empty() {
-                "empty"
-            } else {
-                "not JSON"
-            };
+        if let Some(why) = response.body_problem() {
             found.push(Mismatch {
                 pointer: "(body)".to_string(),
                 expected: "a JSON document".to_string(),
-                actual: why.to_string(),
+                actual: why,
             });
         }
     }

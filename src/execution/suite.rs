@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::client::Client;
+use super::ledger_file::LedgerFile;
 use super::scenario_run::{run_scenario, CleanupLedger, RunIdentity, ScenarioOutcome, Verdict};
 use super::snapshot::{NormalizedStep, Normalizer};
 use crate::spec::contract::COLLECTION_PATH;
@@ -17,6 +18,7 @@ pub struct Suite {
     client: Client,
     identity: RunIdentity,
     scenarios: Vec<LoadedScenario>,
+    ledger_file: Option<Arc<LedgerFile>>,
 }
 
 /// One scenario's result.
@@ -41,9 +43,20 @@ impl TrialResult {
 impl Suite {
     /// Binds `scenarios` to the target `client` talks to, under a fresh run identity.
     pub fn new(client: Client, scenarios: Vec<LoadedScenario>) -> Arc<Suite> {
+        Suite::with_ledger_file(client, scenarios, RunIdentity::fresh(), None)
+    }
+
+    /// Like [`Suite::new`], with a given identity and a ledger file every creating request is written to first.
+    pub fn with_ledger_file(
+        client: Client,
+        scenarios: Vec<LoadedScenario>,
+        identity: RunIdentity,
+        ledger_file: Option<Arc<LedgerFile>>,
+    ) -> Arc<Suite> {
         Arc::new(Suite {
+            ledger_file,
+            identity,
             client,
-            identity: RunIdentity::fresh(),
             scenarios,
         })
     }
@@ -51,6 +64,11 @@ impl Suite {
     /// The client.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The run's ledger file, if it has one.
+    pub fn ledger_file(&self) -> Option<&Arc<LedgerFile>> {
+        self.ledger_file.as_ref()
     }
 
     /// This run's identity.
@@ -65,7 +83,7 @@ impl Suite {
 
     /// Runs scenario `index`, then deletes what it may have created, even if it panicked.
     pub async fn run_one(self: &Arc<Self>, index: usize) -> ScenarioOutcome {
-        let ledger = CleanupLedger::default();
+        let ledger = CleanupLedger::with_file(self.ledger_file.clone());
         let suite = Arc::clone(self);
         let task_ledger = ledger.clone();
         let joined = tokio::spawn(async move {

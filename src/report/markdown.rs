@@ -79,17 +79,18 @@ pub fn summary(report: &super::run_report::RunReport) -> String {
                 TrialVerdict::Skipped { reason }
                 | TrialVerdict::Unsupported { reason }
                 | TrialVerdict::Error { reason } => reason.clone(),
-                _ => trial
-                    .message
-                    .as_deref()
-                    .and_then(|message| {
-                        message.lines().find(|line| {
-                            line.trim_start().starts_with('/') || line.contains("expected")
-                        })
-                    })
-                    .unwrap_or("")
-                    .trim()
-                    .to_string(),
+                _ => {
+                    // The first line of the diff: "/pointer: expected X, got Y".
+                    let lines: Vec<&str> = trial.message.as_deref().unwrap_or("").lines().collect();
+                    let diff = lines
+                        .iter()
+                        .position(|line| line.starts_with("diff "))
+                        .map(|at| at + 1);
+                    diff.and_then(|at| lines.get(at))
+                        .or_else(|| lines.iter().find(|line| line.contains("expected")))
+                        .map(|line| line.trim().to_string())
+                        .unwrap_or_default()
+                }
             };
             out.push_str(&format!(
                 "| `{}` | {} | {} | {} | {} |\n",

@@ -140,10 +140,10 @@ pub struct TrialRecord {
 }
 
 impl TrialRecord {
-    /// The doc section's top-level heading: the citation up to the first `:` or `›` after the first.
+    /// The doc section: the citation before any quoted sentence (`:`) or remark (` (`).
     pub fn section(&self) -> &str {
         let head = self.citation.split(':').next().unwrap_or(&self.citation);
-        head.trim()
+        head.split(" (").next().unwrap_or(head).trim()
     }
 }
 
@@ -200,4 +200,54 @@ impl RunReport {
 /// Milliseconds of a duration, for reports.
 pub fn millis(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+impl TrialRecord {
+    /// The record of one scenario trial: its verdict from the outcome (and
+    /// any snapshot failure), the failure text, and the transcript.
+    pub fn from_scenario(
+        loaded: &crate::spec::load::LoadedScenario,
+        outcome: &crate::execution::scenario_run::ScenarioOutcome,
+        failure: Option<&str>,
+        duration: Duration,
+        redactor: &Redactor,
+    ) -> TrialRecord {
+        use crate::execution::scenario_run::Verdict;
+        let verdict = match &outcome.verdict {
+            Verdict::Ignored(reason) => TrialVerdict::Skipped {
+                reason: reason.clone(),
+            },
+            Verdict::Errored(index) => TrialVerdict::Error {
+                reason: outcome
+                    .panic
+                    .clone()
+                    .or_else(|| {
+                        outcome
+                            .steps
+                            .get(*index)
+                            .and_then(|step| step.problem.clone())
+                    })
+                    .map(|reason| redactor.text(&reason))
+                    .unwrap_or_else(|| "the harness could not check this trial".to_string()),
+            },
+            Verdict::Failed(_) => TrialVerdict::Fail,
+            Verdict::Passed if failure.is_some() => TrialVerdict::Fail,
+            Verdict::Passed => TrialVerdict::Pass,
+        };
+        TrialRecord {
+            name: loaded.scenario.name.clone(),
+            level: loaded.scenario.level.as_str().to_string(),
+            citation: loaded.scenario.citation.clone(),
+            tags: loaded.scenario.tags.clone(),
+            verdict,
+            duration_ms: millis(duration),
+            message: failure.map(|text| redactor.text(text)),
+            transcript: outcome
+                .steps
+                .iter()
+                .flat_map(|step| step.exchanges.iter())
+                .map(|exchange| ExchangeRecord::from_exchange(exchange, redactor))
+                .collect(),
+        }
+    }
 }

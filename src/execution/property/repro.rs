@@ -486,7 +486,12 @@ pub fn scenario_for(run: &CaseRun, scope: &Scope, trial: &str, seed: u64) -> Opt
         description: Some(format!(
             "Found by property::{trial} (--seed {seed}) and shrunk to {} step(s): {}",
             steps.len(),
-            violation.message.lines().next().unwrap_or_default()
+            violation
+                .message
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .replace(&scope.own_prefix, "")
         )),
         steps,
     })
