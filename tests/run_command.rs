@@ -83,7 +83,7 @@ fn a_target_without_credentials_is_bad_configuration() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         stderr(&output).trim(),
-        "error: bad configuration: --target needs an api token (IPDR_API_TOKEN or --api-token)"
+        "error: bad configuration: --target needs an api token (IPDR_API_TOKEN, --api-token-file or --api-token)"
     );
     assert!(!stdout(&output).contains("running"), "no trial may run");
 }
@@ -161,4 +161,39 @@ fn scenarios_needing_unconfigured_contexts_are_ignored_with_a_reason() {
         out.contains("ignored (needs an existing context the user may not access"),
         "{out}"
     );
+}
+
+#[test]
+fn the_token_can_come_from_a_file_but_not_twice() {
+    let server = Server::start(ServerConfig::new(UsersFixture::builtin()));
+    let token = UsersFixture::builtin().harness().api_token;
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("token-{}", std::process::id()));
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+    let output = harness_against(&server.url())
+        .env_remove("IPDR_API_TOKEN")
+        .arg("--api-token-file")
+        .arg(&file)
+        .args(["--exact", "crud::create_all_fields"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert_eq!(counts(&stdout(&output)).0, 1);
+    let twice = harness_against(&server.url())
+        .arg("--api-token-file")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(
+        stderr(&twice).contains("give the api token once"),
+        "{}",
+        stderr(&twice)
+    );
+    let _ = std::fs::remove_file(&file);
 }
