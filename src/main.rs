@@ -145,6 +145,11 @@ fn selfcheck(specs: Option<PathBuf>) -> anyhow::Result<bool> {
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     let matrix = runtime.block_on(ipdr_conformance::selfcheck::run_matrix(&scenarios))?;
     print!("{}", ipdr_conformance::selfcheck::render(&matrix));
+    // The properties alone, scenarios skipped: reported, not part of the verdict.
+    drop(runtime);
+    let properties = ipdr_conformance::selfcheck::run_property_matrix(&Default::default());
+    let rendered = ipdr_conformance::selfcheck::render_property_matrix(&properties?);
+    println!("\n{}", rendered.trim_end());
     Ok(matrix.is_perfect())
 }
 

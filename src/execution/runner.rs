@@ -21,7 +21,9 @@ use super::target::{ApiToken, Target};
 use crate::reference::{self, RunningServer, ServerConfig, UsersFixture};
 use crate::report::console::{render_failure, render_observations};
 use crate::report::redact::Redactor;
-use crate::report::run_report::{millis, RunReport, TrialRecord, TrialVerdict};
+use crate::report::run_report::{
+    millis, push_record, RunReport, TrialRecord, TrialRecords, TrialVerdict,
+};
 use crate::report::snapshot_diff::{render_check_failure, render_summary};
 use crate::spec::contract::{DocumentedError, COLLECTION_PATH};
 use crate::spec::load::{load_dir, load_embedded};
@@ -434,6 +436,7 @@ fn run(options: RunOptions) -> Result<ExitCode, SetupError> {
         &runtime,
         &suite,
         &options.property,
+        &records,
         &token,
     ));
     if let Some(names) = &rerun {
@@ -494,7 +497,7 @@ fn run(options: RunOptions) -> Result<ExitCode, SetupError> {
 }
 
 /// Verdicts of the trials that ran, for the reports.
-type Records = Arc<Mutex<Vec<TrialRecord>>>;
+type Records = TrialRecords;
 
 /// 1 on any contract failure, else 3 on any harness or network error, else 0.
 /// Trials that report no record (their failures are counted by libtest) count as failures.
@@ -863,13 +866,6 @@ fn scenario_trial(
         result
     })
     .with_kind(kind)
-}
-
-fn push_record(records: &Records, record: TrialRecord) {
-    records
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .push(record);
 }
 
 fn print_observations(observations: &Observations) {

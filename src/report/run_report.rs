@@ -197,6 +197,17 @@ impl RunReport {
     }
 }
 
+/// Where the trials of a run put their records as they finish.
+pub type TrialRecords = std::sync::Arc<std::sync::Mutex<Vec<TrialRecord>>>;
+
+/// Adds one trial's record.
+pub fn push_record(records: &TrialRecords, record: TrialRecord) {
+    records
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(record);
+}
+
 /// Milliseconds of a duration, for reports.
 pub fn millis(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0

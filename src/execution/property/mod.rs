@@ -33,6 +33,8 @@ use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestCaseError, TestEr
 use crate::execution::client::Client;
 use crate::execution::scenario_run::RunIdentity;
 use crate::execution::suite::Suite;
+use crate::report::redact::Redactor;
+use crate::report::run_report::{millis, push_record, TrialRecord, TrialRecords, TrialVerdict};
 use crate::spec::model::{Request, Violation};
 
 use concurrent::{run_history, HistoryRun};
@@ -439,15 +441,21 @@ pub fn trials(
     runtime: &Arc<tokio::runtime::Runtime>,
     suite: &Arc<Suite>,
     options: &PropertyOptions,
-    _token: &str,
+    records: &TrialRecords,
+    token: &str,
 ) -> Vec<Trial> {
     // One seed for both trials, chosen now so that both print the same.
     let seed = options.seed.unwrap_or_else(fresh_seed);
     PropertyTrial::ALL
         .into_iter()
         .map(|trial| {
-            let (runtime, suite, options) =
-                (Arc::clone(runtime), Arc::clone(suite), options.clone());
+            let (runtime, suite, options, records) = (
+                Arc::clone(runtime),
+                Arc::clone(suite),
+                options.clone(),
+                Arc::clone(records),
+            );
+            let redactor = Redactor::new(token);
             Trial::test(trial.name(), move || {
                 let size = match trial {
                     PropertyTrial::CrudSequences => format!(
@@ -474,6 +482,29 @@ pub fn trials(
                 for problem in &report.cleanup_problems {
                     eprintln!("warning: {problem}");
                 }
+                push_record(
+                    &records,
+                    TrialRecord {
+                        name: trial.name().to_string(),
+                        level: "property".to_string(),
+                        citation: "Managing IPDR Customers (generated operation sequences)"
+                            .to_string(),
+                        tags: ["list", "create", "full_update", "partial_update", "delete"]
+                            .map(String::from)
+                            .to_vec(),
+                        verdict: if report.failure.is_some() {
+                            TrialVerdict::Fail
+                        } else {
+                            TrialVerdict::Pass
+                        },
+                        duration_ms: millis(report.elapsed),
+                        message: report
+                            .failure
+                            .as_ref()
+                            .map(|failure| redactor.text(&failure.rendered)),
+                        transcript: Vec::new(),
+                    },
+                );
                 match report.failure {
                     None => Ok(()),
                     Some(failure) => Err(Failed::from(failure.rendered)),
