@@ -203,6 +203,48 @@ pub async fn sweep(client: &Client, dir: &Path, dry_run: bool) -> Result<SweepRe
                 }
             }
         }
+        // Trust the list, not the DELETE answers: a file is retired only when nothing of it is left.
+        if complete && !dry_run && !seen.is_empty() {
+            let contexts: std::collections::BTreeSet<&String> =
+                seen.iter().map(|(context, _)| context).collect();
+            for context in contexts {
+                let exchange = client
+                    .send(
+                        "GET",
+                        crate::spec::contract::COLLECTION_PATH,
+                        Some(target.auth_body(context)),
+                    )
+                    .await;
+                let listed: Vec<String> =
+                    match exchange.response.ok().and_then(|response| response.json) {
+                        Some(serde_json::Value::Array(customers)) => customers
+                            .iter()
+                            .filter_map(|customer| {
+                                customer.get("UserID").and_then(|uid| uid.as_str())
+                            })
+                            .map(str::to_string)
+                            .collect(),
+                        _ => {
+                            complete = false;
+                            continue;
+                        }
+                    };
+                for (entry_context, uid) in &seen {
+                    if entry_context == context && listed.contains(uid) {
+                        complete = false;
+                        report
+                            .already_gone
+                            .retain(|(c, u)| !(c == context && u == uid));
+                        report.deleted.retain(|(c, u)| !(c == context && u == uid));
+                        report.failed.push((
+                            context.clone(),
+                            uid.clone(),
+                            "still listed after DELETE".to_string(),
+                        ));
+                    }
+                }
+            }
+        }
         if complete {
             std::fs::remove_file(&path).map_err(io_error(&path))?;
             report.retired_files.push(path);
