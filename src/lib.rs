@@ -11,6 +11,7 @@
 //! - [`mod@reference`]: the embedded reference server, which depends on the
 //!   contract only.
 
+pub mod bench;
 pub mod execution;
 pub mod reference;
 pub mod report;

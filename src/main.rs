@@ -52,6 +52,8 @@ enum Command {
         #[command(subcommand)]
         action: SnapshotsAction,
     },
+    /// Measure the harness and the embedded reference server, and print the figures.
+    Bench(ipdr_conformance::bench::BenchOptions),
 }
 
 /// What to do with a profile's pending changes.
@@ -111,6 +113,7 @@ fn main() -> ExitCode {
         Command::Schema { out } => exit_on_error(write_schemas(out)),
         Command::Scenarios { specs } => exit_on_error(print_scenarios(specs)),
         Command::Snapshots { action } => exit_on_error(settle_snapshots(action)),
+        Command::Bench(options) => exit_on_error(ipdr_conformance::bench::run_from_cli(options)),
         Command::Selfcheck { specs } => match selfcheck(specs) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::from(1),

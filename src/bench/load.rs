@@ -148,7 +148,12 @@ pub async fn run_builtin(
             .pool_max_idle_per_host(1)
             .timeout(Duration::from_secs(5))
             .build()?;
-        let (url, done, auth, tag) = (url.clone(), Arc::clone(&done), auth.clone(), tag.to_string());
+        let (url, done, auth, tag) = (
+            url.clone(),
+            Arc::clone(&done),
+            auth.clone(),
+            tag.to_string(),
+        );
         tasks.spawn(async move {
             let mut counter = 0u64;
             while Instant::now() < deadline && done.load(Ordering::Relaxed) < MAX_BUILTIN_REQUESTS {

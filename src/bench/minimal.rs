@@ -54,7 +54,12 @@ pub async fn start(
     username: &str,
     preload: Vec<Customer>,
 ) -> std::io::Result<MinimalServer> {
-    let next_id = preload.iter().map(|customer| customer.id).max().unwrap_or(0) + 1;
+    let next_id = preload
+        .iter()
+        .map(|customer| customer.id)
+        .max()
+        .unwrap_or(0)
+        + 1;
     let state = Arc::new(Minimal {
         api_token: api_token.to_string(),
         username: username.to_string(),
@@ -92,25 +97,25 @@ fn error(message: &str) -> Response {
 }
 
 /// Parses the body and checks the credentials; the body on success.
-fn admit(state: &Minimal, body: &[u8]) -> Result<serde_json::Map<String, Value>, Response> {
+fn admit(state: &Minimal, body: &[u8]) -> Result<serde_json::Map<String, Value>, Box<Response>> {
     let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
-        return Err(error("Malformed JSON body"));
+        return Err(Box::new(error("Malformed JSON body")));
     };
     let field = |key: &str| map.get(key).and_then(Value::as_str);
     if field("api_token") != Some(state.api_token.as_str())
         || field("username") != Some(state.username.as_str())
     {
-        return Err(error("Invalid API token"));
+        return Err(Box::new(error("Invalid API token")));
     }
     if field("contextname") != Some("default") {
-        return Err(error("Invalid context"));
+        return Err(Box::new(error("Invalid context")));
     }
     Ok(map)
 }
 
 async fn list(State(state): State<Arc<Minimal>>, body: Bytes) -> Response {
     if let Err(refused) = admit(&state, &body) {
-        return refused;
+        return *refused;
     }
     let rendered = {
         let inner = state.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -122,7 +127,7 @@ async fn list(State(state): State<Arc<Minimal>>, body: Bytes) -> Response {
 async fn create(State(state): State<Arc<Minimal>>, body: Bytes) -> Response {
     let map = match admit(&state, &body) {
         Ok(map) => map,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let text = |key: &str| {
         map.get(key)

@@ -1,0 +1,616 @@
+//! `ipdr-conformance bench`: how fast the harness and the embedded reference
+//! server are, printed as figures (never asserted).
+//!
+//! Everything runs against servers on loopback started by this process;
+//! every loop is bounded in count and time. See the README's
+//! "Performance" section for what each figure means.
+
+pub mod load;
+pub mod minimal;
+pub mod proxy;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use crate::execution::client::Client;
+use crate::execution::property::{self, PropertyOptions, PropertyTrial};
+use crate::execution::suite::Suite;
+use crate::execution::target::Target;
+use crate::reference::{self, Preload, PreloadCustomer, RunningServer, ServerConfig, UsersFixture};
+use crate::spec::contract::{Customer, COLLECTION_PATH};
+use crate::spec::load::{load_embedded, LoadedScenario};
+
+use load::{Endpoint, Generator, LoadAuth};
+
+/// The seed of every property run of the bench, so runs compare.
+pub const BENCH_SEED: u64 = 7;
+/// Customers both servers hold when their ceiling is measured.
+const CEILING_PRELOAD: usize = 100;
+/// From this many preloaded customers on, a scale row keeps no transcripts
+/// (each list answer is megabytes, held twice: text and parsed) and runs
+/// [`LARGE_TARGET_CASES`] property cases per trial, printing the default
+/// suite's wall time extrapolated from them: the full default suite there
+/// takes minutes and gigabytes (see the README's "Performance").
+const LARGE_TARGET: usize = 50_000;
+/// Property cases per trial on a large target.
+const LARGE_TARGET_CASES: u32 = 8;
+
+/// Options of `bench`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct BenchOptions {
+    /// Smaller sizes: preloads of 0, 1,000 and 10,000 customers, shorter loops.
+    #[arg(long)]
+    pub quick: bool,
+    /// Tiny sizes, for the smoke test only (the figures mean nothing).
+    #[arg(long, hide = true)]
+    pub smoke: bool,
+    /// Use the built-in load loop even when wrk is installed.
+    #[arg(long)]
+    pub no_wrk: bool,
+}
+
+/// How much work each part does.
+#[derive(Debug, Clone)]
+struct Sizes {
+    name: &'static str,
+    default_cases: u32,
+    default_concurrent_cases: u32,
+    preloads: Vec<usize>,
+    cases: Vec<u32>,
+    overhead_iterations: usize,
+    overhead_rounds: usize,
+    load_duration: Duration,
+    load_connections: usize,
+}
+
+impl Sizes {
+    fn for_options(options: &BenchOptions) -> Sizes {
+        if options.smoke {
+            Sizes {
+                name: "smoke",
+                default_cases: 4,
+                default_concurrent_cases: 2,
+                preloads: vec![0, 10],
+                cases: vec![1, 2],
+                overhead_iterations: 5,
+                overhead_rounds: 3,
+                load_duration: Duration::from_millis(200),
+                load_connections: 4,
+            }
+        } else if options.quick {
+            Sizes {
+                name: "quick",
+                default_cases: property::DEFAULT_CASES,
+                default_concurrent_cases: property::DEFAULT_CONCURRENT_CASES,
+                preloads: vec![0, 1_000, 10_000],
+                cases: vec![1, 2, 8, 32],
+                overhead_iterations: 100,
+                overhead_rounds: 5,
+                load_duration: Duration::from_secs(1),
+                load_connections: 16,
+            }
+        } else {
+            Sizes {
+                name: "full",
+                default_cases: property::DEFAULT_CASES,
+                default_concurrent_cases: property::DEFAULT_CONCURRENT_CASES,
+                preloads: vec![0, 1_000, 100_000],
+                cases: vec![1, 2, 8, 32],
+                overhead_iterations: 300,
+                overhead_rounds: 9,
+                load_duration: Duration::from_secs(3),
+                load_connections: 16,
+            }
+        }
+    }
+}
+
+/// `bench` from the command line: prints the figures.
+pub fn run_from_cli(options: BenchOptions) -> anyhow::Result<()> {
+    let sizes = Sizes::for_options(&options);
+    let threads = std::thread::available_parallelism().map_or(2, usize::from);
+    let runtime = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("starting the tokio runtime")?,
+    );
+    let scenarios = load_embedded()?;
+    println!(
+        "ipdr-conformance bench ({} sizes; {threads} CPU(s); property seed {BENCH_SEED}; release build: {})",
+        sizes.name,
+        !cfg!(debug_assertions)
+    );
+
+    // 1. The default suite, timed, then once more through a counting proxy.
+    let default_options = property_options(sizes.default_cases, sizes.default_concurrent_cases);
+    let timed = suite_against(
+        &runtime,
+        &scenarios,
+        Preload::new(),
+        &default_options,
+        threads,
+        false,
+    )?;
+    let counted = suite_against(
+        &runtime,
+        &scenarios,
+        Preload::new(),
+        &default_options,
+        threads,
+        true,
+    )?;
+    let requests = counted.requests.unwrap_or(0);
+    println!(
+        "\n== Default suite ({} scenarios, {} + {} property cases) ==",
+        scenarios.len(),
+        sizes.default_cases,
+        sizes.default_concurrent_cases
+    );
+    println!("suite wall time:        {:>10.3} s  (server start, scenarios, both property trials, sweep)", secs(timed.wall));
+    println!(
+        "  scenarios phase:      {:>10.3} s  ({} passed, {} failed)",
+        secs(timed.scenarios),
+        timed.passed,
+        timed.failed
+    );
+    println!("  property phase:       {:>10.3} s  (crud_sequences {:.3} s and concurrent_linearizable {:.3} s, in parallel; {} case runs; failures: {})",
+        secs(timed.properties), secs(timed.crud), secs(timed.concurrent), timed.property_cases, timed.property_failures);
+    println!("requests in the run:    {requests:>10}  (request lines counted by a proxy in a second, identical-seed run)");
+    println!(
+        "requests per second:    {:>10.0}  (counted requests / timed wall time)",
+        requests as f64 / secs(timed.wall).max(1e-9)
+    );
+    println!("peak RSS so far:        {:>10}", peak_rss());
+
+    // 2. Harness per-request cost against a bare reqwest loop.
+    let (harness, bare) = runtime.block_on(overhead(&sizes))?;
+    println!("\n== Harness per-request cost (list+create+delete, one pool, sequential, alternating blocks, median of {}) ==", sizes.overhead_rounds);
+    println!(
+        "execution::client::Client::send: {:>8.1} µs/request",
+        harness * 1e6
+    );
+    println!(
+        "plain reqwest::Client:           {:>8.1} µs/request",
+        bare * 1e6
+    );
+    println!(
+        "harness / bare ratio:            {:>8.2}x",
+        harness / bare.max(1e-12)
+    );
+
+    // 3. The reference server's ceiling against a minimal axum handler.
+    let use_wrk = !options.no_wrk && load::wrk_available();
+    let generator = if use_wrk {
+        Generator::Wrk
+    } else {
+        Generator::Builtin
+    };
+    println!("\n== Server ceiling ({} connections, {:.1} s per measurement, {CEILING_PRELOAD} customers preloaded) ==", sizes.load_connections, sizes.load_duration.as_secs_f64());
+    match generator {
+        Generator::Wrk => println!("load generator: wrk (out of process, 2 threads)"),
+        Generator::Builtin => println!("load generator: built-in tokio loop, {} concurrent connections, in process (wrk not {}; it shares the CPU with the server, so figures are lower than wrk's)", sizes.load_connections, if options.no_wrk { "used: --no-wrk" } else { "installed" }),
+    }
+    for endpoint in [Endpoint::List, Endpoint::Create] {
+        let (reference, minimal) = ceiling(&runtime, endpoint, generator, &sizes)?;
+        println!(
+            "{:<7} reference {:>9.0} req/s   minimal axum {:>9.0} req/s   minimal / reference {:>5.2}x",
+            match endpoint { Endpoint::List => "list", Endpoint::Create => "create" },
+            reference, minimal, minimal / reference.max(1e-9)
+        );
+    }
+
+    // 4. Scale.
+    println!("\n== Scale: suite wall time ==");
+    println!(
+        "{:<34} {:>9} {:>11} {:>11} {:>9}",
+        "target / cases", "wall s", "scenarios s", "property s", "failed"
+    );
+    let mut extrapolated = false;
+    for preload in &sizes.preloads {
+        if *preload >= LARGE_TARGET {
+            let options = property_options(LARGE_TARGET_CASES, LARGE_TARGET_CASES);
+            let run = suite_against(
+                &runtime,
+                &scenarios,
+                customers(*preload),
+                &options,
+                threads,
+                false,
+            )?;
+            let full_cases = f64::from(sizes.default_cases + sizes.default_concurrent_cases);
+            let scaled = secs(run.properties) * full_cases / f64::from(2 * LARGE_TARGET_CASES);
+            let wall = secs(run.wall) - secs(run.properties) + scaled;
+            println!(
+                "{:<34} {:>8.1}* {:>11.3} {:>10.1}* {:>9}",
+                format!("{preload} customers preloaded"),
+                wall,
+                secs(run.scenarios),
+                scaled,
+                run.failed + run.property_failures
+            );
+            extrapolated = true;
+        } else {
+            let run = suite_against(
+                &runtime,
+                &scenarios,
+                customers(*preload),
+                &default_options,
+                threads,
+                false,
+            )?;
+            println!(
+                "{:<34} {:>9.3} {:>11.3} {:>11.3} {:>9}",
+                format!("{preload} customers preloaded"),
+                secs(run.wall),
+                secs(run.scenarios),
+                secs(run.properties),
+                run.failed + run.property_failures
+            );
+        }
+    }
+    if extrapolated {
+        println!("* {LARGE_TARGET_CASES} property cases per trial measured, scaled linearly to the default {} + {}; scenarios measured in full", sizes.default_cases, sizes.default_concurrent_cases);
+    }
+    for cases in &sizes.cases {
+        let run = suite_against(
+            &runtime,
+            &scenarios,
+            Preload::new(),
+            &property_options(*cases, *cases),
+            threads,
+            false,
+        )?;
+        println!(
+            "{:<34} {:>9.3} {:>11.3} {:>11.3} {:>9}",
+            format!("{cases} property case(s) per trial"),
+            secs(run.wall),
+            secs(run.scenarios),
+            secs(run.properties),
+            run.failed + run.property_failures
+        );
+    }
+    println!("\npeak RSS (VmHWM):       {:>10}", peak_rss());
+    Ok(())
+}
+
+fn secs(duration: Duration) -> f64 {
+    duration.as_secs_f64()
+}
+
+fn property_options(cases: u32, concurrent_cases: u32) -> PropertyOptions {
+    PropertyOptions {
+        cases,
+        concurrent_cases,
+        seed: Some(BENCH_SEED),
+        repro_dir: std::env::temp_dir().join("ipdr-bench-repros"),
+        ..PropertyOptions::default()
+    }
+}
+
+/// `count` customers in the harness's context.
+fn customers(count: usize) -> Preload {
+    let mut preload = Preload::new();
+    for index in 0..count {
+        preload.add(
+            "default",
+            PreloadCustomer::new(format!("bench-pre-{index}"), format!("Preloaded {index}")),
+        );
+    }
+    preload
+}
+
+/// Peak resident set size from /proc/self/status.
+pub fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .map(|value| value.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown (no /proc/self/status)".to_string())
+}
+
+/// What one suite run did.
+#[derive(Debug)]
+struct SuiteRun {
+    wall: Duration,
+    scenarios: Duration,
+    properties: Duration,
+    crud: Duration,
+    concurrent: Duration,
+    passed: usize,
+    failed: usize,
+    property_cases: usize,
+    property_failures: usize,
+    requests: Option<u64>,
+}
+
+fn start_reference(
+    runtime: &tokio::runtime::Runtime,
+    preload: Preload,
+) -> anyhow::Result<RunningServer> {
+    let config = ServerConfig::builtin().with_preload(preload);
+    runtime
+        .block_on(reference::start(config, ([127, 0, 0, 1], 0).into()))
+        .context("starting the reference server")
+}
+
+fn harness_target(base_url: String) -> Target {
+    Target::from_harness(
+        UsersFixture::builtin().harness(),
+        base_url,
+        Duration::from_secs(30),
+    )
+}
+
+/// Runs the suite the way `run` does with its default `--test-threads`:
+/// every scenario (`threads` at once), then both property trials in parallel,
+/// then the sweep; timed from the server's start. With `count`, through a counting proxy.
+fn suite_against(
+    runtime: &Arc<tokio::runtime::Runtime>,
+    scenarios: &[LoadedScenario],
+    preload: Preload,
+    options: &PropertyOptions,
+    threads: usize,
+    count: bool,
+) -> anyhow::Result<SuiteRun> {
+    let large = preload.contexts().values().map(Vec::len).sum::<usize>() >= LARGE_TARGET;
+    // The preload is built before the clock starts; storing it is timed.
+    let started = Instant::now();
+    let server = start_reference(runtime, preload)?;
+    let proxy = if count {
+        Some(runtime.block_on(proxy::start(server.addr()))?)
+    } else {
+        None
+    };
+    let base_url = proxy
+        .as_ref()
+        .map_or_else(|| server.base_url(), |proxy| proxy.base_url());
+    let client =
+        Client::new(harness_target(base_url)).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let suite = Suite::new(client, scenarios.to_vec());
+    let scenarios_started = Instant::now();
+    // Verdicts only: the transcripts are dropped as soon as each scenario ends.
+    let (total, failed) = if large {
+        runtime.block_on(scenario_verdicts(&suite, threads))
+    } else {
+        runtime.block_on(async {
+            let results = suite.run_all(threads).await;
+            (
+                results.len(),
+                results.iter().filter(|result| result.failed()).count(),
+            )
+        })
+    };
+    let scenarios_elapsed = scenarios_started.elapsed();
+    let properties_started = Instant::now();
+    let reports = std::thread::scope(|scope| {
+        let handles: Vec<_> = PropertyTrial::ALL
+            .into_iter()
+            .map(|trial| {
+                let (handle, suite) = (runtime.handle(), &suite);
+                scope.spawn(move || {
+                    property::run_trial(
+                        trial,
+                        handle,
+                        suite.client(),
+                        suite.identity(),
+                        options,
+                        BENCH_SEED,
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join())
+            .collect::<Vec<_>>()
+    });
+    let properties = properties_started.elapsed();
+    let mut crud = Duration::ZERO;
+    let mut concurrent = Duration::ZERO;
+    let mut property_cases = 0;
+    let mut property_failures = 0;
+    for report in reports {
+        let report = report.map_err(|_| anyhow::anyhow!("a property trial panicked"))?;
+        property_cases += report.replays;
+        property_failures += usize::from(report.failure.is_some());
+        match report.trial {
+            PropertyTrial::CrudSequences => crud = report.elapsed,
+            PropertyTrial::ConcurrentLinearizable => concurrent = report.elapsed,
+        }
+    }
+    runtime.block_on(suite.sweep_leftovers());
+    let wall = started.elapsed();
+    let requests = proxy.as_ref().map(|proxy| proxy.requests());
+    drop(proxy);
+    runtime.block_on(server.shutdown());
+    Ok(SuiteRun {
+        wall,
+        scenarios: scenarios_elapsed,
+        properties,
+        crud,
+        concurrent,
+        passed: total - failed,
+        failed,
+        property_cases,
+        property_failures,
+        requests,
+    })
+}
+
+/// [`Suite::run_all`]'s loop keeping only the verdicts, so that a large
+/// target's transcripts do not pile up: (scenarios run, failed).
+async fn scenario_verdicts(suite: &Arc<Suite>, parallelism: usize) -> (usize, usize) {
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for index in 0..suite.scenarios().len() {
+        let (suite, semaphore) = (Arc::clone(suite), Arc::clone(&semaphore));
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            let outcome = suite.run_one(index).await;
+            matches!(
+                outcome.verdict,
+                crate::execution::scenario_run::Verdict::Failed(_)
+                    | crate::execution::scenario_run::Verdict::Errored(_)
+            )
+        });
+    }
+    let (mut total, mut failed) = (0, 0);
+    while let Some(joined) = tasks.join_next().await {
+        total += 1;
+        failed += usize::from(joined.unwrap_or(true));
+    }
+    (total, failed)
+}
+
+/// Median seconds per request through the harness client and through plain reqwest.
+async fn overhead(sizes: &Sizes) -> anyhow::Result<(f64, f64)> {
+    let config = ServerConfig::builtin();
+    let server = reference::start(config, ([127, 0, 0, 1], 0).into()).await?;
+    let target = harness_target(server.base_url());
+    let client = Client::new(target.clone()).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let bare = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let auth = target.auth_body(&target.context);
+    let create_body = |uid: &str| {
+        serde_json::json!({
+            "api_token": target.api_token.expose(),
+            "username": target.username,
+            "contextname": target.context,
+            "UserID": uid,
+            "Name": "Bench",
+        })
+        .to_string()
+    };
+    let collection = target.url(COLLECTION_PATH);
+    let mut harness_times = Vec::new();
+    let mut bare_times = Vec::new();
+    // One warm-up round of each, not counted.
+    for round in 0..=sizes.overhead_rounds {
+        for harness_turn in if round % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        } {
+            let started = Instant::now();
+            for iteration in 0..sizes.overhead_iterations {
+                let uid = format!("bench-oh-{round}-{harness_turn}-{iteration}");
+                let one = format!("{COLLECTION_PATH}/{uid}");
+                if harness_turn {
+                    client
+                        .send("GET", COLLECTION_PATH, Some(auth.clone()))
+                        .await
+                        .response?;
+                    client
+                        .send("POST", COLLECTION_PATH, Some(create_body(&uid)))
+                        .await
+                        .response?;
+                    client
+                        .send("DELETE", &one, Some(auth.clone()))
+                        .await
+                        .response?;
+                } else {
+                    for (method, url, body) in [
+                        (reqwest::Method::GET, collection.clone(), auth.clone()),
+                        (reqwest::Method::POST, collection.clone(), create_body(&uid)),
+                        (reqwest::Method::DELETE, target.url(&one), auth.clone()),
+                    ] {
+                        bare.request(method, url)
+                            .header(reqwest::header::CONTENT_TYPE, "application/json")
+                            .body(body)
+                            .send()
+                            .await?
+                            .bytes()
+                            .await?;
+                    }
+                }
+            }
+            let per_request =
+                started.elapsed().as_secs_f64() / (3 * sizes.overhead_iterations) as f64;
+            if round > 0 {
+                if harness_turn {
+                    harness_times.push(per_request)
+                } else {
+                    bare_times.push(per_request)
+                }
+            }
+        }
+    }
+    server.shutdown().await;
+    Ok((median(harness_times), median(bare_times)))
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Requests per second on `endpoint` of the reference server and of the minimal one,
+/// measured alternately (reference, minimal), each on a fresh server.
+fn ceiling(
+    runtime: &Arc<tokio::runtime::Runtime>,
+    endpoint: Endpoint,
+    generator: Generator,
+    sizes: &Sizes,
+) -> anyhow::Result<(f64, f64)> {
+    let users = UsersFixture::builtin();
+    let harness = users.harness();
+    let auth = LoadAuth {
+        api_token: harness.api_token.clone(),
+        username: harness.username.clone(),
+    };
+    let preloaded: Vec<Customer> = (0..CEILING_PRELOAD)
+        .map(|index| Customer {
+            id: index as i64 + 1,
+            name: format!("Preloaded {index}"),
+            address: String::new(),
+            email: String::new(),
+            phone_number: String::new(),
+            alt_phone_number: String::new(),
+            user_id: format!("bench-pre-{index}"),
+        })
+        .collect();
+    let mut preload = Preload::new();
+    for customer in &preloaded {
+        preload.add("default", customer.clone());
+    }
+    let measure = |base_url: &str, tag: &str| -> anyhow::Result<f64> {
+        match generator {
+            Generator::Wrk => load::run_wrk(
+                base_url,
+                endpoint,
+                &auth,
+                tag,
+                sizes.load_connections,
+                sizes.load_duration,
+            ),
+            Generator::Builtin => runtime.block_on(load::run_builtin(
+                base_url,
+                endpoint,
+                &auth,
+                tag,
+                sizes.load_connections,
+                sizes.load_duration,
+            )),
+        }
+    };
+    let server = start_reference(runtime, preload)?;
+    let reference_rate = measure(&server.base_url(), "ref");
+    runtime.block_on(server.shutdown());
+    let minimal = runtime.block_on(minimal::start(
+        &harness.api_token,
+        &harness.username,
+        preloaded,
+    ))?;
+    let minimal_rate = measure(&minimal.base_url(), "min");
+    drop(minimal);
+    Ok((reference_rate?, minimal_rate?))
+}
