@@ -241,6 +241,11 @@ impl Deviations {
         Deviations::default()
     }
 
+    /// Whether no deviation is switched on (the conformant server).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Whether `deviation` is switched on.
     pub fn is_on(&self, deviation: Deviation) -> bool {
         self.0.contains(&deviation)

@@ -28,7 +28,7 @@ use crate::spec::contract::{
 use super::deviation::{AuthCheck, Deviations};
 use super::fixture::UsersFixture;
 use super::flavour::{Flavour, UserIdMismatch};
-use super::reply::{render, Reply};
+use super::reply::{render, render_serialized, Reply};
 use super::store::{FieldChanges, Store};
 use super::unspecified::UnspecifiedError;
 
@@ -175,12 +175,15 @@ impl App {
 
     /// Deviation rewrites, rendering, flavour headers.
     fn finish(&self, op: Operation, reply: Reply) -> Response {
-        let reply = self.deviations.rewrite_reply(op, reply);
-        let wire = render(&reply, self.flavour);
         let request_no = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
-        self.deviations
-            .rewrite_wire(op, &reply, wire)
-            .with_headers(self.flavour.extra_headers(request_no))
+        let wire = if self.deviations.is_empty() {
+            render_serialized(&reply, self.flavour)
+        } else {
+            let reply = self.deviations.rewrite_reply(op, reply);
+            let wire = render(&reply, self.flavour);
+            self.deviations.rewrite_wire(op, &reply, wire)
+        };
+        wire.with_headers(self.flavour.extra_headers(request_no))
             .into_response()
     }
 

@@ -68,6 +68,8 @@ pub(crate) struct Wire {
     pub content_type: &'static str,
     pub headers: Vec<(&'static str, String)>,
     pub body: Value,
+    /// The body already serialized, when no hook needs it as a `Value`.
+    pub serialized: Option<Vec<u8>>,
 }
 
 impl Wire {
@@ -77,6 +79,7 @@ impl Wire {
             content_type: JSON_CONTENT_TYPE,
             headers: Vec::new(),
             body,
+            serialized: None,
         }
     }
 
@@ -90,7 +93,10 @@ impl Wire {
     pub(crate) fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
         // Serialising a `Value` cannot fail; answer an empty object if it ever did.
-        let bytes = serde_json::to_vec(&self.body).unwrap_or_else(|_| b"{}".to_vec());
+        let bytes = match self.serialized {
+            Some(bytes) => bytes,
+            None => serde_json::to_vec(&self.body).unwrap_or_else(|_| b"{}".to_vec()),
+        };
         let mut response = (status, bytes).into_response();
         let headers = response.headers_mut();
         headers.insert(
@@ -103,6 +109,28 @@ impl Wire {
             }
         }
         response
+    }
+}
+
+/// Like [`render`], but success bodies are serialized straight from the
+/// records, with no `Value` tree in between: the list is the server's hot
+/// path (bench: building the tree dominated it). Only for a server with no
+/// deviation, since the deviation hooks rewrite the `Value`.
+pub(crate) fn render_serialized(reply: &Reply, flavour: Flavour) -> Wire {
+    let serialized = match reply {
+        Reply::Customers(records) => serde_json::to_vec(records).ok(),
+        Reply::Customer(record) => serde_json::to_vec(record).ok(),
+        _ => None,
+    };
+    match serialized {
+        Some(bytes) => Wire {
+            status: SUCCESS_HTTP_STATUS,
+            content_type: JSON_CONTENT_TYPE,
+            headers: Vec::new(),
+            body: Value::Null,
+            serialized: Some(bytes),
+        },
+        None => render(reply, flavour),
     }
 }
 
