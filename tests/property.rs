@@ -232,3 +232,41 @@ fn the_property_trials_are_part_of_run_and_print_their_seed() {
         "{out}"
     );
 }
+
+#[test]
+fn a_large_target_gets_fewer_generated_lists_and_the_same_checks() {
+    use ipdr_conformance::execution::property::LARGE_TARGET_CUSTOMERS;
+    use ipdr_conformance::reference::{Preload, PreloadCustomer};
+    let context = UsersFixture::builtin().harness().context;
+    let mut preload = Preload::new();
+    for n in 0..LARGE_TARGET_CUSTOMERS {
+        preload.add(
+            context.as_str(),
+            PreloadCustomer::new(format!("foreign-{n}"), "Foreign"),
+        );
+    }
+    let large = Server::start(ServerConfig::builtin().with_preload(preload));
+    let small = Server::start(ServerConfig::builtin());
+    let identity = RunIdentity::fresh();
+    let run = |server: &Server| {
+        let options = options(16, 30, 7, scratch_dir("large"));
+        run_crud_sequences(
+            server.runtime.handle(),
+            &client_of(server),
+            &identity,
+            &options,
+            7,
+        )
+    };
+    let (on_large, on_small) = (run(&large), run(&small));
+    assert_passed(&on_large, "a large reference target");
+    assert_passed(&on_small, "an empty reference target");
+    // Same seed, other mix: the sequences differ only because lists are rarer.
+    assert_ne!(on_large.fingerprint, on_small.fingerprint);
+    // The foreign records are untouched and the harness's own are gone.
+    let after = large.running().snapshot();
+    assert_eq!(after[&context].len(), LARGE_TARGET_CUSTOMERS);
+    assert!(after[&context]
+        .iter()
+        .all(|customer| customer.user_id.starts_with("foreign-")));
+}

@@ -181,10 +181,16 @@ fn user(pool: usize) -> BoxedStrategy<String> {
     (0..pool).prop_map(user_label).boxed()
 }
 
+/// How often a generated request is a list, out of about 86.
+pub const LIST_WEIGHT: u32 = 10;
+/// The list weight against a large target, where every list costs O(customers):
+/// each case still ends with a full list per context, so no check is lost.
+pub const LIST_WEIGHT_LARGE_TARGET: u32 = 1;
+
 /// One action on the pool; simpler actions first, so shrinking prefers them.
-fn action(pool: usize) -> BoxedStrategy<Action> {
+fn action(pool: usize, list_weight: u32) -> BoxedStrategy<Action> {
     prop_oneof![
-        10 => Just(Action::List),
+        list_weight => Just(Action::List),
         26 => (user(pool), value(Field::Name), some_values(0.5, OPTIONAL_FIELDS)).prop_map(
             |(user_id, name, mut values)| {
                 values.insert(Field::Name, name);
@@ -219,15 +225,20 @@ fn action(pool: usize) -> BoxedStrategy<Action> {
 }
 
 /// One request of a sequence.
-pub fn request(choices: AuthChoices, pool: usize) -> BoxedStrategy<Request> {
-    (action(pool), auth(choices))
+pub fn request(choices: AuthChoices, pool: usize, list_weight: u32) -> BoxedStrategy<Request> {
+    (action(pool, list_weight), auth(choices))
         .prop_map(|(action, auth)| Request { action, auth })
         .boxed()
 }
 
 /// A sequence of 1 to `max_ops` requests over a pool of `pool` UserIDs.
-pub fn sequence(choices: AuthChoices, pool: usize, max_ops: usize) -> BoxedStrategy<Vec<Request>> {
-    vec(request(choices, pool), 1..=max_ops.max(1)).boxed()
+pub fn sequence(
+    choices: AuthChoices,
+    pool: usize,
+    max_ops: usize,
+    list_weight: u32,
+) -> BoxedStrategy<Vec<Request>> {
+    vec(request(choices, pool, list_weight), 1..=max_ops.max(1)).boxed()
 }
 
 /// Plain values only, so that a concurrent history's answers tell which request they answer.

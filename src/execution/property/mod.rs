@@ -186,6 +186,25 @@ fn runner(cases: u32, seed: u64, shrink_replays: u32) -> TestRunner {
     })
 }
 
+/// From this many customers in the configured context, lists are generated less often.
+pub const LARGE_TARGET_CUSTOMERS: usize = 1000;
+
+/// How many customers the configured context holds, by one list (None when the list fails).
+async fn customers_in_context(client: &Client) -> Option<usize> {
+    let target = client.target();
+    let exchange = client
+        .send(
+            "GET",
+            crate::spec::contract::COLLECTION_PATH,
+            Some(target.auth_body(&target.context)),
+        )
+        .await;
+    match exchange.response.ok()?.json? {
+        serde_json::Value::Array(customers) => Some(customers.len()),
+        _ => None,
+    }
+}
+
 fn auth_choices(client: &Client) -> AuthChoices {
     AuthChoices {
         second_context: client.target().second_context.is_some(),
@@ -213,7 +232,23 @@ pub fn run_crud_sequences(
 ) -> PropertyReport {
     let started = Instant::now();
     let trial = PropertyTrial::CrudSequences;
-    let strategy = generate::sequence(auth_choices(client), POOL_SIZE, options.max_ops);
+    let list_weight = match runtime.block_on(customers_in_context(client)) {
+        Some(count) if count >= LARGE_TARGET_CUSTOMERS => {
+            println!(
+                "{}: the target holds {count} customers, so generated list requests are {}x rarer (each case still ends with a full list)",
+                trial.name(),
+                generate::LIST_WEIGHT / generate::LIST_WEIGHT_LARGE_TARGET
+            );
+            generate::LIST_WEIGHT_LARGE_TARGET
+        }
+        _ => generate::LIST_WEIGHT,
+    };
+    let strategy = generate::sequence(
+        auth_choices(client),
+        POOL_SIZE,
+        options.max_ops,
+        list_weight,
+    );
     let counter = AtomicUsize::new(0);
     let last_failure: Mutex<Option<(Vec<Request>, CaseRun)>> = Mutex::new(None);
     let cleanup = Mutex::new(Vec::new());
