@@ -37,7 +37,7 @@ use crate::report::redact::Redactor;
 use crate::report::run_report::{millis, push_record, TrialRecord, TrialRecords, TrialVerdict};
 use crate::spec::model::{Request, Violation};
 
-use concurrent::{run_history, HistoryRun};
+use concurrent::run_history;
 use generate::AuthChoices;
 use sequence::{run_case, scope, CaseFailure, CaseRun};
 
@@ -186,6 +186,92 @@ fn runner(cases: u32, seed: u64, shrink_replays: u32) -> TestRunner {
     })
 }
 
+/// What proptest found while driving one trial's cases against the target.
+struct Driven<T: std::fmt::Debug, R> {
+    /// proptest's verdict: the minimal failing value, if any.
+    result: Result<(), TestError<T>>,
+    /// Cases run, first runs and shrinking replays.
+    replays: usize,
+    /// The last failing case and what it did (the minimal one, after shrinking).
+    last_failure: Mutex<Option<(T, R)>>,
+    /// Cleanup problems of every case.
+    cleanup_problems: Vec<String>,
+    /// A hash of every generated case, in order.
+    fingerprint: u64,
+}
+
+impl<T: std::fmt::Debug, R> Driven<T, R> {
+    fn into_report(
+        self,
+        trial: PropertyTrial,
+        seed: u64,
+        started: Instant,
+        failure: Option<PropertyFailure>,
+    ) -> PropertyReport {
+        PropertyReport {
+            trial,
+            seed,
+            replays: self.replays,
+            elapsed: started.elapsed(),
+            failure,
+            cleanup_problems: self.cleanup_problems,
+            fingerprint: self.fingerprint,
+        }
+    }
+}
+
+/// Runs `cases` cases of `strategy` (shrinking on failure) through `run_one`,
+/// which returns the case's cleanup problems, its failure summary and its run.
+fn drive<T, R>(
+    strategy: &proptest::strategy::BoxedStrategy<T>,
+    cases: u32,
+    seed: u64,
+    shrink_replays: u32,
+    run_one: impl Fn(&T) -> (Vec<String>, Option<String>, R),
+) -> Driven<T, R>
+where
+    T: std::fmt::Debug + Clone,
+{
+    let counter = AtomicUsize::new(0);
+    let last_failure = Mutex::new(None);
+    let cleanup = Mutex::new(Vec::new());
+    let fingerprint = Mutex::new(DefaultHasher::new());
+    let result = runner(cases, seed, shrink_replays).run(strategy, |value| {
+        format!("{value:?}").hash(&mut *lock(&fingerprint));
+        counter.fetch_add(1, Ordering::Relaxed);
+        let (problems, failure, run) = run_one(&value);
+        lock(&cleanup).extend(problems);
+        match failure {
+            None => Ok(()),
+            Some(reason) => {
+                *lock(&last_failure) = Some((value, run));
+                Err(TestCaseError::fail(reason))
+            }
+        }
+    });
+    Driven {
+        result,
+        replays: counter.load(Ordering::Relaxed),
+        last_failure,
+        cleanup_problems: cleanup
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        fingerprint: fingerprint.into_inner().map_or(0, |hasher| hasher.finish()),
+    }
+}
+
+impl PropertyFailure {
+    /// proptest gave up (e.g. too many rejected cases) before finding or clearing a failure.
+    fn stopped(trial: PropertyTrial, reason: impl std::fmt::Display) -> PropertyFailure {
+        PropertyFailure {
+            violation: None,
+            steps: 0,
+            repro: None,
+            rendered: format!("{} stopped: {reason}", trial.name()),
+        }
+    }
+}
+
 /// From this many customers in the configured context, lists are generated less often.
 pub const LARGE_TARGET_CUSTOMERS: usize = 1000;
 
@@ -249,44 +335,32 @@ pub fn run_crud_sequences(
         options.max_ops,
         list_weight,
     );
-    let counter = AtomicUsize::new(0);
-    let last_failure: Mutex<Option<(Vec<Request>, CaseRun)>> = Mutex::new(None);
-    let cleanup = Mutex::new(Vec::new());
-    let fingerprint = Mutex::new(DefaultHasher::new());
-    let result = runner(options.cases, seed, MAX_SHRINK_REPLAYS).run(&strategy, |requests| {
-        format!("{requests:?}").hash(&mut *lock(&fingerprint));
-        counter.fetch_add(1, Ordering::Relaxed);
-        let case = CASE_NUMBERS.fetch_add(1, Ordering::Relaxed);
-        let own_prefix = format!("{}p{case}-", identity.uid_prefix());
-        let run = runtime.block_on(run_case(client, identity, &requests, own_prefix));
-        lock(&cleanup).extend(run.cleanup_problems.iter().cloned());
-        match &run.failure {
-            None => Ok(()),
-            Some((_, failure)) => {
-                let reason = failure.summary();
-                *lock(&last_failure) = Some((requests, run));
-                Err(TestCaseError::fail(reason))
-            }
-        }
-    });
-    let replays = counter.load(Ordering::Relaxed);
-    let failure = match result {
+    let driven = drive(
+        &strategy,
+        options.cases,
+        seed,
+        MAX_SHRINK_REPLAYS,
+        |requests: &Vec<Request>| {
+            let case = CASE_NUMBERS.fetch_add(1, Ordering::Relaxed);
+            let own_prefix = format!("{}p{case}-", identity.uid_prefix());
+            let run = runtime.block_on(run_case(client, identity, requests, own_prefix));
+            let failure = run.failure.as_ref().map(|(_, failure)| failure.summary());
+            (run.cleanup_problems.clone(), failure, run)
+        },
+    );
+    let replays = driven.replays;
+    let failure = match &driven.result {
         Ok(()) => None,
-        Err(TestError::Abort(reason)) => Some(PropertyFailure {
-            violation: None,
-            steps: 0,
-            repro: None,
-            rendered: format!("{} stopped: {reason}", trial.name()),
-        }),
+        Err(TestError::Abort(reason)) => Some(PropertyFailure::stopped(trial, reason)),
         Err(TestError::Fail(_, minimal)) => {
-            let stored = lock(&last_failure).take();
+            let stored = lock(&driven.last_failure).take();
             let run = match stored {
-                Some((requests, run)) if requests == minimal => run,
+                Some((requests, run)) if requests == *minimal => run,
                 // Not expected (the last failing replay is the minimal one), but replay to be sure.
                 _ => {
                     let case = CASE_NUMBERS.fetch_add(1, Ordering::Relaxed);
                     let own_prefix = format!("{}p{case}-", identity.uid_prefix());
-                    runtime.block_on(run_case(client, identity, &minimal, own_prefix))
+                    runtime.block_on(run_case(client, identity, minimal, own_prefix))
                 }
             };
             Some(sequence_failure(
@@ -294,17 +368,7 @@ pub fn run_crud_sequences(
             ))
         }
     };
-    PropertyReport {
-        trial,
-        seed,
-        replays,
-        elapsed: started.elapsed(),
-        failure,
-        cleanup_problems: cleanup
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        fingerprint: fingerprint.into_inner().map_or(0, |hasher| hasher.finish()),
-    }
+    driven.into_report(trial, seed, started, failure)
 }
 
 fn sequence_failure(
@@ -369,48 +433,31 @@ pub fn run_concurrent(
     let started = Instant::now();
     let trial = PropertyTrial::ConcurrentLinearizable;
     let strategy = generate::history(CONCURRENT_CLIENTS, CONCURRENT_POOL_SIZE, CONCURRENT_MAX_OPS);
-    let counter = AtomicUsize::new(0);
-    let last_failure: Mutex<Option<HistoryRun>> = Mutex::new(None);
-    let cleanup = Mutex::new(Vec::new());
-    let fingerprint = Mutex::new(DefaultHasher::new());
-    let result = runner(
+    let driven = drive(
+        &strategy,
         options.concurrent_cases,
         seed ^ CONCURRENT_SEED_SALT,
         MAX_CONCURRENT_SHRINK_REPLAYS,
-    )
-    .run(&strategy, |history| {
-        format!("{history:?}").hash(&mut *lock(&fingerprint));
-        counter.fetch_add(1, Ordering::Relaxed);
-        let case = CASE_NUMBERS.fetch_add(1, Ordering::Relaxed);
-        let own_prefix = format!("{}c{case}-", identity.uid_prefix());
-        let run = runtime.block_on(run_history(client, identity, &history, own_prefix));
-        lock(&cleanup).extend(run.cleanup_problems.iter().cloned());
-        match &run.failure {
-            None => Ok(()),
-            Some(failure) => {
-                let reason = failure.summary();
-                *lock(&last_failure) = Some(run);
-                Err(TestCaseError::fail(reason))
-            }
-        }
-    });
-    let replays = counter.load(Ordering::Relaxed);
-    let failure = match result {
+        |history: &Vec<Vec<Request>>| {
+            let case = CASE_NUMBERS.fetch_add(1, Ordering::Relaxed);
+            let own_prefix = format!("{}c{case}-", identity.uid_prefix());
+            let run = runtime.block_on(run_history(client, identity, history, own_prefix));
+            let failure = run.failure.as_ref().map(|failure| failure.summary());
+            (run.cleanup_problems.clone(), failure, run)
+        },
+    );
+    let replays = driven.replays;
+    let failure = match &driven.result {
         Ok(()) => None,
-        Err(TestError::Abort(reason)) => Some(PropertyFailure {
-            violation: None,
-            steps: 0,
-            repro: None,
-            rendered: format!("{} stopped: {reason}", trial.name()),
-        }),
+        Err(TestError::Abort(reason)) => Some(PropertyFailure::stopped(trial, reason)),
         Err(TestError::Fail(reason, _)) => {
             let token = client.target().api_token.expose().to_string();
             let header = format!(
                 "{} failed (seed {seed}; {replays} case(s) run, shrinking included)",
                 trial.name()
             );
-            Some(match lock(&last_failure).take() {
-                Some(run) => PropertyFailure {
+            Some(match lock(&driven.last_failure).take() {
+                Some((_, run)) => PropertyFailure {
                     violation: match &run.failure {
                         Some(CaseFailure::Violation(violation)) => Some(violation.clone()),
                         _ => None,
@@ -433,17 +480,7 @@ pub fn run_concurrent(
             })
         }
     };
-    PropertyReport {
-        trial,
-        seed,
-        replays,
-        elapsed: started.elapsed(),
-        failure,
-        cleanup_problems: cleanup
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        fingerprint: fingerprint.into_inner().map_or(0, |hasher| hasher.finish()),
-    }
+    driven.into_report(trial, seed, started, failure)
 }
 
 /// Runs one property trial.
