@@ -74,7 +74,7 @@ fn response_body(exchange: &Exchange) -> String {
     }
 }
 
-/// The exchange to show for a step: the first whose response did not meet the expectation.
+/// The exchange to show for a step: the first one sent (concurrent steps say how many there were).
 fn shown_exchange(step: &StepOutcome) -> Option<&Exchange> {
     step.exchanges.first()
 }

@@ -671,10 +671,7 @@ pub fn expect(scope: &Scope, state: &State, request: &Request) -> Expectation {
             if !*body_user_id || values.len() < Field::ALL.len() {
                 return unspecified(Some(user_id), None, "a PUT without every field");
             }
-            let sent: BTreeMap<Field, Slot> = values
-                .iter()
-                .map(|(field, value)| (*field, Slot::Set(value.clone())))
-                .collect();
+            let sent = sent_slots(values);
             match records.get(user_id) {
                 None => unspecified(
                     Some(user_id),
@@ -702,10 +699,7 @@ pub fn expect(scope: &Scope, state: &State, request: &Request) -> Expectation {
         Action::PartialUpdate {
             user_id, values, ..
         } => {
-            let sent: BTreeMap<Field, Slot> = values
-                .iter()
-                .map(|(field, value)| (*field, Slot::Set(value.clone())))
-                .collect();
+            let sent = sent_slots(values);
             match records.get(user_id) {
                 None => unspecified(
                     Some(user_id),
@@ -1259,4 +1253,12 @@ pub fn abbreviate(value: &Value) -> String {
     } else {
         text
     }
+}
+
+/// The values a request sent, as the slots they fill.
+fn sent_slots(values: &BTreeMap<Field, String>) -> BTreeMap<Field, Slot> {
+    values
+        .iter()
+        .map(|(field, value)| (*field, Slot::Set(value.clone())))
+        .collect()
 }
