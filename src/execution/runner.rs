@@ -17,7 +17,7 @@ use super::snapshot::{
     CompareOptions, ScenarioCheck, SnapshotError, SnapshotOptions, SnapshotPlan,
 };
 use super::suite::Suite;
-use super::target::{ApiToken, Target};
+use super::target::{ApiToken, OtherUser, Target};
 use crate::reference::{self, RunningServer, ServerConfig, UsersFixture};
 use crate::report::console::{render_failure, render_observations};
 use crate::report::redact::Redactor;
@@ -68,6 +68,74 @@ pub struct TargetOptions {
     /// Read the API token from this file (first line) instead of IPDR_API_TOKEN / --api-token.
     #[arg(long, env = "IPDR_API_TOKEN_FILE", value_name = "FILE")]
     pub api_token_file: Option<PathBuf>,
+    /// A second user, for cross-user checks (skipped without it): its username.
+    #[arg(long, env = "IPDR_OTHER_USERNAME")]
+    pub other_username: Option<String>,
+    /// The second user's API token (prefer the environment variable or the file).
+    #[arg(
+        long,
+        env = "IPDR_OTHER_API_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub other_api_token: Option<ApiToken>,
+    /// Read the second user's API token from this file (first line).
+    #[arg(long, env = "IPDR_OTHER_API_TOKEN_FILE", value_name = "FILE")]
+    pub other_api_token_file: Option<PathBuf>,
+    /// A context only the second user may access.
+    #[arg(long, env = "IPDR_OTHER_CONTEXT")]
+    pub other_context: Option<String>,
+}
+
+/// A token given once, by flag or environment variable or by file; `what` names it in errors.
+fn token_from(
+    flag: Option<&ApiToken>,
+    file: Option<&PathBuf>,
+    flag_name: &str,
+    file_flag: &str,
+) -> Result<Option<ApiToken>, SetupError> {
+    let from_file = match file {
+        Some(path) => {
+            if flag.is_some() {
+                return Err(SetupError::Configuration(format!(
+                    "give the token once: {file_flag}, or {flag_name}"
+                )));
+            }
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                SetupError::Configuration(format!("{file_flag} {}: {error}", path.display()))
+            })?;
+            Some(ApiToken::new(text.lines().next().unwrap_or("").trim()))
+        }
+        None => None,
+    };
+    Ok(from_file
+        .or_else(|| flag.cloned())
+        .filter(|token| !token.expose().is_empty()))
+}
+
+/// The `--other-*` user: all three of username, token and context, or none.
+fn other_user(options: &TargetOptions) -> Result<Option<OtherUser>, SetupError> {
+    let api_token = token_from(
+        options.other_api_token.as_ref(),
+        options.other_api_token_file.as_ref(),
+        "IPDR_OTHER_API_TOKEN / --other-api-token",
+        "--other-api-token-file",
+    )?;
+    match (&options.other_username, api_token, &options.other_context) {
+        (None, None, None) => Ok(None),
+        (Some(username), Some(api_token), Some(context))
+            if !username.is_empty() && !context.is_empty() =>
+        {
+            Ok(Some(OtherUser {
+                username: username.clone(),
+                api_token,
+                context: context.clone(),
+            }))
+        }
+        _ => Err(SetupError::Configuration(
+            "the cross-user checks need all of --other-username, --other-api-token (or its file or IPDR_OTHER_API_TOKEN) and --other-context".to_string(),
+        )),
+    }
 }
 
 /// Where reports go, and which trials to rerun.
@@ -170,30 +238,18 @@ fn target_from_options(options: &TargetOptions, base_url: &str) -> Result<Target
             "--target {base_url:?} must be an http:// or https:// URL with a host"
         )));
     }
-    let from_file = match &options.api_token_file {
-        Some(path) => {
-            if options.api_token.is_some() {
-                return Err(SetupError::Configuration(
-                    "give the api token once: --api-token-file, or IPDR_API_TOKEN / --api-token"
-                        .to_string(),
-                ));
-            }
-            let text = std::fs::read_to_string(path).map_err(|error| {
-                SetupError::Configuration(format!("--api-token-file {}: {error}", path.display()))
-            })?;
-            Some(ApiToken::new(text.lines().next().unwrap_or("").trim()))
-        }
-        None => None,
-    };
-    let api_token = from_file
-        .or_else(|| options.api_token.clone())
-        .filter(|token| !token.expose().is_empty())
-        .ok_or_else(|| {
-            SetupError::Configuration(
-                "--target needs an api token (IPDR_API_TOKEN, --api-token-file or --api-token)"
-                    .to_string(),
-            )
-        })?;
+    let api_token = token_from(
+        options.api_token.as_ref(),
+        options.api_token_file.as_ref(),
+        "IPDR_API_TOKEN / --api-token",
+        "--api-token-file",
+    )?
+    .ok_or_else(|| {
+        SetupError::Configuration(
+            "--target needs an api token (IPDR_API_TOKEN, --api-token-file or --api-token)"
+                .to_string(),
+        )
+    })?;
     let username = options
         .username
         .clone()
@@ -210,6 +266,7 @@ fn target_from_options(options: &TargetOptions, base_url: &str) -> Result<Target
         context: options.context.clone(),
         second_context: options.second_context.clone(),
         forbidden_context: options.forbidden_context.clone(),
+        other: other_user(options)?,
         timeout: timeout(options.timeout)?,
     })
 }
@@ -301,6 +358,10 @@ fn compare_target(
         timeout: timeout_seconds,
         retries: 0,
         api_token_file: None,
+        other_username: None,
+        other_api_token: None,
+        other_api_token_file: None,
+        other_context: None,
     };
     target_from_options(&options, url).map_err(|error| match error {
         SetupError::Configuration(reason) => {

@@ -10,7 +10,8 @@ use super::client::{Client, Exchange, ReceivedResponse};
 use crate::spec::contract::COLLECTION_PATH;
 use crate::spec::load::LoadedScenario;
 use crate::spec::pattern::{MatchContext, Mismatch, Pattern};
-use crate::spec::scenario::{AuthVariant, Level, Request, Step};
+use crate::spec::scenario::{AuthVariant, Level, Principal, Request, Step};
+use crate::spec::tamper::AuthField;
 use crate::spec::template::{resolve_value, Bindings, Template, Variable};
 
 /// Every UserID the harness creates starts with this, so `sweep` can find them.
@@ -58,12 +59,49 @@ impl RunIdentity {
 /// The auth parameters one request carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentAuth {
-    /// Token sent.
-    pub api_token: String,
+    /// Token sent (None: left out; the JSON text when not a string).
+    pub api_token: Option<Value>,
     /// Username sent.
-    pub username: String,
+    pub username: Option<Value>,
     /// Context sent.
-    pub contextname: String,
+    pub contextname: Option<Value>,
+}
+
+impl SentAuth {
+    /// Three strings, as configured.
+    fn strings(api_token: &str, username: &str, contextname: &str) -> SentAuth {
+        SentAuth {
+            api_token: Some(Value::String(api_token.to_string())),
+            username: Some(Value::String(username.to_string())),
+            contextname: Some(Value::String(contextname.to_string())),
+        }
+    }
+
+    /// The username as an envelope would name it ("" when absent, the JSON text when not a string).
+    pub fn username_text(&self) -> String {
+        text_of(self.username.as_ref())
+    }
+
+    /// The context name as an envelope would name it.
+    pub fn contextname_text(&self) -> String {
+        text_of(self.contextname.as_ref())
+    }
+
+    /// The context a mutating request works in, for the cleanup ledger.
+    fn context_for_ledger(&self) -> Option<String> {
+        self.contextname
+            .as_ref()
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+}
+
+fn text_of(value: Option<&Value>) -> String {
+    match value {
+        None => String::new(),
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+    }
 }
 
 /// What happened at one step.
@@ -275,6 +313,16 @@ impl Bindings for ScenarioBindings<'_> {
                 .ok_or("no forbidden context is configured")?,
             Variable::InvalidContext => self.identity.invalid_context(),
             Variable::Username => target.username.clone(),
+            Variable::OtherUsername => target
+                .other
+                .as_ref()
+                .map(|other| other.username.clone())
+                .ok_or("no other user is configured")?,
+            Variable::OtherContext => target
+                .other
+                .as_ref()
+                .map(|other| other.context.clone())
+                .ok_or("no other user is configured")?,
             Variable::ApiToken => target.api_token.expose().to_string(),
             Variable::Repeat { text, times } => text.repeat(*times),
             Variable::Copy => {
@@ -360,55 +408,79 @@ fn auth_for(
     bindings: &ScenarioBindings<'_>,
 ) -> Result<Option<SentAuth>, String> {
     let target = bindings.client.target();
-    let configured = SentAuth {
-        api_token: target.api_token.expose().to_string(),
-        username: target.username.clone(),
-        contextname: target.context.clone(),
-    };
+    let token = target.api_token.expose();
+    let configured = SentAuth::strings(token, &target.username, &target.context);
+    let in_context = |contextname: &str| SentAuth::strings(token, &target.username, contextname);
     let resolve = |template: &str| -> Result<String, String> {
         Template::parse(template)
             .map_err(|error| error.to_string())?
             .resolve_string(bindings)
     };
+    let other = || {
+        target
+            .other
+            .as_ref()
+            .ok_or_else(|| "no other user is configured".to_string())
+    };
     Ok(Some(match &request.auth {
         AuthVariant::Default => configured,
         AuthVariant::Omitted => return Ok(None),
         AuthVariant::InvalidToken => SentAuth {
-            api_token: bindings.identity.invalid_token(),
+            api_token: Some(Value::String(bindings.identity.invalid_token())),
             ..configured
         },
-        AuthVariant::InvalidContext => SentAuth {
-            contextname: bindings.identity.invalid_context(),
-            ..configured
-        },
-        AuthVariant::ForbiddenContext => SentAuth {
-            contextname: target
+        AuthVariant::InvalidContext => in_context(&bindings.identity.invalid_context()),
+        AuthVariant::ForbiddenContext => in_context(
+            target
                 .forbidden_context
-                .clone()
+                .as_deref()
                 .ok_or("no forbidden context is configured")?,
-            ..configured
-        },
-        AuthVariant::SecondContext => SentAuth {
-            contextname: target
+        ),
+        AuthVariant::SecondContext => in_context(
+            target
                 .second_context
-                .clone()
+                .as_deref()
                 .ok_or("no second context is configured")?,
-            ..configured
-        },
-        AuthVariant::Explicit(explicit) => SentAuth {
-            api_token: match &explicit.api_token {
-                Some(token) => resolve(token)?,
-                None => configured.api_token.clone(),
-            },
-            username: match &explicit.username {
+        ),
+        AuthVariant::OtherUser => {
+            let other = other()?;
+            SentAuth::strings(other.api_token.expose(), &other.username, &other.context)
+        }
+        AuthVariant::Tampered(tampered) => {
+            let mut sent = configured;
+            let (slot, value) = match tampered.field {
+                AuthField::ApiToken => (&mut sent.api_token, token),
+                AuthField::Username => (&mut sent.username, target.username.as_str()),
+                AuthField::Contextname => (&mut sent.contextname, target.context.as_str()),
+            };
+            *slot = tampered.tamper.apply(value).ok_or_else(|| {
+                format!(
+                    "{} cannot be {} for the configured value",
+                    tampered.field.key(),
+                    tampered.tamper.describe()
+                )
+            })?;
+            sent
+        }
+        AuthVariant::Explicit(explicit) => {
+            let api_token = match (&explicit.api_token, explicit.token_of) {
+                (Some(_), Some(_)) => {
+                    return Err("explicit auth gives both api_token and token_of".to_string())
+                }
+                (Some(text), None) => resolve(text)?,
+                (None, Some(Principal::Other)) => other()?.api_token.expose().to_string(),
+                (None, Some(Principal::Configured) | None) => token.to_string(),
+            };
+            let username = match &explicit.username {
                 Some(username) => resolve(username)?,
-                None => configured.username.clone(),
-            },
-            contextname: match &explicit.contextname {
+                None => target.username.clone(),
+            };
+            let contextname = match &explicit.contextname {
                 Some(context) => resolve(context)?,
-                None => configured.contextname.clone(),
-            },
-        },
+                None => target.context.clone(),
+            };
+            SentAuth::strings(&api_token, &username, &contextname)
+        }
     }))
 }
 
@@ -424,15 +496,15 @@ fn body_for(
     }
     let mut map = Map::new();
     if let Some(auth) = auth {
-        map.insert(
-            "api_token".to_string(),
-            Value::String(auth.api_token.clone()),
-        );
-        map.insert("username".to_string(), Value::String(auth.username.clone()));
-        map.insert(
-            "contextname".to_string(),
-            Value::String(auth.contextname.clone()),
-        );
+        for (field, value) in
+            AuthField::ALL
+                .into_iter()
+                .zip([&auth.api_token, &auth.username, &auth.contextname])
+        {
+            if let Some(value) = value {
+                map.insert(field.key().to_string(), value.clone());
+            }
+        }
     }
     if let Some(body) = &request.body {
         if let Value::Object(fields) = resolve_value(body, bindings)? {
@@ -509,7 +581,7 @@ async fn run_step(
     if step.request.method.is_mutating() {
         let context = auth
             .as_ref()
-            .map(|auth| auth.contextname.clone())
+            .and_then(SentAuth::context_for_ledger)
             .unwrap_or_else(|| client.target().context.clone());
         // A raw body may not parse; the UserIDs it names come from ${uid:...}.
         let raw_uids: Vec<String> = match &step.request.raw_body {
@@ -571,7 +643,7 @@ async fn run_step(
     };
     let (username, contextname) = auth
         .as_ref()
-        .map(|auth| (auth.username.clone(), auth.contextname.clone()))
+        .map(|auth| (auth.username_text(), auth.contextname_text()))
         .unwrap_or_default();
     let context = MatchContext {
         bindings: &*bindings,

@@ -46,6 +46,8 @@ pub struct Target {
     pub second_context: Option<String>,
     /// An existing context the user may not access.
     pub forbidden_context: Option<String>,
+    /// A second user, for cross-user checks (`--other-*`).
+    pub other: Option<OtherUser>,
     /// Per-request timeout.
     pub timeout: Duration,
 }
@@ -64,8 +66,20 @@ impl Target {
             context: credentials.context,
             second_context: credentials.second_context,
             forbidden_context: credentials.forbidden_context,
+            other: credentials.other.map(|other| OtherUser {
+                username: other.username,
+                api_token: ApiToken::new(other.api_token),
+                context: other.context,
+            }),
             timeout,
         }
+    }
+
+    /// Every secret the harness holds for this target: the token, and the other user's.
+    pub fn secrets(&self) -> Vec<&str> {
+        std::iter::once(self.api_token.expose())
+            .chain(self.other.as_ref().map(|other| other.api_token.expose()))
+            .collect()
     }
 
     /// The configured credentials for `contextname`, as the JSON body of a list or delete ("Authentication").
@@ -82,6 +96,17 @@ impl Target {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
     }
+}
+
+/// A second user of the target: its own token, and a context only it may access.
+#[derive(Debug, Clone)]
+pub struct OtherUser {
+    /// Its username (`--other-username`).
+    pub username: String,
+    /// Its token (`--other-api-token`); redacted like the first.
+    pub api_token: ApiToken,
+    /// A context only it may access (`--other-context`).
+    pub context: String,
 }
 
 impl std::str::FromStr for ApiToken {

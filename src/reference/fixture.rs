@@ -37,6 +37,10 @@ struct HarnessSection {
     second_context: Option<String>,
     #[serde(default)]
     forbidden_context: Option<String>,
+    #[serde(default)]
+    other_username: Option<String>,
+    #[serde(default)]
+    other_context: Option<String>,
 }
 
 /// The file format of a users fixture.
@@ -61,6 +65,19 @@ pub struct HarnessCredentials {
     pub second_context: Option<String>,
     /// An existing context the user may not access.
     pub forbidden_context: Option<String>,
+    /// A second user with a context only it may access, for cross-user checks.
+    pub other: Option<OtherCredentials>,
+}
+
+/// The second user's credentials, as the harness uses them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherCredentials {
+    /// Its username.
+    pub username: String,
+    /// Its token.
+    pub api_token: String,
+    /// A context only it may access.
+    pub context: String,
 }
 
 /// Users, tokens and contexts of the reference server, validated on load.
@@ -172,12 +189,44 @@ impl UsersFixture {
             }
         }
 
+        let other = match (&harness.other_username, &harness.other_context) {
+            (None, None) => None,
+            (Some(username), Some(context)) => {
+                let Some(other) = parsed.users.iter().find(|u| &u.username == username) else {
+                    return Err(invalid(format!(
+                        "harness other_username {username:?} is not in \"users\""
+                    )));
+                };
+                if other.username == user.username {
+                    return Err(invalid(
+                        "harness other_username equals username".to_string(),
+                    ));
+                }
+                if !other.may_access(context) || may_access(context) {
+                    return Err(invalid(format!(
+                        "harness other_context {context:?} must be accessible to {username:?} only, not to {:?}",
+                        user.username
+                    )));
+                }
+                Some(OtherCredentials {
+                    username: username.clone(),
+                    api_token: other.api_token.clone(),
+                    context: context.clone(),
+                })
+            }
+            _ => {
+                return Err(invalid(
+                    "harness other_username and other_context go together".to_string(),
+                ))
+            }
+        };
         let credentials = HarnessCredentials {
             username: user.username.clone(),
             api_token: user.api_token.clone(),
             context: harness.context.clone(),
             second_context: harness.second_context.clone(),
             forbidden_context: harness.forbidden_context.clone(),
+            other,
         };
         Ok(UsersFixture {
             contexts: parsed.contexts,

@@ -68,7 +68,9 @@ use crate::spec::contract::Customer;
 
 pub use deviation::{Deviation, Deviations};
 pub use error::ReferenceError;
-pub use fixture::{FixtureUser, HarnessCredentials, Preload, PreloadCustomer, UsersFixture};
+pub use fixture::{
+    FixtureUser, HarnessCredentials, OtherCredentials, Preload, PreloadCustomer, UsersFixture,
+};
 pub use flavour::Flavour;
 
 use handlers::App;

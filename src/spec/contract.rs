@@ -56,6 +56,84 @@ pub const CREATE_MANDATORY_FIELDS: [&str; 2] = ["UserID", "Name"];
 /// The three auth parameters carried in the JSON body of every request, GET and DELETE too ("Authentication").
 pub const AUTH_FIELDS: [&str; 3] = ["api_token", "username", "contextname"];
 
+/// Longest UserID, Name or Address a conformant server must accept, in characters.
+///
+/// The page sets no limit; its longest example value, "Trisul Network
+/// Analytics", has 24 characters. Longer values may be refused (cleanly).
+pub const ORDINARY_MAX_CHARS: usize = 64;
+
+/// Whether a conformant server must accept `value` in the body field `field` and store it exactly.
+///
+/// The page gives no character set, length or format for any field
+/// ("Creating a New Customer" only says "string"), so a server may refuse
+/// anything unlike the page's own examples. What it must accept are values
+/// like them:
+/// - `UserID`: ASCII letters, digits and `-`, 1 to [`ORDINARY_MAX_CHARS`]
+///   characters (the examples are "B68t19" and "Xlr8d3"; the hyphen is the
+///   one thing the harness adds, to keep its records apart);
+/// - `Name`, `Address`: words of ASCII letters and digits joined by single
+///   spaces, 1 to [`ORDINARY_MAX_CHARS`] characters ("Trisul Network
+///   Analyzer", "Chennai");
+/// - `Email`: `local@domain.tld` in lower-case ASCII letters and digits, dots
+///   between labels ("demo@gmail.com");
+/// - `PhoneNumber`, `AltPhoneNumber`: exactly ten ASCII digits ("1234567890").
+///
+/// Anything else (empty or padded values, Unicode, punctuation, control
+/// characters, long values) may be refused; accepted, it must read back
+/// exactly (inferred: values round-trip).
+pub fn is_ordinary_value(field: &str, value: &str) -> bool {
+    let within = |text: &str| !text.is_empty() && text.chars().count() <= ORDINARY_MAX_CHARS;
+    let alnum = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric());
+    match field {
+        "UserID" => {
+            within(value)
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        }
+        "Name" | "Address" => within(value) && value.split(' ').all(alnum),
+        "Email" => {
+            let lower = |text: &str| {
+                !text.is_empty()
+                    && text
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            };
+            let Some((local, domain)) = value.split_once('@') else {
+                return false;
+            };
+            within(value)
+                && local.split('.').all(lower)
+                && domain.split('.').count() >= 2
+                && domain.split('.').all(lower)
+        }
+        "PhoneNumber" | "AltPhoneNumber" => {
+            value.len() == 10 && value.bytes().all(|b| b.is_ascii_digit())
+        }
+        _ => false,
+    }
+}
+
+/// Whether an answer claims success for the customer `user_id`: HTTP 2xx and a JSON object whose `UserID` is `user_id`.
+///
+/// Every documented success returns the customer object with HTTP 200
+/// ("Response" tables); every answer that does not is a refusal, whatever
+/// its shape or status. Where the page is silent, a clean refusal (any
+/// refusal, nothing changed) is conformant. `user_id` None accepts any
+/// string UserID (a create whose UserID the harness left out).
+pub fn claims_success(
+    status: u16,
+    body: Option<&serde_json::Value>,
+    user_id: Option<&str>,
+) -> bool {
+    (200..300).contains(&status)
+        && body
+            .and_then(serde_json::Value::as_object)
+            .and_then(|object| object.get("UserID"))
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|found| user_id.is_none_or(|wanted| wanted == found))
+}
+
 /// One IPDR customer record as the server returns it ("Retrieving Customer List › Response Example").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -379,6 +457,53 @@ mod tests {
             serde_json::to_string(&forbidden).unwrap(),
             r#"{"status":"Error","message":"The user (user) is not allowed to access the context ipdr"}"#
         );
+    }
+
+    #[test]
+    fn the_page_examples_are_ordinary_values() {
+        for (field, value) in [
+            ("UserID", "B68t19"),
+            ("UserID", "zzconf-1a2b3c4d-007-a"),
+            ("Name", "Trisul Network Analytics"),
+            ("Address", "Partially Updated"),
+            ("Email", "demo@gmail.com"),
+            ("PhoneNumber", "1234567890"),
+            ("AltPhoneNumber", "9999999999"),
+        ] {
+            assert!(is_ordinary_value(field, value), "{field} {value:?}");
+        }
+        for (field, value) in [
+            ("UserID", ""),
+            ("UserID", "a b"),
+            ("Name", ""),
+            ("Name", " Trisul"),
+            ("Name", "Tri\tsul"),
+            ("Name", "José"),
+            ("Address", "a  b"),
+            ("Email", "Demo@gmail.com"),
+            ("Email", "demo@gmail"),
+            ("PhoneNumber", "+911234567890"),
+            ("PhoneNumber", "123456789"),
+            ("Unknown", "x"),
+        ] {
+            assert!(!is_ordinary_value(field, value), "{field} {value:?}");
+        }
+        assert!(!is_ordinary_value(
+            "Name",
+            &"n".repeat(ORDINARY_MAX_CHARS + 1)
+        ));
+    }
+
+    #[test]
+    fn success_is_2xx_and_the_customer_object() {
+        let object = serde_json::json!({"id": 1, "UserID": "u"});
+        assert!(claims_success(200, Some(&object), Some("u")));
+        assert!(claims_success(201, Some(&object), None));
+        assert!(!claims_success(409, Some(&object), Some("u")));
+        assert!(!claims_success(200, Some(&object), Some("v")));
+        let envelope = serde_json::json!({"status": "Error", "message": "x"});
+        assert!(!claims_success(200, Some(&envelope), None));
+        assert!(!claims_success(200, None, None));
     }
 
     #[test]

@@ -7,4 +7,5 @@ pub mod model;
 pub mod pattern;
 pub mod scenario;
 pub mod schema;
+pub mod tamper;
 pub mod template;

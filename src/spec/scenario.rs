@@ -84,6 +84,39 @@ pub struct Step {
     /// Variables to take from the response body: variable name → JSON pointer (e.g. `"/id"`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub capture: BTreeMap<String, String>,
+    /// Names this step's outcome (accepted or refused, see [`Answer`]) for later steps' `only_if`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// Runs this step only when an earlier step ended as given; otherwise it is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_if: Option<OnlyIf>,
+}
+
+/// A condition on an earlier step's outcome (its `outcome` name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum OnlyIf {
+    /// The named step's answer claimed success (HTTP 2xx and the customer object).
+    Accepted(String),
+    /// The named step's answer was a refusal (anything else).
+    Refused(String),
+}
+
+/// Which answers a step allows, by outcome.
+///
+/// A success is HTTP 2xx with the customer object of the request's UserID
+/// ([`crate::spec::contract::claims_success`]); anything else is a refusal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    /// The answer must match `status`, `json` and `body`.
+    #[default]
+    AsGiven,
+    /// The answer must be a refusal, of any shape and any HTTP status (the page names none).
+    Refusal,
+    /// A refusal, of any shape and status, or a success that matches `status`, `json` and `body`
+    /// (the page is silent on whether such a request is accepted, but explicit about what a success looks like).
+    SuccessOrRefusal,
 }
 
 /// HTTP methods the API uses.
@@ -123,7 +156,7 @@ impl Method {
 /// A request. Strings in `path`, `body` and `raw_body` may hold variables:
 /// `${uid:LABEL}` (a UserID unique to this run and scenario), `${context}`,
 /// `${second_context}`, `${forbidden_context}`, `${invalid_context}`,
-/// `${username}`, `${repeat:TEXT:N}` (TEXT repeated N times), `${copy}`
+/// `${username}`, `${other_username}`, `${other_context}`, `${repeat:TEXT:N}` (TEXT repeated N times), `${copy}`
 /// (the copy's index in a concurrent step), and any captured variable `${NAME}`. A string that is exactly one variable takes
 /// the variable's JSON type. `${api_token}` is allowed in `raw_body` only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -166,6 +199,31 @@ pub enum AuthVariant {
     Omitted,
     /// Explicit values; any field left out takes the configured value.
     Explicit(ExplicitAuth),
+    /// The configured parameters with one spoiled (see [`crate::spec::tamper`]).
+    Tampered(TamperedAuth),
+    /// The other user's token and username in the other user's context (`--other-*`).
+    OtherUser,
+}
+
+/// One auth parameter spoiled, the other two as configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TamperedAuth {
+    /// Which parameter.
+    pub field: crate::spec::tamper::AuthField,
+    /// How it is spoiled.
+    pub tamper: crate::spec::tamper::Tamper,
+}
+
+/// Whose token a request carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Principal {
+    /// The configured user's (`--api-token`).
+    #[default]
+    Configured,
+    /// The other user's (`--other-api-token`).
+    Other,
 }
 
 /// Explicit auth values for [`AuthVariant::Explicit`]; each may hold variables.
@@ -175,6 +233,9 @@ pub struct ExplicitAuth {
     /// Token to send instead of the configured one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_token: Option<String>,
+    /// Send this principal's real token (never written into a file); `api_token` must then be absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_of: Option<Principal>,
     /// Username to send instead of the configured one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
@@ -203,6 +264,9 @@ pub struct Expect {
     /// Whether the response must be JSON (`application/json` content type and a parseable body).
     #[serde(default = "default_true")]
     pub json: bool,
+    /// Which outcomes are allowed; `status`, `json` and `body` apply to the answer unless it is an allowed refusal.
+    #[serde(default, skip_serializing_if = "is_as_given")]
+    pub answer: Answer,
     /// Expected body, as a pattern. Scalars match by equality (after
     /// variables), arrays element-wise with equal length, objects key by key
     /// (extra keys allowed). Matchers are objects with one `$` key:
@@ -218,6 +282,10 @@ pub struct Expect {
     pub body: Option<serde_json::Value>,
 }
 
+fn is_as_given(answer: &Answer) -> bool {
+    *answer == Answer::AsGiven
+}
+
 fn default_status() -> u16 {
     200
 }
@@ -231,6 +299,7 @@ impl Default for Expect {
         Expect {
             status: default_status(),
             json: true,
+            answer: Answer::AsGiven,
             body: None,
         }
     }

@@ -20,6 +20,10 @@ pub enum Variable {
     InvalidContext,
     /// `${username}`: the configured username.
     Username,
+    /// `${other_username}`: the other user's username (`--other-username`).
+    OtherUsername,
+    /// `${other_context}`: a context only the other user may access (`--other-context`).
+    OtherContext,
     /// `${api_token}`: the configured token (raw bodies only).
     ApiToken,
     /// `${repeat:TEXT:N}`: TEXT repeated N times.
@@ -93,6 +97,8 @@ impl Variable {
             "forbidden_context" => Variable::ForbiddenContext,
             "invalid_context" => Variable::InvalidContext,
             "username" => Variable::Username,
+            "other_username" => Variable::OtherUsername,
+            "other_context" => Variable::OtherContext,
             "api_token" => Variable::ApiToken,
             "copy" => Variable::Copy,
             name if !name.is_empty()

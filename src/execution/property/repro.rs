@@ -291,6 +291,7 @@ impl ScenarioWriter<'_> {
             json: observed
                 .as_ref()
                 .is_some_and(|observed| observed.json_content_type && observed.body.is_some()),
+            answer: Default::default(),
             body: None,
         };
         let mut capture = BTreeMap::new();
@@ -402,6 +403,8 @@ impl ScenarioWriter<'_> {
             },
             expect,
             capture,
+            outcome: None,
+            only_if: None,
         }
     }
 }
