@@ -48,6 +48,87 @@ fn config() -> ServerConfig {
     ServerConfig::builtin().with_preload(preload())
 }
 
+/// The harness's list body in its context, with the auth parameter `key`
+/// replaced by `value` (left out when `None`).
+fn list_body_with(h: &Harness, key: &str, value: Option<Value>) -> Value {
+    let mut body = h.body(json!({}));
+    match value {
+        Some(value) => body[key] = value,
+        None => {
+            body.as_object_mut().expect("object").remove(key);
+        }
+    }
+    body
+}
+
+/// The letters of `text` with their case swapped.
+fn swap_case(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_uppercase() {
+                c.to_ascii_lowercase()
+            } else {
+                c.to_ascii_uppercase()
+            }
+        })
+        .collect()
+}
+
+/// A GET whose `api_token` is `token` lists the harness's context when
+/// `accepted`, and gets the exact invalid-token envelope otherwise.
+async fn assert_token(h: &Harness, token: Value, accepted: bool) {
+    let answer = h
+        .send(
+            Method::GET,
+            None,
+            &list_body_with(h, "api_token", Some(token.clone())),
+        )
+        .await;
+    if accepted {
+        assert_eq!(user_ids(&answer.json()), [KNOWN], "token {token}");
+    } else {
+        answer.assert_exact(TOKEN_ERROR);
+    }
+    // The wrong token is refused either way.
+    h.send(Method::GET, None, &h.bad_token_body(json!({})))
+        .await
+        .assert_exact(TOKEN_ERROR);
+}
+
+/// A PATCH of KNOWN's Address whose `api_token` is `token` changes it
+/// when `accepted`, and nothing otherwise.
+async fn assert_token_patches(h: &Harness, token: &str, accepted: bool) {
+    let mut body = h.body(json!({"Address": "Tampered"}));
+    body["api_token"] = json!(token);
+    h.send(Method::PATCH, Some(KNOWN), &body).await;
+    let address = h.stored(KNOWN).expect("kept").address;
+    assert_eq!(address, if accepted { "Tampered" } else { "Chennai" });
+}
+
+/// A PATCH of Address through the path `path` changes KNOWN when `reaches`;
+/// otherwise it is refused and KNOWN keeps its Address.
+async fn assert_path_reaches_known(h: &Harness, path: &str, reaches: bool) {
+    let answer = h
+        .raw_at(
+            Method::PATCH,
+            format!("{}/{path}", h.url(None)),
+            h.body(json!({"Address": "Reached"})).to_string(),
+        )
+        .await;
+    let stored = h.stored(KNOWN).expect("kept");
+    if reaches {
+        assert_eq!(answer.assert_customer()["UserID"], KNOWN, "{path}");
+        assert_eq!(stored.address, "Reached", "{path}");
+    } else {
+        assert_eq!(
+            answer.json()["message"],
+            "IPDR Customer not found",
+            "{path}"
+        );
+        assert_eq!(stored.address, "Chennai", "{path}");
+    }
+}
+
 fn user_ids(list: &Value) -> Vec<&str> {
     list.as_array()
         .unwrap_or_else(|| panic!("not an array: {list}"))
@@ -463,6 +544,254 @@ async fn probe(deviation: Deviation, h: &Harness, on: bool) {
             assert_eq!(created["Name"], pick("padded", "  padded\t"));
             assert_eq!(created["Address"], "in side");
         }
+        Deviation::TokenPrefixAccepted => {
+            let prefix = &h.token[..h.token.len() - 1];
+            assert_token(h, json!(prefix), on).await;
+            assert_token_patches(h, prefix, on).await;
+            // The empty string is no prefix that counts.
+            assert_token(h, json!(""), false).await;
+        }
+        Deviation::TokenExtensionAccepted => {
+            let extended = format!("{}x", h.token);
+            assert_token(h, json!(extended), on).await;
+            assert_token_patches(h, &extended, on).await;
+        }
+        Deviation::TokenCaseInsensitive => {
+            let swapped = swap_case(&h.token);
+            assert_token(h, json!(swapped), on).await;
+            assert_token_patches(h, &swapped, on).await;
+        }
+        Deviation::TokenTrimmed => {
+            let padded = format!(" {}\t", h.token);
+            assert_token(h, json!(padded), on).await;
+            assert_token_patches(h, &padded, on).await;
+        }
+        Deviation::TokenCheckSkippedWhenAbsent => {
+            for sent in [None, Some(Value::Null)] {
+                let answer = h
+                    .send(Method::GET, None, &list_body_with(h, "api_token", sent))
+                    .await;
+                if on {
+                    assert_eq!(user_ids(&answer.json()), [KNOWN]);
+                } else {
+                    answer.assert_exact(TOKEN_ERROR);
+                }
+            }
+            // A mutating request too.
+            let mut body = h.body(json!({"Address": "Tokenless"}));
+            body.as_object_mut().expect("object").remove("api_token");
+            h.send(Method::PATCH, Some(KNOWN), &body).await;
+            let address = h.stored(KNOWN).expect("kept").address;
+            assert_eq!(address, pick("Tokenless", "Chennai"));
+            // The user still has to exist.
+            let mut nobody = list_body_with(h, "api_token", None);
+            nobody["username"] = json!("nobody");
+            h.send(Method::GET, None, &nobody)
+                .await
+                .assert_exact(TOKEN_ERROR);
+        }
+        Deviation::TokenArrayUnwrapped => {
+            assert_token(h, json!([h.token]), on).await;
+            // Two strings, or an array of another type, are still refused.
+            assert_token(h, json!([h.token, h.token]), false).await;
+            assert_token(h, json!([[h.token]]), false).await;
+        }
+        Deviation::UsernameFollowsName => {
+            let operator = h.server.users().harness().other.expect("other user");
+            // The harness's token with the operator's name reaches the
+            // operator's context.
+            let mut body = h.body_in(&operator.context, json!({}));
+            body["username"] = json!(operator.username);
+            let answer = h.send(Method::GET, None, &body).await;
+            if on {
+                assert_eq!(user_ids(&answer.json()), [RESTRICTED_ONLY]);
+            } else {
+                answer.assert_exact(TOKEN_ERROR);
+            }
+            body["UserID"] = json!("Cross1");
+            body["Name"] = json!("Cross");
+            h.send(Method::POST, None, &body).await;
+            let created = h.snapshot()[&operator.context]
+                .iter()
+                .any(|c| c.user_id == "Cross1");
+            assert_eq!(created, on);
+            // An unknown username or an unknown token is still refused.
+            let mut nobody = h.body(json!({}));
+            nobody["username"] = json!("nobody");
+            h.send(Method::GET, None, &nobody)
+                .await
+                .assert_exact(TOKEN_ERROR);
+            let mut forged = h.bad_token_body(json!({}));
+            forged["username"] = json!(operator.username);
+            h.send(Method::GET, None, &forged)
+                .await
+                .assert_exact(TOKEN_ERROR);
+        }
+        Deviation::UsernameCaseInsensitive => {
+            let shouted = h.username.to_uppercase();
+            let answer = h
+                .send(
+                    Method::GET,
+                    None,
+                    &list_body_with(h, "username", Some(json!(shouted))),
+                )
+                .await;
+            if on {
+                assert_eq!(user_ids(&answer.json()), [KNOWN]);
+            } else {
+                answer.assert_exact(TOKEN_ERROR);
+            }
+            let mut body = h.body(json!({"Address": "Shouted"}));
+            body["username"] = json!(shouted);
+            h.send(Method::PATCH, Some(KNOWN), &body).await;
+            let address = h.stored(KNOWN).expect("kept").address;
+            assert_eq!(address, pick("Shouted", "Chennai"));
+        }
+        Deviation::ContextCaseInsensitive => {
+            let shouted = h.context.to_uppercase();
+            let answer = h.list_in(&shouted).await;
+            if on {
+                assert_eq!(user_ids(&answer.json()), [KNOWN]);
+            } else {
+                answer.assert_exact(
+                    &json!({"status": "Error", "message": format!("Invalid Context name - {shouted}")})
+                        .to_string(),
+                );
+            }
+            // A create acts in the matching context.
+            h.create_in(&shouted, json!({"UserID": "Case01", "Name": "c"}))
+                .await;
+            assert_eq!(h.stored("Case01").is_some(), on);
+            assert_eq!(h.snapshot().get(&shouted), None, "no new context");
+        }
+        Deviation::ContextDefaultsWhenAbsent => {
+            let answer = h
+                .send(Method::GET, None, &list_body_with(h, "contextname", None))
+                .await;
+            if on {
+                assert_eq!(user_ids(&answer.json()), [KNOWN]);
+            } else {
+                answer.assert_exact(r#"{"status":"Error","message":"Invalid Context name - "}"#);
+            }
+            let mut body = h.body(json!({"UserID": "Ctx01", "Name": "c"}));
+            body.as_object_mut().expect("object").remove("contextname");
+            h.send(Method::POST, None, &body).await;
+            assert_eq!(h.stored("Ctx01").is_some(), on);
+            // A null context is still invalid.
+            let answer = h
+                .send(
+                    Method::GET,
+                    None,
+                    &list_body_with(h, "contextname", Some(Value::Null)),
+                )
+                .await;
+            answer.assert_exact(r#"{"status":"Error","message":"Invalid Context name - null"}"#);
+        }
+        Deviation::UserIdPrefixMatch => {
+            assert_path_reaches_known(h, &KNOWN[..4], on).await;
+            // A DELETE too.
+            let answer = h.delete(&KNOWN[..3]).await;
+            assert_eq!(answer.json().get("id").is_some(), on, "{}", answer.text);
+            assert_eq!(h.stored(KNOWN).is_none(), on);
+        }
+        Deviation::UserIdCaseInsensitive => {
+            assert_path_reaches_known(h, &swap_case(KNOWN), on).await;
+            let answer = h.delete(&KNOWN.to_lowercase()).await;
+            assert_eq!(answer.json().get("id").is_some(), on, "{}", answer.text);
+            assert_eq!(h.stored(KNOWN).is_none(), on);
+        }
+        Deviation::UserIdDoubleDecoded => {
+            // "%2542" is "%42" after one decoding, "B" after two.
+            let path = format!("%2542{}", &KNOWN[1..]);
+            assert_path_reaches_known(h, &path, on).await;
+            // A plain path still works.
+            h.patch(KNOWN, json!({"Name": "Plain"}))
+                .await
+                .assert_customer();
+        }
+        Deviation::ForbiddenErrorCarriesData => {
+            let answer = h.list_in(&h.forbidden).await;
+            let mut expected =
+                json!({"status": "Error", "message": forbidden_message(&h.username)});
+            if on {
+                let body = answer.json();
+                assert_eq!(user_ids(&body["data"]), [RESTRICTED_ONLY]);
+                expected["data"] = body["data"].clone();
+                assert_eq!(body, expected);
+            } else {
+                answer.assert_exact(&expected.to_string());
+            }
+        }
+        Deviation::ErrorEnvelopeExtraMember => {
+            let answer = h
+                .send(Method::GET, None, &h.bad_token_body(json!({})))
+                .await;
+            answer.assert_exact(pick(
+                r#"{"status":"ERROR","message":"Invalid API token","code":401}"#,
+                TOKEN_ERROR,
+            ));
+            // The context envelopes are untouched.
+            h.list_in(BAD_CONTEXT)
+                .await
+                .assert_exact(r#"{"status":"Error","message":"Invalid Context name - ipdrr"}"#);
+        }
+        Deviation::ApiTokenEchoed => {
+            let answers = [
+                h.create(full_fields("Echo01", "e")).await,
+                h.list().await,
+                h.patch("Echo01", json!({"Name": "f"})).await,
+                h.delete("Echo01").await,
+            ];
+            for answer in answers {
+                assert_eq!(answer.status, 200);
+                assert_eq!(answer.text.contains(&h.token), on, "{}", answer.text);
+                let body = answer.json();
+                let objects = match &body {
+                    Value::Array(list) => list.clone(),
+                    object => vec![object.clone()],
+                };
+                for object in objects {
+                    let echoed = object.get("api_token").is_some();
+                    assert_eq!(echoed, on, "{object}");
+                    if on {
+                        assert_eq!(object["username"], h.username);
+                        assert_eq!(object["contextname"], h.context);
+                    }
+                }
+            }
+            // Errors stay exact.
+            h.send(Method::GET, None, &h.bad_token_body(json!({})))
+                .await
+                .assert_exact(TOKEN_ERROR);
+        }
+        Deviation::ListTruncatedAt250 => {
+            for i in 0..259 {
+                h.create(json!({"UserID": format!("L{i:03}"), "Name": "l"}))
+                    .await
+                    .assert_customer();
+            }
+            let listed = h.list().await.json();
+            assert_eq!(
+                listed.as_array().map(Vec::len),
+                Some(if on { 250 } else { 260 })
+            );
+            // The first 250 in id order: the preloaded one comes first.
+            assert_eq!(listed[0]["UserID"], KNOWN);
+        }
+        Deviation::PatchIgnoresEmptyStrings => {
+            let answer = h
+                .patch(KNOWN, json!({"Address": "", "Name": "Renamed"}))
+                .await
+                .assert_customer();
+            // The answer shows what was sent either way.
+            assert_eq!(answer["Address"], "");
+            assert_eq!(answer["Name"], "Renamed");
+            let stored = h.stored(KNOWN).expect("kept");
+            assert_eq!(stored.address, pick("Chennai", ""));
+            assert_eq!(stored.name, "Renamed");
+            let listed = h.list().await.json();
+            assert_eq!(listed[0]["Address"], pick("Chennai", ""));
+        }
         Deviation::ControlCharactersStripped => {
             let created = h
                 .create(json!({"UserID": "X1", "Name": "line1\nline2\tend\u{7}"}))
@@ -563,6 +892,24 @@ deviation_tests! {
     mangle_non_ascii => MangleNonAscii,
     trim_whitespace => TrimWhitespace,
     control_characters_stripped => ControlCharactersStripped,
+    token_prefix_accepted => TokenPrefixAccepted,
+    token_extension_accepted => TokenExtensionAccepted,
+    token_case_insensitive => TokenCaseInsensitive,
+    token_trimmed => TokenTrimmed,
+    token_check_skipped_when_absent => TokenCheckSkippedWhenAbsent,
+    token_array_unwrapped => TokenArrayUnwrapped,
+    username_follows_name => UsernameFollowsName,
+    username_case_insensitive => UsernameCaseInsensitive,
+    context_case_insensitive => ContextCaseInsensitive,
+    context_defaults_when_absent => ContextDefaultsWhenAbsent,
+    user_id_prefix_match => UserIdPrefixMatch,
+    user_id_case_insensitive => UserIdCaseInsensitive,
+    user_id_double_decoded => UserIdDoubleDecoded,
+    forbidden_error_carries_data => ForbiddenErrorCarriesData,
+    error_envelope_extra_member => ErrorEnvelopeExtraMember,
+    api_token_echoed => ApiTokenEchoed,
+    list_truncated_at_250 => ListTruncatedAt250,
+    patch_ignores_empty_strings => PatchIgnoresEmptyStrings,
 }
 
 #[test]
@@ -575,7 +922,7 @@ fn every_deviation_has_its_own_test() {
         Deviation::ALL.len(),
         "a deviation is tested twice"
     );
-    assert!(Deviation::ALL.len() >= 33);
+    assert!(Deviation::ALL.len() >= 54);
 }
 
 #[test]
@@ -652,6 +999,61 @@ fn behaviour_keywords_name_the_operation_or_error_they_break() {
             "validation::duplicate_user_id",
             "Managing IPDR Customers › Creating a New Customer",
         ),
+        (
+            Deviation::TokenPrefixAccepted,
+            "auth::api_token::prefix",
+            "Error Handling › Invalid API Token",
+        ),
+        (
+            Deviation::TokenCheckSkippedWhenAbsent,
+            "auth::api_token::absent",
+            "Authentication",
+        ),
+        (
+            Deviation::UsernameFollowsName,
+            "cross_user::token_with_other_username",
+            "Authentication",
+        ),
+        (
+            Deviation::UsernameCaseInsensitive,
+            "auth::username::case_changed",
+            "Authentication",
+        ),
+        (
+            Deviation::ContextDefaultsWhenAbsent,
+            "auth::contextname::absent",
+            "Authentication",
+        ),
+        (
+            Deviation::UserIdDoubleDecoded,
+            "user_id_variants::percent_encoded",
+            "Managing IPDR Customers",
+        ),
+        (
+            Deviation::ForbiddenErrorCarriesData,
+            "errors::forbidden_context::list",
+            "Error Handling › Unauthorized Context Access",
+        ),
+        (
+            Deviation::ErrorEnvelopeExtraMember,
+            "errors::invalid_token::list",
+            "Error Handling › Invalid API Token",
+        ),
+        (
+            Deviation::ApiTokenEchoed,
+            "security::token_never_echoed",
+            "Authentication",
+        ),
+        (
+            Deviation::ListTruncatedAt250,
+            "completeness::list_holds_more_than_250",
+            "Managing IPDR Customers › Retrieving Customer List",
+        ),
+        (
+            Deviation::PatchIgnoresEmptyStrings,
+            "roundtrip::empty_string::partial_update",
+            "Managing IPDR Customers › Partially Updating Customer Information",
+        ),
     ];
     for (deviation, name, citation) in cases {
         let name = name.to_lowercase();
@@ -689,9 +1091,10 @@ fn flavour_names_are_the_clap_values() {
         .iter()
         .map(|f| f.to_possible_value().expect("named").get_name().to_string())
         .collect();
-    assert_eq!(names, ["reference", "alt"]);
+    assert_eq!(names, ["reference", "alt", "strict"]);
     assert_eq!(Flavour::default(), Flavour::Reference);
     assert_eq!(Flavour::Alt.to_string(), "alt");
+    assert_eq!(Flavour::Strict.to_string(), "strict");
 }
 
 #[tokio::test]
@@ -746,11 +1149,6 @@ async fn alt_answers_unspecified_errors_with_4xx_and_its_own_shape() {
         .assert_customer();
     let before = h.snapshot();
 
-    assert_alt_error(
-        &h.put("Nope", full_fields("Nope", "x")).await,
-        404,
-        "not_found",
-    );
     assert_alt_error(
         &h.patch("Nope", json!({"Name": "x"})).await,
         404,
@@ -994,18 +1392,51 @@ async fn alt_keeps_documented_update_and_delete_semantics() {
     assert_eq!(refused.status, 422);
     assert_eq!(h.snapshot(), before);
 
-    // PUT to an unknown UserID is an error and creates nothing.
-    assert_alt_error(
-        &h.put("Unknown", full_fields("Unknown", "u")).await,
-        404,
-        "not_found",
-    );
-    assert_eq!(h.snapshot(), before);
-
     // DELETE returns the deleted object and removes it.
     let deleted = h.delete(KNOWN).await.assert_customer();
     assert_eq!(deleted, patched);
     h.list().await.assert_exact("[]");
+}
+
+#[tokio::test]
+async fn alt_put_of_an_unknown_user_id_creates_it_with_exactly_the_values_sent() {
+    let h = alt().await;
+    let fields = full_fields("Upsert1", "Trisul Network Analyzer");
+    let put = h.put("Upsert1", fields.clone()).await.assert_customer();
+    let mut expected = fields.clone();
+    expected["id"] = json!(1000);
+    assert_eq!(put, expected);
+    // One record, in the request's context only, listed as answered.
+    assert_eq!(h.stored_all("Upsert1").len(), 1);
+    assert_eq!(h.list().await.json(), json!([put]));
+    h.list_in(&h.second).await.assert_exact("[]");
+    // A second PUT updates it (same id), it does not add another.
+    let mut changed = fields;
+    changed["Address"] = json!("India");
+    let again = h.put("Upsert1", changed).await.assert_customer();
+    assert_eq!(again["id"], 1000);
+    assert_eq!(again["Address"], "India");
+    assert_eq!(h.stored_all("Upsert1").len(), 1);
+    // PATCH and DELETE of an unknown UserID are still refused.
+    let before = h.snapshot();
+    assert_alt_error(
+        &h.patch("Nope", json!({"Name": "x"})).await,
+        404,
+        "not_found",
+    );
+    assert_alt_error(&h.delete("Nope").await, 404, "not_found");
+    // A PUT missing fields creates nothing either.
+    let refused = h
+        .put("Partial1", json!({"Name": "p", "UserID": "Partial1"}))
+        .await;
+    assert_alt_error(&refused, 422, "missing_fields");
+    assert_eq!(h.snapshot(), before);
+
+    // The reference refuses the PUT and creates nothing.
+    let reference = Harness::with_config(ServerConfig::builtin()).await;
+    let answer = reference.put("Upsert1", full_fields("Upsert1", "n")).await;
+    assert_eq!(answer.json()["message"], "IPDR Customer not found");
+    assert!(reference.stored("Upsert1").is_none());
 }
 
 #[tokio::test]
@@ -1034,6 +1465,527 @@ async fn alt_keeps_contexts_isolated_and_user_ids_unique_per_context() {
 async fn alt_concurrent_creates_of_one_user_id_yield_exactly_one_record() {
     let h = alt().await;
     assert_eq!(race_creates(&h).await, 1);
+}
+
+// ------------------------------------------------------------------ strict flavour
+
+async fn strict() -> Harness {
+    Harness::with_config(ServerConfig::builtin().with_flavour(Flavour::Strict)).await
+}
+
+/// The page's create example ("Creating a New Customer"): every value ordinary.
+fn page_example() -> Value {
+    full_fields(KNOWN, "Trisul")
+}
+
+/// Asserts a strict-flavour validation-style error: this status, JSON
+/// `{"errors":[...]}` naming `field`, no Trisul envelope.
+fn assert_strict_error(answer: &Answer, status: u16, field: &str) {
+    assert_eq!(answer.status, status, "{}", answer.text);
+    assert_eq!(answer.content_type, "application/json", "{}", answer.text);
+    let body = answer.json();
+    let errors = body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors array: {}", answer.text));
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["field"] == field && e["detail"].is_string()),
+        "{field} not named: {}",
+        answer.text
+    );
+    assert!(body.get("status").is_none(), "{}", answer.text);
+}
+
+/// Asserts the strict not-found answer: 404, text/plain, not JSON.
+fn assert_strict_not_found(answer: &Answer) {
+    assert_eq!(answer.status, 404, "{}", answer.text);
+    assert!(
+        answer.content_type.starts_with("text/plain"),
+        "{}",
+        answer.content_type
+    );
+    assert_eq!(answer.text, "no such customer");
+    assert!(serde_json::from_str::<Value>(&answer.text).is_err());
+}
+
+/// Asserts a strict customer object: exactly `fields` (the page's members)
+/// plus `created_at` (RFC 3339, UTC) and `Context`.
+fn assert_strict_customer(object: &Value, fields: &Value, context: &str) {
+    let mut page_members = object.clone();
+    let members = page_members.as_object_mut().expect("an object");
+    let created_at = members.remove("created_at").expect("created_at");
+    let created_at = created_at.as_str().expect("created_at is a string");
+    assert_eq!(
+        created_at.len(),
+        "2024-02-29T12:34:56.789Z".len(),
+        "{created_at}"
+    );
+    assert!(
+        created_at.ends_with('Z') && created_at.as_bytes()[10] == b'T',
+        "{created_at}"
+    );
+    assert_eq!(members.remove("Context"), Some(json!(context)));
+    assert!(members.get("id").is_some_and(Value::is_i64), "{object}");
+    members.remove("id");
+    assert_eq!(&page_members, fields, "{object}");
+}
+
+#[tokio::test]
+async fn strict_answers_the_page_examples_as_shown_plus_its_own_members() {
+    let h = strict().await;
+    // Create ("Creating a New Customer").
+    let created = h.create(page_example()).await;
+    assert_eq!(created.content_type, "application/json");
+    let created = created.assert_customer();
+    assert_strict_customer(&created, &page_example(), "default");
+    let id = created["id"].clone();
+    assert_eq!(id, 1);
+
+    // PUT ("Updating Customer Information"): every field, id kept.
+    let put_fields = json!({"Name": "Trisul Network Analyzer", "Address": "India",
+        "Email": "test@gmail.com", "PhoneNumber": "3333333333",
+        "AltPhoneNumber": "5555555555", "UserID": KNOWN});
+    let put = h.put(KNOWN, put_fields.clone()).await.assert_customer();
+    assert_strict_customer(&put, &put_fields, "default");
+    assert_eq!(put["id"], id);
+    assert_eq!(put["created_at"], created["created_at"]);
+
+    // PATCH ("Partially Updating Customer Information"): omitted fields kept.
+    let mut patched_fields = put_fields.clone();
+    patched_fields["Address"] = json!("Partially Updated");
+    let patched = h
+        .patch(KNOWN, json!({"Address": "Partially Updated"}))
+        .await
+        .assert_customer();
+    assert_strict_customer(&patched, &patched_fields, "default");
+    assert_eq!(patched["id"], id);
+
+    // List ("Retrieving Customer List"): the stored values.
+    let listed = h.list().await;
+    assert_eq!(listed.status, 200);
+    let listed = listed.json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    assert_strict_customer(&listed[0], &patched_fields, "default");
+
+    // DELETE ("Deleting a Customer"): the deleted object, then gone.
+    let deleted = h.delete(KNOWN).await.assert_customer();
+    assert_eq!(deleted, patched);
+    h.list().await.assert_exact("[]");
+    assert!(h.stored(KNOWN).is_none());
+}
+
+#[tokio::test]
+async fn strict_refuses_values_unlike_the_page_examples_and_stores_nothing() {
+    let h = strict().await;
+    h.create(page_example()).await.assert_customer();
+    let before = h.snapshot();
+    let long = "a".repeat(65);
+    let refused_creates = [
+        ("Name", json!({"UserID": "New001", "Name": "tab\there"})),
+        ("Name", json!({"UserID": "New001", "Name": ""})),
+        ("Name", json!({"UserID": "New001", "Name": " padded"})),
+        ("Name", json!({"UserID": "New001", "Name": "Zoë"})),
+        ("Name", json!({"UserID": "New001", "Name": long})),
+        ("UserID", json!({"UserID": "", "Name": "n"})),
+        ("UserID", json!({"UserID": "with space", "Name": "n"})),
+        (
+            "Email",
+            json!({"UserID": "New001", "Name": "n", "Email": "not-an-email"}),
+        ),
+        (
+            "PhoneNumber",
+            json!({"UserID": "New001", "Name": "n", "PhoneNumber": "+91 1234"}),
+        ),
+        (
+            "Address",
+            json!({"UserID": "New001", "Name": "n", "Address": ""}),
+        ),
+    ];
+    for (field, fields) in refused_creates {
+        assert_strict_error(&h.create(fields).await, 422, field);
+    }
+    let mut tabbed = page_example();
+    tabbed["Address"] = json!("line\nbreak");
+    assert_strict_error(&h.put(KNOWN, tabbed).await, 422, "Address");
+    assert_strict_error(&h.patch(KNOWN, json!({"Email": ""})).await, 422, "Email");
+    // A path UserID unlike the examples, on every operation naming one.
+    let odd_path = format!("{}/a%20b", h.url(None));
+    for (method, fields) in [
+        (Method::PUT, full_fields("a b", "n")),
+        (Method::PATCH, json!({"Name": "n"})),
+        (Method::DELETE, json!({})),
+    ] {
+        let answer = h
+            .raw_at(method, odd_path.clone(), h.body(fields).to_string())
+            .await;
+        assert_strict_error(&answer, 422, "path");
+    }
+    assert_eq!(h.snapshot(), before, "a refused request changed something");
+
+    // The reference accepts (and stores exactly) what strict refuses.
+    let reference = Harness::with_config(ServerConfig::builtin()).await;
+    let created = reference
+        .create(json!({"UserID": "New001", "Name": "tab\there"}))
+        .await
+        .assert_customer();
+    assert_eq!(created["Name"], "tab\there");
+}
+
+#[tokio::test]
+async fn strict_refuses_a_user_id_that_exists_in_any_context() {
+    let h = strict().await;
+    h.create(page_example()).await.assert_customer();
+    let before = h.snapshot();
+    // The same context, and another one.
+    assert_strict_error(&h.create(full_fields(KNOWN, "Again")).await, 409, "UserID");
+    assert_strict_error(
+        &h.create_in(&h.second, full_fields(KNOWN, "Elsewhere"))
+            .await,
+        409,
+        "UserID",
+    );
+    assert_eq!(h.snapshot(), before);
+    // Once deleted, the UserID is free again, in any context.
+    h.delete(KNOWN).await.assert_customer();
+    h.create_in(&h.second, full_fields(KNOWN, "Elsewhere"))
+        .await
+        .assert_customer();
+}
+
+#[tokio::test]
+async fn strict_refuses_empty_patches_and_patches_naming_the_user_id() {
+    let h = strict().await;
+    h.create(page_example()).await.assert_customer();
+    let before = h.snapshot();
+    assert_strict_error(&h.patch(KNOWN, json!({})).await, 422, "base");
+    assert_strict_error(
+        &h.patch(KNOWN, json!({"UserID": KNOWN, "Name": "Same id"}))
+            .await,
+        422,
+        "UserID",
+    );
+    assert_strict_error(
+        &h.patch(KNOWN, json!({"UserID": "Other1"})).await,
+        422,
+        "UserID",
+    );
+    assert_eq!(h.snapshot(), before);
+}
+
+#[tokio::test]
+async fn strict_refuses_unknown_keys_missing_fields_wrong_types_and_malformed_json() {
+    let h = strict().await;
+    h.create(page_example()).await.assert_customer();
+    let before = h.snapshot();
+
+    // Unknown body keys, on a create and on a list.
+    let mut with_id = full_fields("New001", "n");
+    with_id["id"] = json!(3);
+    assert_strict_error(&h.create(with_id).await, 422, "id");
+    assert_strict_error(
+        &h.send(Method::GET, None, &h.body(json!({"page": 2}))).await,
+        422,
+        "page",
+    );
+    // Missing mandatory fields.
+    assert_strict_error(&h.create(json!({"UserID": "New001"})).await, 422, "Name");
+    assert_strict_error(
+        &h.put(KNOWN, json!({"Name": "Changed", "UserID": KNOWN}))
+            .await,
+        422,
+        "Address",
+    );
+    // Wrong JSON types.
+    let mut typed = full_fields("New001", "n");
+    typed["Email"] = json!(5);
+    assert_strict_error(&h.create(typed).await, 422, "Email");
+    assert_strict_error(&h.patch(KNOWN, json!({"Name": null})).await, 422, "Name");
+    // A body UserID other than the path's.
+    assert_strict_error(
+        &h.put(KNOWN, full_fields("Other1", "n")).await,
+        422,
+        "UserID",
+    );
+    assert_strict_error(
+        &h.send(
+            Method::DELETE,
+            Some(KNOWN),
+            &h.body(json!({"UserID": "Other1"})),
+        )
+        .await,
+        422,
+        "UserID",
+    );
+    // Auth parameters absent, null, of another type or empty: invalid input,
+    // not the token envelope (the page names no answer for them).
+    for key in ["api_token", "username", "contextname"] {
+        for sent in [None, Some(Value::Null), Some(json!(["x"])), Some(json!(""))] {
+            let answer = h
+                .send(Method::GET, None, &list_body_with(&h, key, sent.clone()))
+                .await;
+            assert_strict_error(&answer, 422, key);
+        }
+    }
+    // Malformed JSON: 400, a problem document.
+    for body in ["", "{", "[]", "42", "null"] {
+        let answer = h.raw(Method::POST, None, body).await;
+        assert_eq!(answer.status, 400, "{body:?}: {}", answer.text);
+        assert_eq!(answer.content_type, "application/problem+json");
+        assert_eq!(answer.json()["status"], 400);
+    }
+    assert_eq!(h.snapshot(), before);
+}
+
+#[tokio::test]
+async fn strict_validates_then_checks_context_then_token_then_access() {
+    let h = strict().await;
+    h.create(page_example()).await.assert_customer();
+    let before = h.snapshot();
+    let token_error = |answer: Answer| answer.assert_exact(TOKEN_ERROR);
+    let bad_context = r#"{"status":"Error","message":"Invalid Context name - ipdrr"}"#;
+
+    // An invalid token with an invalid body: the validation error.
+    let mut body = h.bad_token_body(json!({"UserID": "New001", "Name": "tab\there"}));
+    assert_strict_error(&h.send(Method::POST, None, &body).await, 422, "Name");
+    // An invalid token in an invalid context: the invalid-context envelope.
+    body = h.bad_token_body(json!({}));
+    body["contextname"] = json!(BAD_CONTEXT);
+    h.send(Method::GET, None, &body)
+        .await
+        .assert_exact(bad_context);
+    // An invalid token in a forbidden context: the token envelope.
+    body["contextname"] = json!(h.forbidden);
+    token_error(h.send(Method::GET, None, &body).await);
+    // An invalid token on an unknown UserID: the token envelope (existence comes last).
+    token_error(
+        h.send(Method::DELETE, Some("Nope"), &h.bad_token_body(json!({})))
+            .await,
+    );
+    // A forbidden context on an unknown UserID: the forbidden envelope.
+    let answer = h
+        .send(
+            Method::DELETE,
+            Some("Nope"),
+            &h.body_in(&h.forbidden, json!({})),
+        )
+        .await;
+    answer.assert_exact(
+        &json!({"status": "Error", "message": format!(
+            "The user ({}) is not allowed to access the context {}", h.username, h.forbidden)})
+        .to_string(),
+    );
+    assert_eq!(h.snapshot(), before);
+
+    // The reference checks the token first.
+    let reference = Harness::with_config(ServerConfig::builtin()).await;
+    let mut body = reference.bad_token_body(json!({}));
+    body["contextname"] = json!(BAD_CONTEXT);
+    token_error(reference.send(Method::GET, None, &body).await);
+}
+
+#[tokio::test]
+async fn strict_keeps_the_documented_envelopes_exactly_with_http_200() {
+    let h = Harness::with_config(config().with_flavour(Flavour::Strict)).await;
+    let before = h.snapshot();
+    let operations = [
+        (Method::GET, None, json!({})),
+        (Method::POST, None, full_fields("New001", "New")),
+        (Method::PUT, Some(KNOWN), full_fields(KNOWN, "Changed")),
+        (Method::PATCH, Some(KNOWN), json!({"Name": "Changed"})),
+        (Method::DELETE, Some(KNOWN), json!({})),
+    ];
+    let forbidden = json!({"status": "Error", "message": format!(
+        "The user ({}) is not allowed to access the context {}", h.username, h.forbidden)})
+    .to_string();
+    for (method, user_id, fields) in operations {
+        let answer = h
+            .send(method.clone(), user_id, &h.bad_token_body(fields.clone()))
+            .await;
+        answer.assert_exact(TOKEN_ERROR);
+        assert_eq!(answer.header("connection"), Some("close"));
+        h.send(
+            method.clone(),
+            user_id,
+            &h.body_in(BAD_CONTEXT, fields.clone()),
+        )
+        .await
+        .assert_exact(r#"{"status":"Error","message":"Invalid Context name - ipdrr"}"#);
+        h.send(method.clone(), user_id, &h.body_in(&h.forbidden, fields))
+            .await
+            .assert_exact(&forbidden);
+    }
+    assert_eq!(h.snapshot(), before);
+}
+
+#[tokio::test]
+async fn strict_reuses_the_smallest_free_id() {
+    let h = strict().await;
+    for (user_id, expected) in [("Id1", 1), ("Id2", 2), ("Id3", 3)] {
+        let created = h
+            .create(json!({"UserID": user_id, "Name": "n"}))
+            .await
+            .assert_customer();
+        assert_eq!(created["id"], expected);
+    }
+    h.delete("Id2").await.assert_customer();
+    let reused = h.create(json!({"UserID": "Id4", "Name": "n"})).await.json();
+    assert_eq!(reused["id"], 2, "the deleted id comes back");
+    // Ids are server-wide: a delete in one context frees the id for another.
+    h.delete("Id1").await.assert_customer();
+    let elsewhere = h
+        .create_in(&h.second, json!({"UserID": "Id5", "Name": "n"}))
+        .await
+        .json();
+    assert_eq!(elsewhere["id"], 1);
+    let next = h.create(json!({"UserID": "Id6", "Name": "n"})).await.json();
+    assert_eq!(next["id"], 4);
+
+    // The reference never reuses one.
+    let reference = Harness::with_config(ServerConfig::builtin()).await;
+    reference
+        .create(json!({"UserID": "Id1", "Name": "n"}))
+        .await;
+    reference.delete("Id1").await.assert_customer();
+    let created = reference
+        .create(json!({"UserID": "Id2", "Name": "n"}))
+        .await
+        .json();
+    assert_eq!(created["id"], 2);
+}
+
+#[tokio::test]
+async fn strict_changes_the_list_order_between_calls() {
+    let h = strict().await;
+    let created: Vec<String> = (1..=5).map(|i| format!("Order{i}")).collect();
+    for user_id in &created {
+        h.create(json!({"UserID": user_id, "Name": "n"}))
+            .await
+            .assert_customer();
+    }
+    let mut previous: Option<Vec<String>> = None;
+    for call in 0..6 {
+        let listed = h.list().await;
+        assert_eq!(listed.status, 200);
+        let order: Vec<String> = user_ids(&listed.json())
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(sorted, created, "call {call}: not the same records");
+        assert_ne!(order, created, "call {call}: id order");
+        if let Some(previous) = &previous {
+            assert_ne!(
+                &order, previous,
+                "call {call}: same order as the call before"
+            );
+        }
+        previous = Some(order);
+    }
+}
+
+#[tokio::test]
+async fn strict_answers_an_unknown_user_id_with_404_text() {
+    let h = strict().await;
+    h.create(page_example()).await.assert_customer();
+    let before = h.snapshot();
+    assert_strict_not_found(&h.put("Nope", full_fields("Nope", "n")).await);
+    assert_strict_not_found(&h.patch("Nope", json!({"Name": "n"})).await);
+    assert_strict_not_found(&h.delete("Nope").await);
+    // A record in another context is unknown here too.
+    assert_strict_not_found(
+        &h.send(
+            Method::DELETE,
+            Some(KNOWN),
+            &h.body_in(&h.second, json!({})),
+        )
+        .await,
+    );
+    assert_eq!(h.snapshot(), before);
+}
+
+#[tokio::test]
+async fn strict_leaves_optional_fields_never_given_out() {
+    let h = strict().await;
+    let created = h
+        .create(json!({"UserID": "Opt1", "Name": "Trisul"}))
+        .await
+        .assert_customer();
+    assert_strict_customer(
+        &created,
+        &json!({"UserID": "Opt1", "Name": "Trisul"}),
+        "default",
+    );
+    let patched = h
+        .patch("Opt1", json!({"Address": "Chennai"}))
+        .await
+        .assert_customer();
+    assert_strict_customer(
+        &patched,
+        &json!({"UserID": "Opt1", "Name": "Trisul", "Address": "Chennai"}),
+        "default",
+    );
+    assert_eq!(h.list().await.json()[0], patched);
+    // A PUT gives every field.
+    let put = h
+        .put("Opt1", full_fields("Opt1", "Trisul"))
+        .await
+        .assert_customer();
+    assert_strict_customer(&put, &full_fields("Opt1", "Trisul"), "default");
+}
+
+/// Sends `request` on a fresh connection and reads until the server closes
+/// it (or 5 s pass): the bytes read and whether the server closed.
+fn read_until_closed(addr: std::net::SocketAddr, request: &str) -> (String, bool) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connects");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout set");
+    stream.write_all(request.as_bytes()).expect("request sent");
+    let mut received = Vec::new();
+    let closed = stream.read_to_end(&mut received).is_ok();
+    (String::from_utf8_lossy(&received).into_owned(), closed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_closes_the_connection_after_each_answer() {
+    let h = strict().await;
+    let answers = [
+        h.create(page_example()).await,
+        h.list().await,
+        h.send(Method::GET, None, &h.bad_token_body(json!({})))
+            .await,
+        h.delete("Nope").await,
+        h.raw(Method::POST, None, "{").await,
+    ];
+    for answer in &answers {
+        assert_eq!(
+            answer.header("connection"),
+            Some("close"),
+            "{}",
+            answer.text
+        );
+    }
+    // On the wire: two requests on one keep-alive connection get one answer,
+    // then the server closes.
+    let body = h.body(json!({})).to_string();
+    let one = format!(
+        "GET /api/ipdrcustomers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let addr = h.server.addr();
+    let received = tokio::task::spawn_blocking(move || read_until_closed(addr, &one.repeat(2)))
+        .await
+        .expect("reader");
+    let (text, closed) = received;
+    assert!(closed, "the server kept the connection open");
+    assert_eq!(text.matches("HTTP/1.1 200").count(), 1, "{text}");
+
+    // The reference keeps it open.
+    let reference = Harness::with_config(ServerConfig::builtin()).await;
+    assert!(reference.list().await.header("connection").is_none());
 }
 
 // ------------------------------------------------------------------ the binary
@@ -1126,4 +2078,21 @@ async fn serve_takes_flavour_and_deviations_from_the_command_line() {
         .expect("json");
     assert_eq!(created["id"], "1");
     assert_eq!(refused.expect("answer").status().as_u16(), 401);
+
+    let (mut child, url) = serve(&["--flavour", "strict"]);
+    let created = client
+        .post(format!("{url}/api/ipdrcustomers"))
+        .body(body.clone())
+        .send()
+        .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let created = created.expect("answer");
+    assert_eq!(
+        created.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
+    let created = created.json::<Value>().await.expect("json");
+    assert_eq!(created["Context"], "default");
+    assert!(created.get("Address").is_none(), "{created}");
 }

@@ -11,30 +11,40 @@
 //!    one-line description, keywords of the behaviour it breaks);
 //! 2. one arm in the hook where it acts. The hooks are few and named, so
 //!    the conformant path stays readable:
+//!    - [`Deviations::read_token`], [`Deviations::token_matches`],
+//!      [`Deviations::missing_token_passes`],
+//!      [`Deviations::token_of_any_user_passes`],
+//!      [`Deviations::name_matches`] and
+//!      [`Deviations::context_when_absent`]: how the credentials sent are
+//!      read and compared with the users fixture;
 //!    - [`Deviations::auth_check`]: whether a failed documented check is
 //!      enforced, skipped, or answered while the operation still runs;
+//!    - [`Deviations::path_user_id`] and [`Deviations::user_id_stands_for`]:
+//!      which record a PUT, PATCH or DELETE path names;
 //!    - [`Deviations::mandatory_fields`] and
 //!      [`Deviations::applies_despite_missing_fields`]: which fields a
 //!      request must carry, and whether a refused PUT still writes;
-//!    - [`Deviations::rewrite_changes`]: which field values reach the store;
+//!    - [`Deviations::rewrite_changes`]: which field values reach the store,
+//!      and [`Deviations::rewrite_answered`]: which the answer shows;
 //!    - [`Deviations::store_faults`]: the store's bugs (shared contexts,
 //!      racy or missing uniqueness, new ids on update, unpersisted deletes);
 //!    - [`Deviations::rewrite_reply`]: the structured answer after the
 //!      operation (envelope texts, list truncation);
 //!    - [`Deviations::rewrite_wire`]: the answer on the wire (HTTP status,
-//!      content type, JSON types, key names, body shape).
+//!      content type, JSON types, key names, body shape, extra members).
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use serde_json::{json, Map, Value};
 
 use crate::spec::contract::{
-    DocumentedError, Operation, MESSAGE_INVALID_CONTEXT_PREFIX, STATUS_CONTEXT_ERROR,
+    DocumentedError, Operation, AUTH_FIELDS, MESSAGE_INVALID_CONTEXT_PREFIX, STATUS_CONTEXT_ERROR,
     STATUS_TOKEN_ERROR,
 };
 
 use super::reply::{Reply, Wire};
-use super::store::{FieldChanges, StoreFaults, Uniqueness};
+use super::store::{FieldChanges, Record, Store, StoreFaults, Uniqueness};
 
 /// Declares [`Deviation`] with `ALL`, `name()`, `description()` and
 /// `behaviour()` from one table.
@@ -106,6 +116,12 @@ deviations! {
     ForbiddenErrorHttp403 => "forbidden-error-http-403",
         "the unauthorized-context envelope is sent with HTTP 403 instead of 200",
         ["forbidden", "unauthorized", "unauthorized context access"];
+    ForbiddenErrorCarriesData => "forbidden-error-carries-data",
+        "the unauthorized-context envelope also carries \"data\": the context's customers",
+        ["forbidden", "unauthorized"];
+    ErrorEnvelopeExtraMember => "error-envelope-extra-member",
+        "the invalid-token envelope also carries \"code\": 401",
+        ["invalid_token", "invalid api token"];
 
     // ---- "Authentication": checks skipped, or answered but not obeyed.
     ForbiddenContextNotChecked => "forbidden-context-not-checked",
@@ -126,6 +142,49 @@ deviations! {
     ContextIsolationBroken => "context-isolation-broken",
         "lookups, lists and the duplicate check ignore the context: all contexts share one store",
         ["isolation", "isolated", "second_context", "second context"];
+
+    // ---- "Authentication": credentials that are merely close to valid ones.
+    TokenPrefixAccepted => "token-prefix-accepted",
+        "a non-empty prefix of a user's token is accepted as that token",
+        ["auth::api_token"];
+    TokenExtensionAccepted => "token-extension-accepted",
+        "a token that starts with a user's token is accepted",
+        ["auth::api_token"];
+    TokenCaseInsensitive => "token-case-insensitive",
+        "tokens compare case-insensitively",
+        ["auth::api_token"];
+    TokenTrimmed => "token-trimmed",
+        "leading and trailing whitespace is trimmed from the token before comparing",
+        ["auth::api_token"];
+    TokenCheckSkippedWhenAbsent => "token-check-skipped-when-absent",
+        "an absent or null api_token skips the token check (the user comes from username)",
+        ["auth::api_token"];
+    TokenArrayUnwrapped => "token-array-unwrapped",
+        "an api_token that is a JSON array holding one string is taken as that string",
+        ["auth::api_token"];
+    UsernameFollowsName => "username-follows-name",
+        "any user's valid token is accepted with any existing username; access follows the named user",
+        ["cross_user", "auth::username"];
+    UsernameCaseInsensitive => "username-case-insensitive",
+        "usernames compare case-insensitively",
+        ["auth::username"];
+    ContextCaseInsensitive => "context-case-insensitive",
+        "context names compare case-insensitively; the request acts in the matching context",
+        ["auth::contextname"];
+    ContextDefaultsWhenAbsent => "context-defaults-when-absent",
+        "an absent contextname means the first context (\"default\")",
+        ["auth::contextname"];
+
+    // ---- Which record a path UserID names.
+    UserIdPrefixMatch => "user-id-prefix-match",
+        "PUT/PATCH/DELETE of an unknown UserID act on the first record (id order) whose UserID starts with it",
+        ["user_id_variants"];
+    UserIdCaseInsensitive => "user-id-case-insensitive",
+        "PUT/PATCH/DELETE find the record by UserID case-insensitively",
+        ["user_id_variants"];
+    UserIdDoubleDecoded => "user-id-double-decoded",
+        "the path UserID is percent-decoded a second time (%2561 ends up as a)",
+        ["user_id_variants"];
 
     // ---- The customer object's field names and JSON types.
     PhoneNumberAsNumber => "phone-number-as-number",
@@ -157,6 +216,9 @@ deviations! {
     PatchIgnoresName => "patch-ignores-name",
         "PATCH never updates Name",
         ["patch", "partial", "partially updating"];
+    PatchIgnoresEmptyStrings => "patch-ignores-empty-strings",
+        "PATCH answers the empty strings sent but does not store them",
+        ["empty_string", "partial"];
     PutMissingFieldsPartiallyApplied => "put-missing-fields-partially-applied",
         "PUT with fields missing is refused but the fields it did carry are written",
         ["put", "missing", "full_update", "updating customer information"];
@@ -177,6 +239,12 @@ deviations! {
     ListTruncatedAt50 => "list-truncated-at-50",
         "GET answers only the first 50 customers of the context",
         ["list", "retrieving customer list", "complete"];
+    ListTruncatedAt250 => "list-truncated-at-250",
+        "GET answers only the first 250 customers of the context",
+        ["list", "complete"];
+    ApiTokenEchoed => "api-token-echoed",
+        "every success answer (each customer object) also carries the request's api_token, username and contextname",
+        ["security"];
     NonJsonContentType => "non-json-content-type",
         "every answer is sent as text/html (body unchanged)",
         ["content_type", "content-type", "json", "creating a new customer", "retrieving customer list"];
@@ -215,6 +283,12 @@ impl std::fmt::Display for Deviation {
 
 /// How many customers the list-truncated-at-50 deviation answers.
 const LIST_PAGE_SIZE: usize = 50;
+/// How many customers the list-truncated-at-250 deviation answers.
+const LIST_LARGE_PAGE_SIZE: usize = 250;
+/// The extra member of the error-envelope-extra-member deviation, and its value.
+const EXTRA_ENVELOPE_MEMBER: (&str, u16) = ("code", 401);
+/// The member the forbidden-error-carries-data deviation adds.
+const LEAKED_DATA_MEMBER: &str = "data";
 /// How many characters the truncate-long-values deviation keeps.
 const STORED_VALUE_CHARS: usize = 255;
 /// Content type of the non-json-content-type deviation.
@@ -229,6 +303,34 @@ pub(crate) enum AuthCheck {
     Skip,
     /// The envelope is answered, but the operation runs anyway.
     AnswerButApply,
+}
+
+/// What was sent as `api_token`, as the token check reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SentToken<'a> {
+    /// Absent or `null`.
+    Missing,
+    /// A string.
+    Text(&'a str),
+    /// Any other JSON value.
+    Other,
+}
+
+/// Which kind of name is compared with the users fixture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NameKind {
+    /// A `username`.
+    Username,
+    /// A `contextname`.
+    Context,
+}
+
+/// What the wire hook may consult besides the reply.
+pub(crate) struct Exchange<'a> {
+    /// The request body, when it parsed as a JSON object.
+    pub body: Option<&'a Map<String, Value>>,
+    /// The store, for deviations that leak data.
+    pub store: &'a Store,
 }
 
 /// The set of deviations switched on for one server (empty: conformant).
@@ -254,6 +356,77 @@ impl Deviations {
     /// The switched-on deviations, in declaration order.
     pub fn iter(&self) -> impl Iterator<Item = Deviation> + '_ {
         self.0.iter().copied()
+    }
+
+    /// Hook point: how the `api_token` sent is read.
+    pub(crate) fn read_token<'a>(&self, sent: Option<&'a Value>) -> SentToken<'a> {
+        match sent {
+            None | Some(Value::Null) => SentToken::Missing,
+            Some(Value::String(text)) => SentToken::Text(text),
+            Some(Value::Array(items)) if self.is_on(Deviation::TokenArrayUnwrapped) => {
+                match items.as_slice() {
+                    [Value::String(text)] => SentToken::Text(text),
+                    _ => SentToken::Other,
+                }
+            }
+            Some(_) => SentToken::Other,
+        }
+    }
+
+    /// Hook point: whether the token `sent` is taken as the user token `real`.
+    pub(crate) fn token_matches(&self, sent: &str, real: &str) -> bool {
+        let on = |deviation| self.is_on(deviation);
+        sent == real
+            || (on(Deviation::TokenPrefixAccepted) && !sent.is_empty() && real.starts_with(sent))
+            || (on(Deviation::TokenExtensionAccepted) && sent.starts_with(real))
+            || (on(Deviation::TokenCaseInsensitive) && sent.to_lowercase() == real.to_lowercase())
+            || (on(Deviation::TokenTrimmed) && sent.trim() == real)
+    }
+
+    /// Hook point: whether an absent or null token passes the token check.
+    pub(crate) fn missing_token_passes(&self) -> bool {
+        self.is_on(Deviation::TokenCheckSkippedWhenAbsent)
+    }
+
+    /// Hook point: whether any user's token is valid with any existing username.
+    pub(crate) fn token_of_any_user_passes(&self) -> bool {
+        self.is_on(Deviation::UsernameFollowsName)
+    }
+
+    /// Hook point: whether the name `sent` is taken as the fixture's `stored` name.
+    pub(crate) fn name_matches(&self, kind: NameKind, sent: &str, stored: &str) -> bool {
+        let loose = match kind {
+            NameKind::Username => self.is_on(Deviation::UsernameCaseInsensitive),
+            NameKind::Context => self.is_on(Deviation::ContextCaseInsensitive),
+        };
+        sent == stored || (loose && sent.to_lowercase() == stored.to_lowercase())
+    }
+
+    /// Hook point: the context an absent `contextname` stands for, out of
+    /// the fixture's `contexts` (conformant: none, it is invalid).
+    pub(crate) fn context_when_absent<'a>(&self, contexts: &'a [String]) -> Option<&'a str> {
+        if self.is_on(Deviation::ContextDefaultsWhenAbsent) {
+            contexts.first().map(String::as_str)
+        } else {
+            None
+        }
+    }
+
+    /// Hook point: the UserID a path names, after the router decoded it once.
+    pub(crate) fn path_user_id<'a>(&self, decoded: &'a str) -> Cow<'a, str> {
+        if self.is_on(Deviation::UserIdDoubleDecoded) {
+            Cow::Owned(percent_decode_again(decoded))
+        } else {
+            Cow::Borrowed(decoded)
+        }
+    }
+
+    /// Hook point: whether a path UserID `sent` that no record holds acts
+    /// on the record holding `stored` (conformant: never).
+    pub(crate) fn user_id_stands_for(&self, sent: &str, stored: &str) -> bool {
+        (self.is_on(Deviation::UserIdPrefixMatch) && stored.starts_with(sent))
+            || (self.is_on(Deviation::UserIdCaseInsensitive)
+                && sent.to_lowercase() == stored.to_lowercase())
     }
 
     /// Hook point: what a failed documented check of `op` leads to.
@@ -320,6 +493,13 @@ impl Deviations {
                         slot.get_or_insert_with(String::new);
                     }
                 }
+                if on(Deviation::PatchIgnoresEmptyStrings) {
+                    for slot in changes.slots_mut() {
+                        if slot.as_deref() == Some("") {
+                            *slot = None;
+                        }
+                    }
+                }
             }
             _ => {}
         }
@@ -341,6 +521,34 @@ impl Deviations {
             }
         }
         changes
+    }
+
+    /// Hook point: the record `op` answers, given the field values `sent`
+    /// and the record as stored (conformant: the stored record).
+    pub(crate) fn rewrite_answered(
+        &self,
+        op: Operation,
+        sent: &FieldChanges,
+        mut record: Record,
+    ) -> Record {
+        if op == Operation::PartialUpdate && self.is_on(Deviation::PatchIgnoresEmptyStrings) {
+            let empty = |value: &Option<String>| value.as_deref() == Some("");
+            if empty(&sent.name) {
+                record.name = String::new();
+            }
+            let optional = [
+                (&sent.address, &mut record.address),
+                (&sent.email, &mut record.email),
+                (&sent.phone_number, &mut record.phone_number),
+                (&sent.alt_phone_number, &mut record.alt_phone_number),
+            ];
+            for (value, slot) in optional {
+                if empty(value) {
+                    *slot = Some(String::new());
+                }
+            }
+        }
+        record
     }
 
     /// Hook point: the store's bugs.
@@ -392,10 +600,13 @@ impl Deviations {
                     }
                 }
             },
-            Reply::Customers(records)
-                if op == Operation::List && on(Deviation::ListTruncatedAt50) =>
-            {
-                records.truncate(LIST_PAGE_SIZE);
+            Reply::Customers(records) if op == Operation::List => {
+                if on(Deviation::ListTruncatedAt50) {
+                    records.truncate(LIST_PAGE_SIZE);
+                }
+                if on(Deviation::ListTruncatedAt250) {
+                    records.truncate(LIST_LARGE_PAGE_SIZE);
+                }
             }
             _ => {}
         }
@@ -403,22 +614,54 @@ impl Deviations {
     }
 
     /// Hook point: rewrites the answer of `op` on the wire.
-    pub(crate) fn rewrite_wire(&self, op: Operation, reply: &Reply, mut wire: Wire) -> Wire {
+    pub(crate) fn rewrite_wire(
+        &self,
+        op: Operation,
+        reply: &Reply,
+        mut wire: Wire,
+        exchange: &Exchange<'_>,
+    ) -> Wire {
         let on = |deviation| self.is_on(deviation);
         match reply {
             Reply::Documented {
                 error: DocumentedError::InvalidToken,
                 ..
-            } if on(Deviation::TokenErrorHttp401) => wire.status = 401,
+            } => {
+                if on(Deviation::TokenErrorHttp401) {
+                    wire.status = 401;
+                }
+                if let (true, Some(envelope)) = (
+                    on(Deviation::ErrorEnvelopeExtraMember),
+                    wire.body.as_object_mut(),
+                ) {
+                    let (key, value) = EXTRA_ENVELOPE_MEMBER;
+                    envelope.insert(key.to_string(), json!(value));
+                }
+            }
             Reply::Documented {
                 error: DocumentedError::ForbiddenContext,
+                contextname,
                 ..
-            } if on(Deviation::ForbiddenErrorHttp403) => wire.status = 403,
+            } => {
+                if on(Deviation::ForbiddenErrorHttp403) {
+                    wire.status = 403;
+                }
+                if let (true, Some(envelope)) = (
+                    on(Deviation::ForbiddenErrorCarriesData),
+                    wire.body.as_object_mut(),
+                ) {
+                    let customers = exchange.store.list(contextname);
+                    envelope.insert(LEAKED_DATA_MEMBER.to_string(), json!(customers));
+                }
+            }
             _ => {}
         }
         if reply.is_success() {
             for_each_customer(&mut wire.body, |customer| {
-                self.rewrite_customer_json(customer)
+                self.rewrite_customer_json(customer);
+                if on(Deviation::ApiTokenEchoed) {
+                    echo_auth(customer, exchange.body);
+                }
             });
             wire.body = self.reshape_success(op, wire.body);
         }
@@ -479,6 +722,41 @@ fn for_each_customer(body: &mut Value, mut f: impl FnMut(&mut Map<String, Value>
             .for_each(f),
         _ => {}
     }
+}
+
+/// Copies the auth parameters the request sent into a customer object.
+fn echo_auth(customer: &mut Map<String, Value>, body: Option<&Map<String, Value>>) {
+    let Some(body) = body else { return };
+    for key in AUTH_FIELDS {
+        if let Some(value) = body.get(key) {
+            customer.insert(key.to_string(), value.clone());
+        }
+    }
+}
+
+/// Decodes `%XX` escapes once more (a path the router already decoded).
+fn percent_decode_again(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = bytes
+            .get(i + 1..i + 3)
+            .filter(|_| bytes[i] == b'%')
+            .and_then(|pair| std::str::from_utf8(pair).ok())
+            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// An all-digit string as a JSON number (leading zeros lost, as a numeric column would).
@@ -544,5 +822,32 @@ mod tests {
             }
         }
         assert_eq!(none.store_faults(), StoreFaults::default());
+        assert_eq!(
+            none.read_token(Some(&json!(["t"]))),
+            SentToken::Other,
+            "an array is not a token"
+        );
+        assert!(none.token_matches("Tok", "Tok"));
+        for near in ["To", "Tokx", "tok", " Tok "] {
+            assert!(!none.token_matches(near, "Tok"), "{near}");
+        }
+        assert!(!none.missing_token_passes());
+        assert!(!none.token_of_any_user_passes());
+        for kind in [NameKind::Username, NameKind::Context] {
+            assert!(!none.name_matches(kind, "Default", "default"));
+        }
+        assert_eq!(none.context_when_absent(&["default".to_string()]), None);
+        assert_eq!(none.path_user_id("%61"), "%61");
+        assert!(!none.user_id_stands_for("ab", "abc"));
+        assert!(!none.user_id_stands_for("AB", "ab"));
+    }
+
+    #[test]
+    fn second_percent_decoding_turns_2561_into_a() {
+        let double = Deviations::from_iter([Deviation::UserIdDoubleDecoded]);
+        // The router turned %2561 into %61; the second pass makes it "a".
+        assert_eq!(double.path_user_id("%61"), "a");
+        assert_eq!(double.path_user_id("plain-1"), "plain-1");
+        assert_eq!(double.path_user_id("100%"), "100%");
     }
 }

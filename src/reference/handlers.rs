@@ -3,10 +3,12 @@
 //! Order of checks for every request (the reference's choice where the page
 //! is silent): JSON parse → token → context exists → user may access context
 //! ("Error Handling", in the page's order) → field validation → operation.
+//! The strict flavour validates first and checks the context before the
+//! token ([`Flavour::check_order`]).
 //!
-//! Every request goes through [`App::handle`]: admission (parse and the
-//! documented checks), the operation, then [`App::finish`] (deviation
-//! rewrites, rendering, flavour headers).
+//! Every request goes through [`App::handle`]: admission (parse, the
+//! flavour's validation and the documented checks), the operation, then
+//! [`App::finish`] (deviation rewrites, rendering, flavour headers).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,12 +27,13 @@ use crate::spec::contract::{
     FULL_UPDATE_FIELDS,
 };
 
-use super::deviation::{AuthCheck, Deviations};
-use super::fixture::UsersFixture;
-use super::flavour::{Flavour, UserIdMismatch};
+use super::deviation::{AuthCheck, Deviations, Exchange, NameKind, SentToken};
+use super::fixture::{FixtureUser, UsersFixture};
+use super::flavour::{Flavour, UnknownPut, UserIdMismatch};
 use super::reply::{render, render_serialized, Reply};
 use super::store::{FieldChanges, Store};
 use super::unspecified::UnspecifiedError;
+use super::validation;
 
 // Body keys, taken from the contract's tables (positions checked by a unit test).
 const API_TOKEN: &str = AUTH_FIELDS[0];
@@ -69,8 +72,18 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// One incoming request, as the handlers pass it on.
+struct Incoming<'a> {
+    op: Operation,
+    uri: &'a Uri,
+    /// The path's UserID (decoded once by the router), for PUT, PATCH and DELETE.
+    path_user_id: Option<&'a str>,
+    bytes: &'a [u8],
+}
+
 /// A user allowed into a context.
 struct Access {
+    /// The context the request acts in (the fixture's spelling).
     context: String,
     /// A documented error to answer although the operation ran (a deviation).
     answer_instead: Option<Denied>,
@@ -91,8 +104,8 @@ impl Denied {
 
 /// A request stopped before its operation.
 enum Refused {
-    /// The body is not a JSON object.
-    Malformed(UnspecifiedError),
+    /// The body is not a JSON object, or the flavour's validation refused it.
+    Unspecified(UnspecifiedError),
     /// A documented check failed.
     Denied(Denied),
 }
@@ -100,33 +113,60 @@ enum Refused {
 impl From<Refused> for Reply {
     fn from(refused: Refused) -> Self {
         match refused {
-            Refused::Malformed(error) => Reply::from(error),
+            Refused::Unspecified(error) => Reply::from(error),
             Refused::Denied(denied) => denied.into_reply(),
         }
     }
 }
 
-/// The auth parameters as sent, before any check.
+/// The auth parameters as sent, matched against the users fixture.
 struct Credentials<'a> {
-    token: Option<&'a str>,
+    token: SentToken<'a>,
+    /// The username sent, if a string.
     username: Option<&'a str>,
-    /// A missing contextname reads as "", a non-string one as its JSON text.
+    /// The fixture's user with that name.
+    user: Option<&'a FixtureUser>,
+    /// The contextname as sent: a missing one reads as "", a non-string one
+    /// as its JSON text (the envelopes name it).
     contextname: String,
-    context_is_string: bool,
+    /// The fixture's context it names, if any.
+    context: Option<String>,
 }
 
 impl<'a> Credentials<'a> {
-    fn read(body: &'a Body) -> Self {
-        let contextname = match body.get(CONTEXTNAME) {
-            None => String::new(),
-            Some(Value::String(name)) => name.clone(),
-            Some(other) => other.to_string(),
+    fn read(app: &'a App, body: &'a Body) -> Self {
+        let deviations = &app.deviations;
+        let username = body.get(USERNAME).and_then(Value::as_str);
+        let user = username.and_then(|sent| {
+            app.fixture
+                .users()
+                .iter()
+                .find(|user| deviations.name_matches(NameKind::Username, sent, &user.username))
+        });
+        let (contextname, context) = match body.get(CONTEXTNAME) {
+            None => (
+                String::new(),
+                deviations
+                    .context_when_absent(app.fixture.contexts())
+                    .map(str::to_string),
+            ),
+            Some(Value::String(sent)) => {
+                let context = app
+                    .fixture
+                    .contexts()
+                    .iter()
+                    .find(|stored| deviations.name_matches(NameKind::Context, sent, stored))
+                    .cloned();
+                (sent.clone(), context)
+            }
+            Some(other) => (other.to_string(), None),
         };
         Credentials {
-            token: body.get(API_TOKEN).and_then(Value::as_str),
-            username: body.get(USERNAME).and_then(Value::as_str),
+            token: deviations.read_token(body.get(API_TOKEN)),
+            username,
+            user,
             contextname,
-            context_is_string: matches!(body.get(CONTEXTNAME), Some(Value::String(_))),
+            context,
         }
     }
 
@@ -143,55 +183,70 @@ impl App {
     /// Admits the request, runs `operate`, and renders the answer.
     async fn handle(
         &self,
-        op: Operation,
-        uri: &Uri,
-        bytes: &[u8],
+        request: Incoming<'_>,
         operate: impl AsyncFnOnce(&Self, &Body, &Access) -> Result<Reply, UnspecifiedError>,
     ) -> Response {
-        let reply = match self.admit(op, uri, bytes) {
-            Err(refused) => Reply::from(refused),
+        let op = request.op;
+        match self.admit(&request) {
+            Err(refused) => self.finish(op, Reply::from(refused), None, None),
             Ok((body, access)) => {
                 let outcome = operate(self, &body, &access)
                     .await
                     .unwrap_or_else(Reply::from);
-                match access.answer_instead {
+                let reply = match access.answer_instead {
                     Some(denied) => denied.into_reply(),
                     None => outcome,
-                }
+                };
+                self.finish(op, reply, Some(&body), Some(&access.context))
             }
-        };
-        self.finish(op, reply)
+        }
     }
 
-    /// Parses the body and runs the documented checks.
-    fn admit(&self, op: Operation, uri: &Uri, bytes: &[u8]) -> Result<(Body, Access), Refused> {
-        let mut body = parse_body(bytes).map_err(Refused::Malformed)?;
+    /// Parses the body, runs the flavour's validation and the documented checks.
+    fn admit(&self, request: &Incoming<'_>) -> Result<(Body, Access), Refused> {
+        let mut body = parse_body(request.bytes).map_err(Refused::Unspecified)?;
         if self.flavour.reads_query_auth() {
-            fill_auth_from_query(&mut body, uri.query().unwrap_or_default());
+            fill_auth_from_query(&mut body, request.uri.query().unwrap_or_default());
         }
-        let access = self.authenticate(op, &body).map_err(Refused::Denied)?;
+        if self.flavour.validates_before_auth() {
+            validation::validate(request.op, &body, request.path_user_id)
+                .map_err(Refused::Unspecified)?;
+        }
+        let access = self
+            .authenticate(request.op, &body)
+            .map_err(Refused::Denied)?;
         Ok((body, access))
     }
 
     /// Deviation rewrites, rendering, flavour headers.
-    fn finish(&self, op: Operation, reply: Reply) -> Response {
+    fn finish(
+        &self,
+        op: Operation,
+        reply: Reply,
+        body: Option<&Body>,
+        context: Option<&str>,
+    ) -> Response {
         let request_no = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
-        let wire = if self.deviations.is_empty() {
+        let wire = if self.deviations.is_empty() && self.flavour.serializes_records_directly() {
             render_serialized(&reply, self.flavour)
         } else {
             let reply = self.deviations.rewrite_reply(op, reply);
-            let wire = render(&reply, self.flavour);
-            self.deviations.rewrite_wire(op, &reply, wire)
+            let wire = render(&reply, self.flavour, context);
+            let exchange = Exchange {
+                body,
+                store: &self.store,
+            };
+            self.deviations.rewrite_wire(op, &reply, wire, &exchange)
         };
         wire.with_headers(self.flavour.extra_headers(request_no))
             .into_response()
     }
 
-    /// The three documented checks, in the page's order ("Error Handling").
+    /// The three documented checks, in the flavour's order ("Error Handling").
     fn authenticate(&self, op: Operation, body: &Body) -> Result<Access, Denied> {
-        let credentials = Credentials::read(body);
+        let credentials = Credentials::read(self, body);
         let mut answer_instead = None;
-        for error in DocumentedError::ALL {
+        for error in self.flavour.check_order() {
             if !self.fails(error, &credentials) {
                 continue;
             }
@@ -205,32 +260,60 @@ impl App {
             }
         }
         Ok(Access {
-            context: credentials.contextname,
+            // A skipped context check acts in the context as sent.
+            context: credentials
+                .context
+                .unwrap_or_else(|| credentials.contextname.clone()),
             answer_instead,
         })
     }
 
     /// Whether `credentials` fail the documented check for `error`.
     fn fails(&self, error: DocumentedError, credentials: &Credentials<'_>) -> bool {
-        let user = credentials
-            .username
-            .and_then(|username| self.fixture.user(username));
         match error {
             // "Invalid API Token". Unspecified: a token is valid only as the
             // token of the named user; a missing username fails here too.
-            DocumentedError::InvalidToken => {
-                !matches!((user, credentials.token), (Some(user), Some(token)) if user.api_token == token)
-            }
+            DocumentedError::InvalidToken => !self.token_valid(credentials),
             // "Invalid Context Name": the context must exist (and be a string).
-            DocumentedError::InvalidContext => {
-                !credentials.context_is_string
-                    || !self.fixture.has_context(&credentials.contextname)
-            }
+            DocumentedError::InvalidContext => credentials.context.is_none(),
             // "Unauthorized Context Access": access is context-specific ("Authentication").
-            DocumentedError::ForbiddenContext => {
-                !user.is_some_and(|user| user.may_access(&credentials.contextname))
-            }
+            DocumentedError::ForbiddenContext => !matches!(
+                (credentials.user, &credentials.context),
+                (Some(user), Some(context)) if user.may_access(context)
+            ),
         }
+    }
+
+    /// Whether the token sent is the named user's (as the deviations compare it).
+    fn token_valid(&self, credentials: &Credentials<'_>) -> bool {
+        let Some(user) = credentials.user else {
+            return false;
+        };
+        match credentials.token {
+            SentToken::Text(sent) => {
+                let matches =
+                    |owner: &FixtureUser| self.deviations.token_matches(sent, &owner.api_token);
+                matches(user)
+                    || (self.deviations.token_of_any_user_passes()
+                        && self.fixture.users().iter().any(matches))
+            }
+            SentToken::Missing => self.deviations.missing_token_passes(),
+            SentToken::Other => false,
+        }
+    }
+
+    /// The UserID a PUT, PATCH or DELETE acts on: the path's, unless a
+    /// deviation reads the path differently or looks past an unknown UserID.
+    fn target_user_id(&self, context: &str, path_user_id: &str) -> String {
+        let user_id = self.deviations.path_user_id(path_user_id).into_owned();
+        if self.deviations.is_empty() || self.store.contains(context, &user_id) {
+            return user_id;
+        }
+        self.store
+            .first_user_id_where(context, |stored| {
+                self.deviations.user_id_stands_for(&user_id, stored)
+            })
+            .unwrap_or(user_id)
     }
 
     /// Unspecified: missing mandatory fields of `op` are all listed, in contract order.
@@ -359,7 +442,13 @@ fn changes(mut present: BTreeMap<&'static str, String>) -> FieldChanges {
 
 /// GET /api/ipdrcustomers ("Retrieving Customer List"): the context's customers.
 async fn list(State(app): State<Arc<App>>, uri: Uri, body: Bytes) -> Response {
-    app.handle(Operation::List, &uri, &body, async |app, _body, access| {
+    let request = Incoming {
+        op: Operation::List,
+        uri: &uri,
+        path_user_id: None,
+        bytes: &body,
+    };
+    app.handle(request, async |app, _body, access| {
         Ok(Reply::Customers(app.store.list(&access.context)))
     })
     .await
@@ -368,7 +457,13 @@ async fn list(State(app): State<Arc<App>>, uri: Uri, body: Bytes) -> Response {
 /// POST /api/ipdrcustomers ("Creating a New Customer"): only UserID and Name are mandatory.
 async fn create(State(app): State<Arc<App>>, uri: Uri, body: Bytes) -> Response {
     let op = Operation::Create;
-    app.handle(op, &uri, &body, async |app, body, access| {
+    let request = Incoming {
+        op,
+        uri: &uri,
+        path_user_id: None,
+        bytes: &body,
+    };
+    app.handle(request, async |app, body, access| {
         let mut present = present_fields(body)?;
         app.require(op, &present, &CREATE_MANDATORY_FIELDS)?;
         let user_id = present
@@ -391,21 +486,30 @@ async fn full_update(
     body: Bytes,
 ) -> Response {
     let op = Operation::FullUpdate;
-    app.handle(op, &uri, &body, async |app, body, access| {
+    let request = Incoming {
+        op,
+        uri: &uri,
+        path_user_id: Some(&user_id),
+        bytes: &body,
+    };
+    app.handle(request, async |app, body, access| {
+        let target = app.target_user_id(&access.context, &user_id);
         let mut present = present_fields(body)?;
         if let Err(missing) = app.require(op, &present, &FULL_UPDATE_FIELDS) {
             if app.deviations.applies_despite_missing_fields(op) {
                 // Deviation: the refused request still writes what it carried.
                 let _ = app
                     .store
-                    .update(&access.context, &user_id, app.changes(op, present));
+                    .update(&access.context, &target, app.changes(op, present));
             }
             return Err(missing);
         }
         app.check_user_id(&mut present, &user_id)?;
-        let record = app
-            .store
-            .update(&access.context, &user_id, app.changes(op, present))?;
+        let changes = app.changes(op, present);
+        let record = match app.flavour.unknown_put() {
+            UnknownPut::Refuse => app.store.update(&access.context, &target, changes)?,
+            UnknownPut::Upsert => app.store.upsert(&access.context, &target, changes)?,
+        };
         Ok(Reply::Customer(record))
     })
     .await
@@ -419,13 +523,22 @@ async fn partial_update(
     body: Bytes,
 ) -> Response {
     let op = Operation::PartialUpdate;
-    app.handle(op, &uri, &body, async |app, body, access| {
+    let request = Incoming {
+        op,
+        uri: &uri,
+        path_user_id: Some(&user_id),
+        bytes: &body,
+    };
+    app.handle(request, async |app, body, access| {
+        let target = app.target_user_id(&access.context, &user_id);
         let mut present = present_fields(body)?;
         app.check_user_id(&mut present, &user_id)?;
-        let record = app
-            .store
-            .update(&access.context, &user_id, app.changes(op, present))?;
-        Ok(Reply::Customer(record))
+        let sent = changes(present);
+        let stored = app.deviations.rewrite_changes(op, sent.clone());
+        let record = app.store.update(&access.context, &target, stored)?;
+        Ok(Reply::Customer(
+            app.deviations.rewrite_answered(op, &sent, record),
+        ))
     })
     .await
 }
@@ -437,15 +550,17 @@ async fn delete(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    app.handle(
-        Operation::Delete,
-        &uri,
-        &body,
-        async |app, _body, access| {
-            let record = app.store.delete(&access.context, &user_id)?;
-            Ok(Reply::Customer(record))
-        },
-    )
+    let request = Incoming {
+        op: Operation::Delete,
+        uri: &uri,
+        path_user_id: Some(&user_id),
+        bytes: &body,
+    };
+    app.handle(request, async |app, _body, access| {
+        let target = app.target_user_id(&access.context, &user_id);
+        let record = app.store.delete(&access.context, &target)?;
+        Ok(Reply::Customer(record))
+    })
     .await
 }
 

@@ -54,6 +54,7 @@ mod handlers;
 mod reply;
 mod store;
 pub mod unspecified;
+mod validation;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -73,13 +73,25 @@ pub(crate) struct Wire {
 }
 
 impl Wire {
-    fn json(status: u16, body: Value) -> Self {
+    /// A JSON answer.
+    pub(crate) fn json(status: u16, body: Value) -> Self {
         Wire {
             status,
             content_type: JSON_CONTENT_TYPE,
             headers: Vec::new(),
             body,
             serialized: None,
+        }
+    }
+
+    /// A plain-text answer (`body` stays `null` for the hooks).
+    pub(crate) fn text(status: u16, content_type: &'static str, text: &str) -> Self {
+        Wire {
+            status,
+            content_type,
+            headers: Vec::new(),
+            body: Value::Null,
+            serialized: Some(text.as_bytes().to_vec()),
         }
     }
 
@@ -115,7 +127,9 @@ impl Wire {
 /// Like [`render`], but success bodies are serialized straight from the
 /// records, with no `Value` tree in between: the list is the server's hot
 /// path (bench: building the tree dominated it). Only for a server with no
-/// deviation, since the deviation hooks rewrite the `Value`.
+/// deviation, since the deviation hooks rewrite the `Value`, and a flavour
+/// whose customer objects are the records' serde form
+/// ([`Flavour::serializes_records_directly`]).
 pub(crate) fn render_serialized(reply: &Reply, flavour: Flavour) -> Wire {
     let serialized = match reply {
         Reply::Customers(records) => serde_json::to_vec(records).ok(),
@@ -130,22 +144,30 @@ pub(crate) fn render_serialized(reply: &Reply, flavour: Flavour) -> Wire {
             body: Value::Null,
             serialized: Some(bytes),
         },
-        None => render(reply, flavour),
+        None => render(reply, flavour, None),
     }
 }
 
-/// The conformant wire form of a reply under `flavour`.
-pub(crate) fn render(reply: &Reply, flavour: Flavour) -> Wire {
+/// The conformant wire form of a reply under `flavour`; `context` is the
+/// one the request acted in (some flavours name it in customer objects).
+pub(crate) fn render(reply: &Reply, flavour: Flavour, context: Option<&str>) -> Wire {
     match reply {
         // "Response" tables: 200 with the object or array.
-        Reply::Customers(records) => Wire::json(SUCCESS_HTTP_STATUS, json!(records)),
-        Reply::Customer(record) => Wire::json(SUCCESS_HTTP_STATUS, json!(record)),
+        Reply::Customers(records) => Wire::json(
+            SUCCESS_HTTP_STATUS,
+            Value::Array(
+                records
+                    .iter()
+                    .map(|record| flavour.customer_json(record, context))
+                    .collect(),
+            ),
+        ),
+        Reply::Customer(record) => {
+            Wire::json(SUCCESS_HTTP_STATUS, flavour.customer_json(record, context))
+        }
         // "Error Handling": all three documented errors are HTTP 200.
         Reply::Documented { envelope, .. } => Wire::json(ERROR_HTTP_STATUS, json!(envelope)),
         // Unspecified: the flavour decides.
-        Reply::Unspecified(error) => Wire::json(
-            flavour.unspecified_status(error),
-            flavour.unspecified_body(error),
-        ),
+        Reply::Unspecified(error) => flavour.unspecified_wire(error),
     }
 }

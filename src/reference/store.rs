@@ -4,13 +4,14 @@
 //! creates of one UserID yield exactly one record and concurrent PATCHes
 //! never lose an update. The lock is never held across an `.await`.
 //!
-//! How ids are handed out and in which order the list comes back are
-//! [`StoreChoices`] (set by the flavour); the store's deliberate bugs are
-//! [`StoreFaults`] (set by the deviations). The store knows neither.
+//! How ids are handed out, in which order the list comes back and how far
+//! a UserID must be unique are [`StoreChoices`] (set by the flavour); the
+//! store's deliberate bugs are [`StoreFaults`] (set by the deviations). The
+//! store knows neither.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -29,10 +30,15 @@ const RACE_WINDOW: Duration = Duration::from_millis(20);
 /// One stored customer, serialised in the contract's field order.
 ///
 /// An optional field is `None` only when a flavour keeps "never given"
-/// apart from "" (answered as JSON `null`); the reference stores "".
+/// apart from "" (answered as JSON `null`, or left out); the reference
+/// stores "".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct Record {
     pub id: i64,
+    /// When the record was created (ms since the Unix epoch); only a flavour
+    /// that adds members to customer objects shows it.
+    #[serde(skip)]
+    pub created_ms: u64,
     #[serde(rename = "Name")]
     pub name: String,
     #[serde(rename = "Address")]
@@ -67,6 +73,7 @@ impl From<Customer> for Record {
     fn from(customer: Customer) -> Self {
         Record {
             id: customer.id,
+            created_ms: now_ms(),
             name: customer.name,
             address: Some(customer.address),
             email: Some(customer.email),
@@ -124,28 +131,88 @@ impl FieldChanges {
     }
 }
 
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// How new ids are handed out (the page only shows integers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdAllocation {
+    /// One server-wide counter from `first` in steps of `step`, never reused
+    /// (it starts after any larger preloaded id).
+    Counter { first: i64, step: i64 },
+    /// The smallest positive id no live record holds, in any context: a
+    /// deleted id comes back.
+    SmallestFree,
+}
+
+/// In which order the list comes back (the page gives none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ListOrder {
+    /// Id (creation) order.
+    IdOrder,
+    /// Newest (largest id) first.
+    NewestFirst,
+    /// A permutation of id order that changes with every list the server
+    /// answers: see [`shifted`].
+    Shifting,
+}
+
 /// The store's conformant choices where the page is silent (set by the flavour).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct StoreChoices {
-    /// The first id handed out (later ones follow any larger preloaded id).
-    pub first_id: i64,
-    /// How much the id counter goes up per record.
-    pub id_step: i64,
-    /// Whether the list comes newest first (otherwise in id order).
-    pub newest_first: bool,
-    /// Whether optional fields omitted on create stay unset (`null`) rather than "".
-    pub omitted_optional_is_null: bool,
+    /// How ids are handed out.
+    pub ids: IdAllocation,
+    /// The list's order.
+    pub list_order: ListOrder,
+    /// Whether optional fields omitted on create stay unset (`None`) rather than "".
+    pub omitted_optional_unset: bool,
+    /// Whether a create is refused when its UserID exists in any context
+    /// (otherwise only in its own).
+    pub unique_across_contexts: bool,
 }
 
 impl Default for StoreChoices {
     fn default() -> Self {
         StoreChoices {
-            first_id: 1,
-            id_step: 1,
-            newest_first: false,
-            omitted_optional_is_null: false,
+            ids: IdAllocation::Counter { first: 1, step: 1 },
+            list_order: ListOrder::IdOrder,
+            omitted_optional_unset: false,
+            unique_across_contexts: false,
         }
     }
+}
+
+/// `records` (in id order) permuted for the `call`-th list the server answers.
+///
+/// With three or more records, even calls rotate left by
+/// `1 + (call / 2) % (n - 1)` and odd calls reverse that: never id order,
+/// and two calls in a row never agree (a rotation is never a reflection).
+/// Two records swap on even calls only: the order still changes every call
+/// and id order never comes twice in a row.
+pub(crate) fn shifted<T>(mut records: Vec<T>, call: u64) -> Vec<T> {
+    let n = records.len();
+    if n < 2 {
+        return records;
+    }
+    if n == 2 {
+        if call % 2 == 0 {
+            records.swap(0, 1);
+        }
+        return records;
+    }
+    let span = u64::try_from(n - 1).unwrap_or(u64::MAX);
+    let by = usize::try_from(1 + (call / 2) % span).unwrap_or(1);
+    records.rotate_left(by);
+    if call % 2 == 1 {
+        records.reverse();
+    }
+    records
 }
 
 /// How the duplicate-UserID check of a create is done.
@@ -217,16 +284,51 @@ impl ContextStore {
 
 #[derive(Debug)]
 struct Inner {
-    /// Next id to hand out; one server-wide counter, increasing.
+    /// Next id a counter hands out; increasing.
     next_id: i64,
     contexts: BTreeMap<String, ContextStore>,
+    /// Every id a live record holds, in any context.
+    live_ids: BTreeSet<i64>,
+    /// Lists answered so far (drives [`ListOrder::Shifting`]).
+    lists_served: u64,
 }
 
 impl Inner {
-    fn take_id(&mut self, step: i64) -> i64 {
-        let id = self.next_id;
-        self.next_id = self.next_id.saturating_add(step);
-        id
+    /// A new id, as `ids` says.
+    fn take_id(&mut self, ids: IdAllocation) -> i64 {
+        match ids {
+            IdAllocation::Counter { step, .. } => {
+                let id = self.next_id;
+                self.next_id = self.next_id.saturating_add(step);
+                id
+            }
+            IdAllocation::SmallestFree => {
+                // The first gap in 1, 2, 3, ...: O(the id found).
+                let mut candidate = 1;
+                for &id in self.live_ids.range(1..) {
+                    if id != candidate {
+                        break;
+                    }
+                    candidate += 1;
+                }
+                candidate
+            }
+        }
+    }
+
+    /// Stores `record` in `context` (which exists), replacing any record with its id.
+    fn insert(&mut self, context: &str, record: Record) {
+        if let Some(store) = self.contexts.get_mut(context) {
+            self.live_ids.insert(record.id);
+            store.insert(record);
+        }
+    }
+
+    /// Removes the record with `id` from `context`.
+    fn remove(&mut self, context: &str, id: i64) -> Option<Record> {
+        let record = self.contexts.get_mut(context)?.remove(id)?;
+        self.live_ids.remove(&id);
+        Some(record)
     }
 }
 
@@ -250,7 +352,7 @@ impl Store {
             file: preload.source_name().to_string(),
             problem,
         };
-        let mut stores: BTreeMap<String, ContextStore> = contexts
+        let stores: BTreeMap<String, ContextStore> = contexts
             .iter()
             .map(|c| (c.clone(), ContextStore::default()))
             .collect();
@@ -275,18 +377,24 @@ impl Store {
                 }
             }
         }
-        // Ids are assigned after every kept id, so they never collide.
+        // Ids are assigned after every kept id (or around them), so they never collide.
         let after_kept = taken_ids.keys().next_back().map_or(1, |max| max + 1);
+        let first_id = match choices.ids {
+            IdAllocation::Counter { first, .. } => first,
+            IdAllocation::SmallestFree => 1,
+        };
         let mut inner = Inner {
-            next_id: after_kept.max(choices.first_id),
-            contexts: BTreeMap::new(),
+            next_id: after_kept.max(first_id),
+            contexts: stores,
+            live_ids: taken_ids.keys().copied().collect(),
+            lists_served: 0,
         };
 
         for (context, customers) in preload.contexts() {
-            let Some(store) = stores.get_mut(context) else {
-                continue;
-            };
             for customer in customers {
+                let Some(store) = inner.contexts.get(context) else {
+                    continue;
+                };
                 if store.id_of(&customer.user_id).is_some() {
                     return Err(invalid(format!(
                         "UserID {:?} appears twice in context {context:?}",
@@ -295,7 +403,7 @@ impl Store {
                 }
                 let id = match customer.id {
                     Some(id) => id,
-                    None => inner.take_id(choices.id_step),
+                    None => inner.take_id(choices.ids),
                 };
                 let record = Record::from(Customer {
                     id,
@@ -306,10 +414,9 @@ impl Store {
                     alt_phone_number: customer.alt_phone_number.clone(),
                     user_id: customer.user_id.clone(),
                 });
-                store.insert(record);
+                inner.insert(context, record);
             }
         }
-        inner.contexts = stores;
         Ok(Store {
             inner: Mutex::new(inner),
             choices,
@@ -343,9 +450,9 @@ impl Store {
         })
     }
 
-    /// The context's customers, in id (creation) order or newest first.
+    /// The context's customers, in the flavour's list order.
     pub(crate) fn list(&self, context: &str) -> Vec<Record> {
-        let inner = self.lock();
+        let mut inner = self.lock();
         let mut records: Vec<Record> = self
             .scope(&inner, context)
             .into_iter()
@@ -353,10 +460,40 @@ impl Store {
             .flat_map(|store| store.by_id.values().cloned())
             .collect();
         records.sort_by_key(|record| record.id);
-        if self.choices.newest_first {
-            records.reverse();
+        match self.choices.list_order {
+            ListOrder::IdOrder => records,
+            ListOrder::NewestFirst => {
+                records.reverse();
+                records
+            }
+            ListOrder::Shifting => {
+                let call = inner.lists_served;
+                inner.lists_served += 1;
+                shifted(records, call)
+            }
         }
-        records
+    }
+
+    /// Whether a record with exactly `user_id` is visible from `context`.
+    pub(crate) fn contains(&self, context: &str, user_id: &str) -> bool {
+        self.locate(&self.lock(), context, user_id).is_some()
+    }
+
+    /// The UserID of the first record (id order) visible from `context`
+    /// whose UserID satisfies `matches`.
+    pub(crate) fn first_user_id_where(
+        &self,
+        context: &str,
+        matches: impl Fn(&str) -> bool,
+    ) -> Option<String> {
+        let inner = self.lock();
+        self.scope(&inner, context)
+            .into_iter()
+            .filter_map(|name| inner.contexts.get(name))
+            .flat_map(|store| store.by_id.values())
+            .filter(|record| matches(&record.user_id))
+            .min_by_key(|record| record.id)
+            .map(|record| record.user_id.clone())
     }
 
     /// Creates a customer with the next id, unless the UserID exists in the context.
@@ -383,16 +520,22 @@ impl Store {
     }
 
     /// "Creating a New Customer": UserID is the "Unique user identifier";
-    /// unspecified: unique within the context.
+    /// unspecified: unique within the context, or in every context by choice.
     fn check_unique(
         &self,
         inner: &Inner,
         context: &str,
         user_id: &str,
     ) -> Result<(), UnspecifiedError> {
-        match self.locate(inner, context, user_id) {
-            Some(_) => Err(UnspecifiedError::DuplicateUserId(user_id.to_string())),
-            None => Ok(()),
+        let elsewhere = self.choices.unique_across_contexts
+            && inner
+                .contexts
+                .values()
+                .any(|store| store.id_of(user_id).is_some());
+        if elsewhere || self.locate(inner, context, user_id).is_some() {
+            Err(UnspecifiedError::DuplicateUserId(user_id.to_string()))
+        } else {
+            Ok(())
         }
     }
 
@@ -407,13 +550,14 @@ impl Store {
             return Err(UnspecifiedError::NotFound);
         }
         // Unspecified: optional fields omitted on create are "" (or unset, by choice).
-        let omitted = if self.choices.omitted_optional_is_null {
+        let omitted = if self.choices.omitted_optional_unset {
             None
         } else {
             Some(String::new())
         };
         let mut record = Record {
-            id: inner.take_id(self.choices.id_step),
+            id: inner.take_id(self.choices.ids),
+            created_ms: now_ms(),
             name: String::new(),
             address: omitted.clone(),
             email: omitted.clone(),
@@ -422,11 +566,7 @@ impl Store {
             user_id,
         };
         fields.apply_to(&mut record);
-        let store = inner
-            .contexts
-            .get_mut(context)
-            .ok_or(UnspecifiedError::NotFound)?;
-        store.insert(record.clone());
+        inner.insert(context, record.clone());
         Ok(record)
     }
 
@@ -437,26 +577,47 @@ impl Store {
         user_id: &str,
         changes: FieldChanges,
     ) -> Result<Record, UnspecifiedError> {
-        let mut inner = self.lock();
+        self.update_locked(&mut self.lock(), context, user_id, changes)
+    }
+
+    fn update_locked(
+        &self,
+        inner: &mut Inner,
+        context: &str,
+        user_id: &str,
+        changes: FieldChanges,
+    ) -> Result<Record, UnspecifiedError> {
         let (home, id) = self
-            .locate(&inner, context, user_id)
+            .locate(inner, context, user_id)
             .ok_or(UnspecifiedError::NotFound)?;
         let new_id = if self.faults.new_id_on_update {
-            Some(inner.take_id(self.choices.id_step))
+            Some(inner.take_id(self.choices.ids))
         } else {
             None
         };
-        let store = inner
-            .contexts
-            .get_mut(&home)
-            .ok_or(UnspecifiedError::NotFound)?;
-        let mut record = store.remove(id).ok_or(UnspecifiedError::NotFound)?;
+        let mut record = inner.remove(&home, id).ok_or(UnspecifiedError::NotFound)?;
         changes.apply_to(&mut record);
         if let Some(new_id) = new_id {
             record.id = new_id;
         }
-        store.insert(record.clone());
+        inner.insert(&home, record.clone());
         Ok(record)
+    }
+
+    /// Updates the customer, or creates it with exactly `changes` when the
+    /// UserID is unknown in the context (one check-and-change under the lock).
+    pub(crate) fn upsert(
+        &self,
+        context: &str,
+        user_id: &str,
+        changes: FieldChanges,
+    ) -> Result<Record, UnspecifiedError> {
+        let mut inner = self.lock();
+        if self.locate(&inner, context, user_id).is_some() {
+            return self.update_locked(&mut inner, context, user_id, changes);
+        }
+        self.check_unique(&inner, context, user_id)?;
+        self.insert_new(&mut inner, context, user_id.to_string(), changes)
     }
 
     /// Removes one customer and returns it.
@@ -465,18 +626,15 @@ impl Store {
         let (home, id) = self
             .locate(&inner, context, user_id)
             .ok_or(UnspecifiedError::NotFound)?;
-        let store = inner
-            .contexts
-            .get_mut(&home)
-            .ok_or(UnspecifiedError::NotFound)?;
         if self.faults.delete_not_persisted {
-            return store
-                .by_id
-                .get(&id)
+            return inner
+                .contexts
+                .get(&home)
+                .and_then(|store| store.by_id.get(&id))
                 .cloned()
                 .ok_or(UnspecifiedError::NotFound);
         }
-        store.remove(id).ok_or(UnspecifiedError::NotFound)
+        inner.remove(&home, id).ok_or(UnspecifiedError::NotFound)
     }
 
     /// Every context's customers in id order (contexts with none included).
@@ -513,5 +671,74 @@ mod tests {
             serde_json::to_string(&customer).unwrap()
         );
         assert_eq!(record.to_customer(), customer);
+    }
+
+    #[test]
+    fn shifted_lists_are_never_in_id_order_and_change_every_call() {
+        for n in 3..=9 {
+            let ids: Vec<usize> = (0..n).collect();
+            let mut previous = ids.clone();
+            for call in 0..40 {
+                let order = shifted(ids.clone(), call);
+                let mut sorted = order.clone();
+                sorted.sort_unstable();
+                assert_eq!(sorted, ids, "a permutation (n {n}, call {call})");
+                assert_ne!(order, ids, "id order (n {n}, call {call})");
+                assert_ne!(
+                    order, previous,
+                    "same as the call before (n {n}, call {call})"
+                );
+                previous = order;
+            }
+        }
+        // Two records alternate; one or none stay as they are.
+        assert_eq!(shifted(vec![1, 2], 0), [2, 1]);
+        assert_eq!(shifted(vec![1, 2], 1), [1, 2]);
+        assert_eq!(shifted(vec![1], 0), [1]);
+    }
+
+    fn strict_store() -> Store {
+        let choices = StoreChoices {
+            ids: IdAllocation::SmallestFree,
+            list_order: ListOrder::IdOrder,
+            omitted_optional_unset: true,
+            unique_across_contexts: true,
+        };
+        let contexts = ["a".to_string(), "b".to_string()];
+        Store::new(&contexts, &Preload::new(), choices, StoreFaults::default())
+            .expect("empty store")
+    }
+
+    #[tokio::test]
+    async fn smallest_free_ids_come_back_after_a_delete_in_any_context() {
+        let store = strict_store();
+        let name = |text: &str| FieldChanges {
+            name: Some(text.to_string()),
+            ..FieldChanges::default()
+        };
+        for (context, user_id) in [("a", "u1"), ("b", "u2"), ("a", "u3")] {
+            store
+                .create(context, user_id.to_string(), name("n"))
+                .await
+                .expect("created");
+        }
+        store.delete("b", "u2").expect("deleted");
+        let again = store
+            .create("a", "u4".to_string(), name("n"))
+            .await
+            .expect("created");
+        assert_eq!(again.id, 2);
+        let next = store
+            .create("b", "u5".to_string(), name("n"))
+            .await
+            .expect("created");
+        assert_eq!(next.id, 4);
+        // Unique across contexts.
+        assert_eq!(
+            store.create("b", "u1".to_string(), name("n")).await,
+            Err(UnspecifiedError::DuplicateUserId("u1".to_string()))
+        );
+        // Optional fields never given stay unset.
+        assert_eq!(again.address, None);
     }
 }

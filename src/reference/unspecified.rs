@@ -20,6 +20,19 @@ pub const MESSAGE_INVALID_FIELD_TYPE: &str = "Invalid value for field {Field}: e
 pub const MESSAGE_MALFORMED_JSON: &str = "Malformed JSON body";
 /// Message for a PUT/PATCH whose body UserID differs from the path UserID; the reference's choice.
 pub const MESSAGE_USER_ID_MISMATCH: &str = "UserID in body does not match UserID in URL";
+/// Message template for a request the strict flavour's validation refused
+/// (`{problems}`: `<field> <detail>`, joined by "; "); only the strict
+/// flavour validates this way, but every flavour can render every error.
+pub const MESSAGE_REJECTED: &str = "Rejected: {problems}";
+
+/// One reason the strict flavour's validation refused a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// The body key (or `base` for the body as a whole, `path` for the path UserID).
+    pub field: String,
+    /// What is wrong with it, in a few words.
+    pub detail: &'static str,
+}
 
 /// A failure the vendor page does not document; answered with the reference's own text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +49,8 @@ pub enum UnspecifiedError {
     MalformedJson,
     /// The body's UserID differs from the path's.
     UserIdMismatch,
+    /// The strict flavour's validation refused these fields (never empty).
+    Rejected(Vec<FieldProblem>),
 }
 
 impl UnspecifiedError {
@@ -54,6 +69,13 @@ impl UnspecifiedError {
             }
             UnspecifiedError::MalformedJson => MESSAGE_MALFORMED_JSON.to_string(),
             UnspecifiedError::UserIdMismatch => MESSAGE_USER_ID_MISMATCH.to_string(),
+            UnspecifiedError::Rejected(problems) => {
+                let problems: Vec<String> = problems
+                    .iter()
+                    .map(|problem| format!("{} {}", problem.field, problem.detail))
+                    .collect();
+                MESSAGE_REJECTED.replace("{problems}", &problems.join("; "))
+            }
         }
     }
 
