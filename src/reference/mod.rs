@@ -41,7 +41,16 @@
 //! # Flavours and deviations
 //!
 //! [`Flavour::Alt`] is a second conformant server that makes other choices
-//! where the page is silent (see [`flavour`](Flavour)). [`Deviation`]s are
+//! where the page is silent (among them: a PUT of an unknown UserID creates
+//! the record with exactly the values sent). [`Flavour::Strict`] takes the
+//! opposite choice from the reference wherever the page is silent: it
+//! refuses whatever it may (values unlike the page's examples, a UserID
+//! taken in any context, empty PATCHes, unknown keys), validates before the
+//! documented checks and checks the context before the token, reuses ids,
+//! reorders the list on every call, answers 4xx with bodies of its own,
+//! adds `created_at` and `Context` to customer objects and leaves fields
+//! never given out, and closes every connection; the flavour module's docs
+//! give each choice with the reason it is allowed. [`Deviation`]s are
 //! deliberate bugs in documented or inferred behaviour, each acting at one
 //! of a few named hooks of [`Deviations`]; with none switched on, the code
 //! path is the conformant one described above.
