@@ -2,9 +2,16 @@
 //! (`serve --deviate NAME`), so the suite can prove it catches each one.
 //!
 //! Every deviation breaks something the page documents or that follows
-//! from it; none touches a case the page is silent on (unknown UserIDs,
-//! duplicate/missing-field/malformed-JSON answers, check order, id
-//! sequence, list order).
+//! from it; none only changes a case the page is silent on (the answer to
+//! an unknown UserID, duplicate/missing-field/malformed-JSON answers, check
+//! order, id sequence, list order, extra members on customer objects). The
+//! near-miss ones accept a request the page says must be refused: a token
+//! that is not the user's ("Invalid API Token"), a username or context that
+//! is not the one configured ("Authentication"), or a path UserID that names
+//! no record but changes another one (inferred: an operation touches only
+//! the record it names). The leaky ones add members to the documented
+//! envelopes, which are exactly `{status, message}`, or put the API token
+//! in an answer (security).
 //!
 //! Adding a deviation takes two edits:
 //! 1. one line in the `deviations!` table below (variant, kebab-case name,
