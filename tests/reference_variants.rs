@@ -1935,18 +1935,39 @@ async fn strict_leaves_optional_fields_never_given_out() {
     assert_strict_customer(&put, &full_fields("Opt1", "Trisul"), "default");
 }
 
-/// Sends `request` on a fresh connection and reads until the server closes
-/// it (or 5 s pass): the bytes read and whether the server closed.
-fn read_until_closed(addr: std::net::SocketAddr, request: &str) -> (String, bool) {
-    use std::io::{Read, Write};
+/// Sends one keep-alive `request` on a fresh connection and reads until the
+/// server closes it or `wait` passes: the bytes read and whether it closed.
+fn read_until_closed(
+    addr: std::net::SocketAddr,
+    request: &str,
+    wait: std::time::Duration,
+) -> (String, bool) {
+    use std::io::{ErrorKind, Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).expect("connects");
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
-        .expect("timeout set");
+    stream.set_read_timeout(Some(wait)).expect("timeout set");
     stream.write_all(request.as_bytes()).expect("request sent");
     let mut received = Vec::new();
-    let closed = stream.read_to_end(&mut received).is_ok();
+    let closed = match stream.read_to_end(&mut received) {
+        Ok(_) => true,
+        Err(error) if error.kind() == ErrorKind::ConnectionReset => true,
+        Err(error) => {
+            assert!(
+                matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+                "{error}"
+            );
+            false
+        }
+    };
     (String::from_utf8_lossy(&received).into_owned(), closed)
+}
+
+/// An HTTP/1.1 list request (keep-alive by default) for `h`'s context.
+fn raw_list_request(h: &Harness) -> String {
+    let body = h.body(json!({})).to_string();
+    format!(
+        "GET /api/ipdrcustomers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1968,24 +1989,28 @@ async fn strict_closes_the_connection_after_each_answer() {
             answer.text
         );
     }
-    // On the wire: two requests on one keep-alive connection get one answer,
-    // then the server closes.
-    let body = h.body(json!({})).to_string();
-    let one = format!(
-        "GET /api/ipdrcustomers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let addr = h.server.addr();
-    let received = tokio::task::spawn_blocking(move || read_until_closed(addr, &one.repeat(2)))
-        .await
-        .expect("reader");
-    let (text, closed) = received;
-    assert!(closed, "the server kept the connection open");
-    assert_eq!(text.matches("HTTP/1.1 200").count(), 1, "{text}");
+    // On the wire: a keep-alive request gets its answer, then the server closes.
+    let (addr, request) = (h.server.addr(), raw_list_request(&h));
+    let wait = std::time::Duration::from_secs(10);
+    let (text, closed) =
+        tokio::task::spawn_blocking(move || read_until_closed(addr, &request, wait))
+            .await
+            .expect("reader");
+    assert!(closed, "the server kept the connection open: {text}");
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains(KNOWN), "{text}");
 
-    // The reference keeps it open.
+    // The reference keeps it open (so the check above can tell).
     let reference = Harness::with_config(ServerConfig::builtin()).await;
     assert!(reference.list().await.header("connection").is_none());
+    let (addr, request) = (reference.server.addr(), raw_list_request(&reference));
+    let wait = std::time::Duration::from_millis(500);
+    let (text, closed) =
+        tokio::task::spawn_blocking(move || read_until_closed(addr, &request, wait))
+            .await
+            .expect("reader");
+    assert!(!closed, "the reference closed the connection");
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
 }
 
 // ------------------------------------------------------------------ the binary
@@ -2058,6 +2083,8 @@ async fn serve_takes_flavour_and_deviations_from_the_command_line() {
         "token-error-http-401",
         "--deviate",
         "id-as-string",
+        "--deviate",
+        "error-envelope-extra-member",
     ]);
     let created = client
         .post(format!("{url}/api/ipdrcustomers"))
@@ -2077,7 +2104,12 @@ async fn serve_takes_flavour_and_deviations_from_the_command_line() {
         .await
         .expect("json");
     assert_eq!(created["id"], "1");
-    assert_eq!(refused.expect("answer").status().as_u16(), 401);
+    let refused = refused.expect("answer");
+    assert_eq!(refused.status().as_u16(), 401);
+    assert_eq!(
+        refused.text().await.expect("body"),
+        r#"{"status":"ERROR","message":"Invalid API token","code":401}"#
+    );
 
     let (mut child, url) = serve(&["--flavour", "strict"]);
     let created = client
