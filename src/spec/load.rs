@@ -458,4 +458,137 @@ mod tests {
         );
         assert!(parse("t.json", &guarded).is_ok(), "{}", reason(&guarded));
     }
+
+    /// Every binding step that requires a success of a POST, PUT or PATCH
+    /// sends only values a conformant server must accept
+    /// ([`crate::spec::contract::is_ordinary_value`]), so no scenario can fail
+    /// a server for refusing an unusual value: such values belong in
+    /// `success_or_refusal` steps.
+    #[test]
+    fn steps_that_require_a_success_send_only_ordinary_values() {
+        use crate::spec::contract::is_ordinary_value;
+        use crate::spec::scenario::Method;
+        use crate::spec::template::Segment;
+
+        /// The value a template takes in a run, when the harness can tell it in advance.
+        fn sample(text: &str) -> Result<String, String> {
+            let template = Template::parse(text).map_err(|error| error.to_string())?;
+            let mut out = String::new();
+            for segment in template.segments() {
+                match segment {
+                    Segment::Literal(text) => out.push_str(text),
+                    // What `${uid:LABEL}` resolves to: `zzconf-<run>-<tag>-LABEL`.
+                    Segment::Variable(Variable::Uid(label)) => {
+                        out.push_str(&format!("zzconf-1a2b3c4d-000-{label}"))
+                    }
+                    Segment::Variable(Variable::Copy) => out.push_str("1009"),
+                    Segment::Variable(Variable::Repeat { text, times }) => {
+                        out.push_str(&text.repeat(*times))
+                    }
+                    Segment::Variable(other) => {
+                        return Err(format!("{other:?} cannot be checked in advance"))
+                    }
+                }
+            }
+            Ok(out)
+        }
+        /// (field, value as written) of every value a step sends: the path's UserID and the body's fields.
+        fn sent_values(
+            step: &crate::spec::scenario::Step,
+        ) -> Vec<(String, Result<String, String>)> {
+            let mut values = Vec::new();
+            if let Some(uid) = step.request.path.strip_prefix("/api/ipdrcustomers/") {
+                values.push(("UserID".to_string(), Ok(uid.to_string())));
+            }
+            if let Some(serde_json::Value::Object(fields)) = &step.request.body {
+                for (field, value) in fields {
+                    values.push((
+                        field.clone(),
+                        value
+                            .as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| format!("not a string: {value}")),
+                    ));
+                }
+            }
+            values
+        }
+        fn requires_success(pattern: Option<&Pattern>) -> bool {
+            match pattern {
+                Some(Pattern::Customer(_)) => true,
+                Some(Pattern::OneOf(options)) => {
+                    options.iter().all(|option| requires_success(Some(option)))
+                }
+                _ => false,
+            }
+        }
+        let mut checked = 0;
+        let mut offenders = Vec::new();
+        for loaded in load_embedded().unwrap() {
+            let scenario = &loaded.scenario;
+            for (index, step) in scenario.steps.iter().enumerate() {
+                let method = step.request.method;
+                if !matches!(method, Method::Post | Method::Put | Method::Patch)
+                    || !scenario.step_level(step).is_binding()
+                    || step.expect.answer != Answer::AsGiven
+                    || !requires_success(loaded.patterns[index].as_ref())
+                {
+                    continue;
+                }
+                checked += 1;
+                let at = format!("{} step {} {:?}", scenario.name, index + 1, step.name);
+                // A value the target already accepted, in the step whose
+                // acceptance this one is conditioned on, may be required again.
+                let accepted_before: Vec<(String, String)> = match &step.only_if {
+                    Some(OnlyIf::Accepted(name)) => scenario
+                        .steps
+                        .iter()
+                        .find(|earlier| earlier.outcome.as_ref() == Some(name))
+                        .map(|earlier| {
+                            sent_values(earlier)
+                                .into_iter()
+                                .filter_map(|(field, value)| {
+                                    value
+                                        .and_then(|value| sample(&value))
+                                        .ok()
+                                        .map(|v| (field, v))
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                };
+                if step.request.body.is_some()
+                    && !step
+                        .request
+                        .body
+                        .as_ref()
+                        .is_some_and(|body| body.is_object())
+                {
+                    offenders.push(format!("{at}: the body is not an object"));
+                }
+                if step.request.raw_body.is_some() {
+                    offenders.push(format!("{at}: a raw body cannot be checked"));
+                }
+                for (field, value) in sent_values(step) {
+                    match value.and_then(|value| sample(&value)) {
+                        Ok(value) if accepted_before.contains(&(field.clone(), value.clone())) => {}
+                        Ok(value) if is_ordinary_value(&field, &value) => {}
+                        Ok(value) => offenders.push(format!(
+                            "{at}: {field} {:?} is not an ordinary value",
+                            value.chars().take(60).collect::<String>()
+                        )),
+                        Err(why) => offenders.push(format!("{at}: {field}: {why}")),
+                    }
+                }
+            }
+        }
+        assert!(checked >= 40, "only {checked} steps were checked");
+        assert!(
+            offenders.is_empty(),
+            "steps that require a success send values a conformant server may refuse \
+             (make them success_or_refusal with outcome branches):\n{}",
+            offenders.join("\n")
+        );
+    }
 }
