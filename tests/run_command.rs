@@ -191,7 +191,8 @@ fn the_token_can_come_from_a_file_but_not_twice() {
         .unwrap();
     assert_eq!(twice.status.code(), Some(2));
     assert!(
-        stderr(&twice).contains("give the api token once"),
+        stderr(&twice)
+            .contains("give the token once: --api-token-file, or IPDR_API_TOKEN / --api-token"),
         "{}",
         stderr(&twice)
     );

@@ -71,7 +71,7 @@ impl Redactor {
         });
         // Longest first, so a token that contains another is replaced whole.
         self.secrets
-            .sort_by(|a, b| b.value.len().cmp(&a.value.len()));
+            .sort_by_key(|secret| std::cmp::Reverse(secret.value.len()));
     }
 
     /// The secrets, longest first.
