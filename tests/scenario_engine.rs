@@ -548,6 +548,33 @@ fn a_refusal_step_passes_any_refusal_and_fails_a_success() {
 }
 
 #[test]
+fn a_list_served_where_a_refusal_is_required_fails() {
+    // The scripted server checks the token: a list with an invalid one is refused.
+    let text = r#"{
+      "name": "engine::list_refused",
+      "level": "inferred",
+      "citation": "Authentication",
+      "steps": [{"name": "list with an invalid token", "request": {"method": "GET", "path": "/api/ipdrcustomers", "auth": "invalid_token"}, "expect": {"answer": "refusal"}}]
+    }"#;
+    let server = ScriptedServer::start(Script::default());
+    assert_eq!(
+        only(&server.run(vec![scenario(text)], false))
+            .outcome
+            .verdict,
+        Verdict::Passed
+    );
+    // The configured credentials are served the list: that is a success, so the same step fails.
+    let served = text.replace(r#", "auth": "invalid_token""#, "");
+    let results = server.run(vec![scenario(&served)], false);
+    let result = only(&results);
+    assert_eq!(result.outcome.verdict, Verdict::Failed(0));
+    assert_eq!(
+        result.outcome.steps[0].mismatches[0].actual,
+        "a success: HTTP 200 with a list"
+    );
+}
+
+#[test]
 fn a_skipped_step_neither_passes_nor_fails_and_reports_say_so() {
     // The refused branch expects something no server could give: since it is
     // skipped on a server that accepts, the trial passes.

@@ -14,7 +14,7 @@ use crate::spec::contract::{claims_success, COLLECTION_PATH};
 use crate::spec::load::LoadedScenario;
 use crate::spec::pattern::{MatchContext, Mismatch, Pattern};
 use crate::spec::scenario::{
-    Answer, AuthVariant, Level, OnlyIf, Principal, Request, Step, DEEP_TAG,
+    Answer, AuthVariant, Level, Method, OnlyIf, Principal, Request, Step, DEEP_TAG,
 };
 use crate::spec::tamper::AuthField;
 use crate::spec::template::{resolve_value, Bindings, Template, Variable};
@@ -798,6 +798,23 @@ fn success_uid(path: &str, body: Option<&str>) -> Option<String> {
     path_uid(path).or_else(|| body_uid(body))
 }
 
+/// Whether an answer to a request with `method` claims success: for a list,
+/// HTTP 2xx with a JSON array ("Retrieving Customer List › Response: 200,
+/// Returns array of customer objects"); for every other operation,
+/// [`claims_success`] (HTTP 2xx with the customer object of `user_id`).
+/// Anything else is a refusal.
+pub fn answer_claims_success(
+    method: Method,
+    status: u16,
+    body: Option<&Value>,
+    user_id: Option<&str>,
+) -> bool {
+    match method {
+        Method::Get => (200..300).contains(&status) && body.is_some_and(Value::is_array),
+        _ => claims_success(status, body, user_id),
+    }
+}
+
 /// Every secret an answer carries, named by label: the body and every header value are searched.
 pub fn leaks_in(response: &ReceivedResponse, redactor: &Redactor) -> Vec<String> {
     let mut found = Vec::new();
@@ -958,7 +975,12 @@ async fn run_step(
                 outcome.leaks.push(leak);
             }
         }
-        let accepted = claims_success(response.status, response.json.as_ref(), uid.as_deref());
+        let accepted = answer_claims_success(
+            step.request.method,
+            response.status,
+            response.json.as_ref(),
+            uid.as_deref(),
+        );
         accepted_all &= accepted;
         let found = match (step.expect.answer, accepted) {
             (Answer::AsGiven, _) | (Answer::SuccessOrRefusal, true) => {
@@ -967,11 +989,14 @@ async fn run_step(
             (Answer::Refusal, true) => vec![Mismatch {
                 pointer: "(answer)".to_string(),
                 expected: "a refusal (any answer but a success)".to_string(),
-                actual: format!(
-                    "a success: HTTP {} with the customer object of {}",
-                    response.status,
-                    uid.as_deref().unwrap_or("the UserID sent")
-                ),
+                actual: match step.request.method {
+                    Method::Get => format!("a success: HTTP {} with a list", response.status),
+                    _ => format!(
+                        "a success: HTTP {} with the customer object of {}",
+                        response.status,
+                        uid.as_deref().unwrap_or("the UserID sent")
+                    ),
+                },
             }],
             (Answer::Refusal | Answer::SuccessOrRefusal, false) => Vec::new(),
         };

@@ -90,7 +90,7 @@ fn expected_line(step: &StepOutcome) -> String {
     match step.answer {
         Answer::AsGiven => format!("HTTP {}{json}", step.expected_status),
         Answer::Refusal => {
-            "a refusal (any status and body, but not a success: HTTP 2xx with the customer object of the UserID sent)".to_string()
+            "a refusal (any status and body, but not a success: HTTP 2xx with the customer object of the UserID sent, or with an array for a list)".to_string()
         }
         Answer::SuccessOrRefusal => format!(
             "a refusal (any status and body), or a success exactly like this: HTTP {}{json}",

@@ -109,7 +109,8 @@ pub enum OnlyIf {
 /// Which answers a step allows, by outcome.
 ///
 /// A success is HTTP 2xx with the customer object of the request's UserID
-/// ([`crate::spec::contract::claims_success`]); anything else is a refusal.
+/// ([`crate::spec::contract::claims_success`]), or for a list HTTP 2xx with
+/// an array; anything else is a refusal.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Answer {

@@ -191,17 +191,18 @@ pub enum OpenAnswer {
     BothRefused,
 }
 
-/// Whether a normalized document claims success: HTTP 2xx and an object
-/// with a string UserID (a single answer; a concurrent step never does).
-/// Both sides' UserIDs are the same placeholder, so this is
-/// [`crate::spec::contract::claims_success`] on normalized documents.
+/// Whether a normalized document claims success: HTTP 2xx and a list, or
+/// an object with a string UserID (a single answer; a concurrent step never
+/// does). Both sides' UserIDs are the same placeholder, so this is
+/// [`crate::execution::scenario_run::answer_claims_success`] on normalized documents.
 pub fn document_accepted(document: &Value) -> bool {
     let status = document.get("status").and_then(Value::as_u64);
+    let body = document.get("body");
     status.is_some_and(|status| (200..300).contains(&status))
-        && document
-            .get("body")
-            .and_then(|body| body.get("UserID"))
-            .is_some_and(Value::is_string)
+        && (body.is_some_and(Value::is_array)
+            || body
+                .and_then(|body| body.get("UserID"))
+                .is_some_and(Value::is_string))
 }
 
 /// One step of the target and how it compares.
