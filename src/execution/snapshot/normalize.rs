@@ -476,4 +476,36 @@ mod tests {
             json!([{"id": "<id:2>"}, {"id": "<id:1>"}, {"id": "<id:1> (a string)"}])
         );
     }
+
+    #[test]
+    fn both_tokens_and_the_other_users_names_are_normalized_away() {
+        use crate::execution::target::{ApiToken, OtherUser};
+        let loaded = crate::spec::load::parse(
+            "t.json",
+            r#"{"name":"a","level":"observed","citation":"c","steps":[{"name":"s","request":{"method":"GET","path":"/api/ipdrcustomers"}}]}"#,
+        )
+        .unwrap();
+        let target = Target {
+            base_url: "http://127.0.0.1:1".into(),
+            api_token: ApiToken::new("first-secret"),
+            username: "user".into(),
+            context: "default".into(),
+            second_context: None,
+            forbidden_context: None,
+            other: Some(OtherUser {
+                username: "operator".into(),
+                api_token: ApiToken::new("second-secret"),
+                context: "ops".into(),
+            }),
+            timeout: std::time::Duration::from_secs(1),
+        };
+        let identity = RunIdentity {
+            run_id: "1a2b3c4d".into(),
+        };
+        let normalizer = Normalizer::new(&loaded, "000", &identity, &target);
+        assert_eq!(
+            normalizer.body(&json!({"echo": "second-secret and first-secret", "api_token": "second-secret", "who": "operator", "context": "ops"})),
+            json!({"echo": "<redacted> and <redacted>", "api_token": "<redacted>", "who": "<other_username>", "context": "<other_context>"})
+        );
+    }
 }
