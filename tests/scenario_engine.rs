@@ -863,6 +863,8 @@ fn deep_scenarios_run_only_with_deep() {
     );
     assert_eq!(counts(&run(&["--deep"], None)), (1, 0, 0));
     assert_eq!(counts(&run(&[], Some("true"))), (1, 0, 0));
+    assert_eq!(counts(&run(&[], Some("1"))), (1, 0, 0));
+    assert_eq!(counts(&run(&[], Some("0"))), (0, 0, 1));
 }
 
 #[test]

@@ -180,7 +180,7 @@ pub struct RunOptions {
     #[command(flatten)]
     pub reports: ReportOptions,
     /// Deep mode: also run the scenarios tagged `deep` (they cost many requests, e.g. a list past 1,000 records).
-    #[arg(long, env = "IPDR_DEEP")]
+    #[arg(long, env = "IPDR_DEEP", value_parser = clap::builder::BoolishValueParser::new())]
     pub deep: bool,
     /// Filter, --list, --skip, --exact, --test-threads and friends, as in `cargo test`.
     #[command(flatten)]
