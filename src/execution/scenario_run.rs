@@ -736,6 +736,16 @@ fn cleanup_places(
             sent_context.unwrap_or_else(|| target.context.clone()),
         )),
     }
+    // A record in the second user's context is deleted as that user too: the
+    // configured user may not be allowed to touch it there.
+    if let Some(other) = &target.other {
+        let in_others_context = places.iter().any(|(principal, context)| {
+            *principal == Principal::Configured && *context == other.context
+        });
+        if in_others_context {
+            places.push((Principal::Other, other.context.clone()));
+        }
+    }
     places.dedup();
     places
 }
