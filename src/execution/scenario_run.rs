@@ -803,9 +803,49 @@ fn addressed_uids(path: &str, body: Option<&str>) -> Vec<String> {
     path_uid(path).into_iter().chain(body_uid(body)).collect()
 }
 
+/// Whether `uid` is one of this run's, for the safety check before a
+/// mutating request: it starts with `prefix` once percent-decoded, ignoring
+/// ASCII case. The variants of a run's own UserIDs that the UserID trials
+/// send (another case, percent-encoded) stay this run's: no other party's
+/// record carries this run's id.
+pub fn carries_prefix(uid: &str, prefix: &str) -> bool {
+    let decoded = percent_decoded(uid);
+    decoded
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
+/// `text` with every `%XX` escape decoded (invalid escapes and non-UTF-8 results kept as they are).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let escape = (bytes[index] == b'%')
+            .then(|| bytes.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escape {
+            Some(byte) => {
+                out.push(byte);
+                index += 3;
+            }
+            None => {
+                out.push(bytes[index]);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
+}
+
 /// The UserID a success must carry: the path's, else the body's (a create).
 fn success_uid(path: &str, body: Option<&str>) -> Option<String> {
-    path_uid(path).or_else(|| body_uid(body))
+    // A server decodes the path once: `%2D` in the path is `-` in the UserID it answers.
+    path_uid(path)
+        .map(|uid| percent_decoded(&uid))
+        .or_else(|| body_uid(body))
 }
 
 /// Whether an answer to a request with `method` claims success: for a list,
@@ -910,7 +950,7 @@ async fn run_step(
         for (path, body) in &requests {
             // Safety: the harness never modifies a record it did not create.
             for uid in addressed_uids(path, body.as_deref()) {
-                if !uid.starts_with(&prefix) {
+                if !carries_prefix(&uid, &prefix) {
                     outcome.problem = Some(format!(
                         "refused to send {} {path}: UserID {uid:?} does not carry this run's prefix {prefix:?}",
                         step.request.method.as_str()
@@ -1132,6 +1172,29 @@ mod tests {
                 "the answer's header x-token contains the API token"
             ]
         );
+    }
+
+    #[test]
+    fn variants_of_the_runs_own_user_ids_carry_its_prefix_and_others_do_not() {
+        let prefix = "zzconf-1a2b3c4d-";
+        for own in [
+            "zzconf-1a2b3c4d-007-a",
+            "ZZCONF-1A2B3C4D-007-A",
+            "zzconf-1a2b3c4d-007-%61",
+            "%7Azconf-1a2b3c4d-007-a",
+            "zzconf-1a2b3c4d-",
+        ] {
+            assert!(carries_prefix(own, prefix), "{own}");
+        }
+        for foreign in [
+            "B68t19",
+            "zzconf-00000000-000-a",
+            "zzconf-1a2b3c4",
+            "%zz",
+            "",
+        ] {
+            assert!(!carries_prefix(foreign, prefix), "{foreign}");
+        }
     }
 
     #[test]
