@@ -37,6 +37,15 @@ mod tempdir_lite {
 }
 
 fn run_with_reports(url: &str, name: &str) -> (std::process::Output, Reports) {
+    run_with_reports_and(url, name, |_| {})
+}
+
+/// Like [`run_with_reports`], with `more` adding arguments or variables.
+fn run_with_reports_and(
+    url: &str,
+    name: &str,
+    more: impl FnOnce(&mut std::process::Command),
+) -> (std::process::Output, Reports) {
     let dir = tempdir_lite::TempDir::new(name);
     let reports = Reports {
         junit: dir.0.join("junit.xml"),
@@ -45,7 +54,9 @@ fn run_with_reports(url: &str, name: &str) -> (std::process::Output, Reports) {
         markdown: dir.0.join("summary.md"),
         _dir: dir,
     };
-    let output = harness_against(url)
+    let mut command = harness_against(url);
+    more(&mut command);
+    let output = command
         .arg("--junit")
         .arg(&reports.junit)
         .arg("--report-json")
@@ -146,6 +157,68 @@ fn a_passing_run_reports_every_trial_as_passed() {
         .all(|trial| trial["verdict"] == "pass"));
     assert!(read(&reports.markdown).starts_with("## ✅"));
     assert_eq!(read(&reports.junit).matches("<failure").count(), 0);
+    // The branches the reference does not take are listed, not counted as passes or failures.
+    let skipped: Vec<&Value> = json["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|trial| trial["skipped_steps"].as_array().into_iter().flatten())
+        .collect();
+    assert!(skipped.len() >= 10, "{skipped:?}");
+    assert!(skipped.iter().all(|step| step["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("only if step ")));
+    assert!(read(&reports.markdown)
+        .contains("did not run because their `only_if` condition did not hold"));
+    assert!(read(&reports.junit).contains("name=\"skipped_step\""));
+    assert!(read(&reports.html).contains("<ul class=\"skipped-steps\">"));
+}
+
+#[test]
+fn the_other_users_token_is_redacted_from_every_report_like_the_first() {
+    let other = UsersFixture::builtin().harness().other.unwrap();
+    let token = UsersFixture::builtin().harness().api_token;
+    let specs = tempdir_lite::TempDir::new("reports-other-specs");
+    // Fails while carrying the other user's token in its transcript.
+    std::fs::write(
+        specs.0.join("other.json"),
+        r#"{"name": "reports::as_the_other_user", "level": "documented", "citation": "Authentication",
+            "steps": [{"name": "list as the other user", "request": {"method": "GET", "path": "/api/ipdrcustomers", "auth": "other_user"}, "expect": {"body": {"$any": "object"}}}]}"#,
+    )
+    .unwrap();
+    let server = Server::start(ServerConfig::new(UsersFixture::builtin()));
+    let (output, reports) = run_with_reports_and(&server.url(), "reports-other", |command| {
+        command
+            .arg("--specs")
+            .arg(&specs.0)
+            .args(["--skip", "property::"])
+            .env("IPDR_OTHER_USERNAME", &other.username)
+            .env("IPDR_OTHER_API_TOKEN", &other.api_token)
+            .env("IPDR_OTHER_CONTEXT", &other.context);
+    });
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("\"$IPDR_OTHER_API_TOKEN\""),
+        "{}",
+        stdout(&output)
+    );
+    for (name, text) in [
+        ("junit", read(&reports.junit)),
+        ("json", read(&reports.json)),
+        ("html", read(&reports.html)),
+        ("markdown", read(&reports.markdown)),
+        ("stdout", stdout(&output)),
+        ("stderr", common::stderr(&output)),
+    ] {
+        for secret in [&token, &other.api_token] {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a token leaked into {name}"
+            );
+        }
+    }
+    assert!(read(&reports.json).contains("<redacted>"));
 }
 
 #[test]

@@ -17,6 +17,25 @@ fn the_whole_suite_passes_against_the_embedded_reference_server() {
     );
     let (passed, failed, ignored) = counts(&out);
     assert!(passed >= 45, "only {passed} trials passed:\n{out}");
+    assert_eq!(failed, 0, "{out}");
+    // The embedded server has everything configured: only deep mode is opt-in.
+    let deep = out
+        .lines()
+        .filter(|line| line.ends_with("ignored (opt-in deep mode: run with --deep)"))
+        .count();
+    assert_eq!(ignored, deep, "{out}");
+}
+
+#[test]
+fn the_whole_suite_passes_in_deep_mode_too() {
+    let output = harness()
+        .args(["run", "--deep", "--skip", "property::"])
+        .output()
+        .unwrap();
+    let out = stdout(&output);
+    assert!(output.status.success(), "{out}\n{}", stderr(&output));
+    let (passed, failed, ignored) = counts(&out);
+    assert!(passed >= 45, "only {passed} trials passed:\n{out}");
     assert_eq!((failed, ignored), (0, 0), "{out}");
 }
 
@@ -191,7 +210,8 @@ fn the_token_can_come_from_a_file_but_not_twice() {
         .unwrap();
     assert_eq!(twice.status.code(), Some(2));
     assert!(
-        stderr(&twice).contains("give the api token once"),
+        stderr(&twice)
+            .contains("give the token once: --api-token-file, or IPDR_API_TOKEN / --api-token"),
         "{}",
         stderr(&twice)
     );

@@ -11,8 +11,9 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::client::Client;
-use super::scenario_run::HARNESS_PREFIX;
+use super::scenario_run::{principal_auth_body, HARNESS_PREFIX};
 use crate::spec::contract::customer_path;
+use crate::spec::scenario::Principal;
 
 /// Default directory of ledger files, relative to the working directory.
 pub const DEFAULT_LEDGER_DIR: &str = ".ipdr-ledger";
@@ -28,6 +29,14 @@ pub struct LedgerEntry {
     pub context: String,
     /// Its UserID (always `zzconf-<run id>-...`).
     pub user_id: String,
+    /// Whose credentials delete it: the other user's for records made in its
+    /// context. Absent (older ledgers, and the configured user's records): the configured user.
+    #[serde(default, skip_serializing_if = "is_configured")]
+    pub principal: Principal,
+}
+
+fn is_configured(principal: &Principal) -> bool {
+    *principal == Principal::Configured
 }
 
 impl LedgerEntry {
@@ -85,13 +94,19 @@ impl LedgerFile {
         })
     }
 
-    /// Appends (context, UserID) of this run and target.
-    pub fn record(&self, context: &str, user_id: &str) -> Result<(), LedgerError> {
+    /// Appends (principal, context, UserID) of this run and target.
+    pub fn record(
+        &self,
+        principal: Principal,
+        context: &str,
+        user_id: &str,
+    ) -> Result<(), LedgerError> {
         self.append(&LedgerEntry {
             run_id: self.run_id.clone(),
             target: self.target.clone(),
             context: context.to_string(),
             user_id: user_id.to_string(),
+            principal,
         })
     }
 
@@ -143,13 +158,17 @@ pub fn read_dir(dir: &Path) -> Result<Vec<(PathBuf, Vec<LedgerEntry>)>, LedgerEr
     Ok(files)
 }
 
+/// One ledger entry as sweep reports it: its context and UserID, and
+/// `as the other user` when it is deleted with the other user's credentials.
+pub type SweptRecord = (String, String);
+
 /// What one sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SweepReport {
     /// (context, UserID) deleted, or that would be with `--dry-run`.
-    pub deleted: Vec<(String, String)>,
+    pub deleted: Vec<SweptRecord>,
     /// (context, UserID) already gone.
-    pub already_gone: Vec<(String, String)>,
+    pub already_gone: Vec<SweptRecord>,
     /// (context, UserID, why) that could not be deleted.
     pub failed: Vec<(String, String, String)>,
     /// Ledger entries of other targets, left alone.
@@ -158,65 +177,91 @@ pub struct SweepReport {
     pub retired_files: Vec<PathBuf>,
 }
 
-/// Deletes every ledger entry of `client`'s target; with `dry_run`, only says what it would delete.
+/// How a report names a context of `principal`.
+fn context_label(principal: Principal, context: &str) -> String {
+    match principal {
+        Principal::Configured => context.to_string(),
+        Principal::Other => format!("{context} (as the other user)"),
+    }
+}
+
+/// Deletes every ledger entry of `client`'s target, each with the
+/// credentials of the user it was recorded under; with `dry_run`, only says
+/// what it would delete.
 pub async fn sweep(client: &Client, dir: &Path, dry_run: bool) -> Result<SweepReport, LedgerError> {
     let target = client.target();
     let mut report = SweepReport::default();
     for (path, entries) in read_dir(dir)? {
         let mut complete = true;
-        let mut seen = std::collections::BTreeSet::new();
+        // (principal, context, UserID), each once.
+        let mut seen: Vec<(Principal, String, String)> = Vec::new();
         for entry in entries {
             if entry.target != target.base_url {
                 report.other_targets += 1;
                 complete = false;
                 continue;
             }
+            let key = (
+                entry.principal,
+                entry.context.clone(),
+                entry.user_id.clone(),
+            );
             // Never touch a record that does not carry its run's prefix.
-            if !entry.is_harness_owned()
-                || !seen.insert((entry.context.clone(), entry.user_id.clone()))
-            {
+            if !entry.is_harness_owned() || seen.contains(&key) {
                 continue;
             }
-            let key = (entry.context.clone(), entry.user_id.clone());
+            seen.push(key);
+            let label = context_label(entry.principal, &entry.context);
+            let Some(body) = principal_auth_body(target, entry.principal, &entry.context) else {
+                complete = false;
+                report.failed.push((
+                    label,
+                    entry.user_id.clone(),
+                    "it was created as the other user: give --other-username, --other-api-token and --other-context to delete it".to_string(),
+                ));
+                continue;
+            };
             if dry_run {
-                report.deleted.push(key);
+                report.deleted.push((label, entry.user_id.clone()));
                 complete = false;
                 continue;
             }
             let exchange = client
-                .send(
-                    "DELETE",
-                    &customer_path(&entry.user_id),
-                    Some(target.auth_body(&entry.context)),
-                )
+                .send("DELETE", &customer_path(&entry.user_id), Some(body))
                 .await;
             match exchange.response {
                 Ok(response) => match response.json.as_ref().and_then(|json| json.get("UserID")) {
                     Some(uid) if uid.as_str() == Some(entry.user_id.as_str()) => {
-                        report.deleted.push(key)
+                        report.deleted.push((label, entry.user_id.clone()))
                     }
-                    _ => report.already_gone.push(key),
+                    _ => report.already_gone.push((label, entry.user_id.clone())),
                 },
                 Err(error) => {
                     complete = false;
-                    report.failed.push((key.0, key.1, error.to_string()));
+                    report
+                        .failed
+                        .push((label, entry.user_id.clone(), error.to_string()));
                 }
             }
         }
         // Trust the list, not the DELETE answers: a file is retired only when nothing of it is left.
         if complete && !dry_run && !seen.is_empty() {
-            let contexts: std::collections::BTreeSet<&String> =
-                seen.iter().map(|(context, _)| context).collect();
-            for context in contexts {
+            let mut places: Vec<(Principal, &String)> = seen
+                .iter()
+                .map(|(principal, context, _)| (*principal, context))
+                .collect();
+            places.sort_by(|a, b| (a.0 as u8, a.1).cmp(&(b.0 as u8, b.1)));
+            places.dedup();
+            for (principal, context) in places {
+                let Some(body) = principal_auth_body(target, principal, context) else {
+                    complete = false;
+                    continue;
+                };
                 let exchange = client
-                    .send(
-                        "GET",
-                        crate::spec::contract::COLLECTION_PATH,
-                        Some(target.auth_body(context)),
-                    )
+                    .send("GET", crate::spec::contract::COLLECTION_PATH, Some(body))
                     .await;
-                let listed: Vec<String> =
-                    match exchange.response.ok().and_then(|response| response.json) {
+                let listed: Vec<String> = match exchange.response {
+                    Ok(response) => match response.json {
                         Some(serde_json::Value::Array(customers)) => customers
                             .iter()
                             .filter_map(|customer| {
@@ -224,20 +269,33 @@ pub async fn sweep(client: &Client, dir: &Path, dry_run: bool) -> Result<SweepRe
                             })
                             .map(str::to_string)
                             .collect(),
+                        // A context this user may not list (a refusal, such as a
+                        // context a tampered request named): the DELETE answers
+                        // are all there is to go by.
+                        _ if response.status < 500 => continue,
                         _ => {
                             complete = false;
                             continue;
                         }
-                    };
-                for (entry_context, uid) in &seen {
-                    if entry_context == context && listed.contains(uid) {
+                    },
+                    Err(_) => {
+                        complete = false;
+                        continue;
+                    }
+                };
+                let label = context_label(principal, context);
+                for (entry_principal, entry_context, uid) in &seen {
+                    if *entry_principal == principal
+                        && entry_context == context
+                        && listed.contains(uid)
+                    {
                         complete = false;
                         report
                             .already_gone
-                            .retain(|(c, u)| !(c == context && u == uid));
-                        report.deleted.retain(|(c, u)| !(c == context && u == uid));
+                            .retain(|(c, u)| !(*c == label && u == uid));
+                        report.deleted.retain(|(c, u)| !(*c == label && u == uid));
                         report.failed.push((
-                            context.clone(),
+                            label.clone(),
                             uid.clone(),
                             "still listed after DELETE".to_string(),
                         ));

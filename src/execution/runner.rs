@@ -179,6 +179,9 @@ pub struct RunOptions {
     /// Reports and reruns.
     #[command(flatten)]
     pub reports: ReportOptions,
+    /// Deep mode: also run the scenarios tagged `deep` (they cost many requests, e.g. a list past 1,000 records).
+    #[arg(long, env = "IPDR_DEEP", value_parser = clap::builder::BoolishValueParser::new())]
+    pub deep: bool,
     /// Filter, --list, --skip, --exact, --test-threads and friends, as in `cargo test`.
     #[command(flatten)]
     pub harness: libtest_mimic::Arguments,
@@ -314,8 +317,7 @@ async fn preflight(client: &Client) -> Result<(), SetupError> {
     if rejected {
         return Err(SetupError::CredentialsRejected {
             url: target.base_url.clone(),
-            answer: Redactor::new(target.api_token.expose())
-                .text(&Value::Object(map.clone()).to_string()),
+            answer: Redactor::for_target(target).text(&Value::Object(map.clone()).to_string()),
         });
     }
     Ok(())
@@ -408,6 +410,7 @@ fn run(options: RunOptions) -> Result<ExitCode, SetupError> {
         }
     };
     let token = target.api_token.expose().to_string();
+    let redactor = Redactor::for_target(&target);
     let other_client = match (&plan, &options.snapshots.compare.compare_with) {
         (Some(_), Some(url)) => {
             let other = compare_target(
@@ -452,13 +455,21 @@ fn run(options: RunOptions) -> Result<ExitCode, SetupError> {
         )),
         _ => None,
     };
-    let suite = Suite::with_ledger_file(client, scenarios.clone(), identity, ledger_file);
+    let suite = Suite::with_options(
+        client,
+        scenarios.clone(),
+        identity,
+        ledger_file,
+        options.deep,
+    );
     println!(
         "run id {} (every record this run creates starts with {})",
         suite.identity().run_id,
         suite.identity().uid_prefix()
     );
-    let other_suite = other_client.map(|other| Suite::new(other, scenarios));
+    let other_suite = other_client.map(|other| {
+        Suite::with_options(other, scenarios, RunIdentity::fresh(), None, options.deep)
+    });
     let snapshots = plan.map(|(plan, notes)| {
         for note in notes {
             println!("{note}");
@@ -489,7 +500,7 @@ fn run(options: RunOptions) -> Result<ExitCode, SetupError> {
                 &observations,
                 snapshots.clone(),
                 &records,
-                token.clone(),
+                redactor.clone(),
             )
         })
         .collect();
@@ -510,7 +521,7 @@ fn run(options: RunOptions) -> Result<ExitCode, SetupError> {
     let conclusion = libtest_mimic::run(&options.harness, trials);
     print_observations(&observations);
     if let Some(snapshots) = &snapshots {
-        print!("{}", snapshots.summary(&token));
+        print!("{}", snapshots.summary(&redactor));
     }
     if !listing {
         for (context, count) in runtime.block_on(suite.sweep_leftovers()) {
@@ -549,7 +560,7 @@ fn run(options: RunOptions) -> Result<ExitCode, SetupError> {
     report.sort();
     let mut code = exit_code(&report, conclusion.num_failed);
     if !listing {
-        if let Err(error) = write_reports(&options.reports, &report, &token) {
+        if let Err(error) = write_reports(&options.reports, &report, &redactor) {
             eprintln!("error: {error}");
             code = code.max(3);
         }
@@ -587,9 +598,8 @@ pub struct ReportWriteError {
 fn write_reports(
     options: &ReportOptions,
     report: &RunReport,
-    token: &str,
+    redactor: &Redactor,
 ) -> Result<(), ReportWriteError> {
-    let redactor = Redactor::new(token);
     let write = |path: &PathBuf, text: String| {
         std::fs::write(path, redactor.text(&text)).map_err(|error| ReportWriteError {
             path: path.clone(),
@@ -708,7 +718,7 @@ impl SnapshotRun {
         index: usize,
         outcome: &ScenarioOutcome,
         other_outcome: Option<&ScenarioOutcome>,
-        token: &str,
+        redactor: &Redactor,
     ) -> Result<Option<String>, String> {
         let loaded = &suite.scenarios()[index];
         if matches!(outcome.verdict, Verdict::Ignored(_)) {
@@ -752,7 +762,7 @@ impl SnapshotRun {
             &self.plan.comparand(),
             &|file_name| self.plan.snapshot_path(file_name),
             strict,
-            token,
+            redactor,
         );
         if check.has_differences() {
             log.checks.push((loaded.scenario.name.clone(), check));
@@ -761,7 +771,7 @@ impl SnapshotRun {
     }
 
     /// What the run found, printed after the trials.
-    fn summary(&self, token: &str) -> String {
+    fn summary(&self, redactor: &Redactor) -> String {
         let log = self.log();
         let comparand = self.plan.comparand();
         let strict = self.plan.strict();
@@ -795,7 +805,7 @@ impl SnapshotRun {
                     &comparand,
                     strict,
                     true,
-                    token,
+                    redactor,
                 ));
                 if !log.other_failed.is_empty() {
                     let mut failed = log.other_failed.clone();
@@ -817,7 +827,7 @@ impl SnapshotRun {
                     &comparand,
                     strict,
                     false,
-                    token,
+                    redactor,
                 ));
                 if let Some(dir) = pending_dir {
                     if log.pending > 0 {
@@ -851,7 +861,7 @@ fn scenario_trial(
     observations: &Observations,
     snapshots: Option<Arc<SnapshotRun>>,
     records: &Records,
-    token: String,
+    redactor: Redactor,
 ) -> Trial {
     let loaded = &suite.scenarios()[index];
     let name = loaded.scenario.name.clone();
@@ -874,7 +884,7 @@ fn scenario_trial(
             None => (runtime.block_on(suite.run_one(index)), None),
         };
         let loaded = &suite.scenarios()[index];
-        let observed = render_observations(loaded, &outcome, &token);
+        let observed = render_observations(loaded, &outcome, &redactor);
         if !observed.is_empty() {
             let mut observations = observations
                 .lock()
@@ -882,10 +892,9 @@ fn scenario_trial(
             observations.push((loaded.scenario.name.clone(), observed));
         }
         let snapshot_failure = match &snapshots {
-            Some(run) => run.apply(&suite, index, &outcome, other_outcome.as_ref(), &token),
+            Some(run) => run.apply(&suite, index, &outcome, other_outcome.as_ref(), &redactor),
             None => Ok(None),
         };
-        let redactor = Redactor::new(&token);
         let snapshot_failure = match snapshot_failure {
             Ok(section) => section,
             Err(reason) => {
@@ -911,7 +920,7 @@ fn scenario_trial(
                 loaded.scenario.level, loaded.scenario.citation, loaded.source
             ))),
             (Verdict::Failed(_) | Verdict::Errored(_), section) => {
-                let mut text = render_failure(loaded, &outcome, &token);
+                let mut text = render_failure(loaded, &outcome, &redactor);
                 if let Some(section) = section {
                     text.push_str("\n\n");
                     text.push_str(&section);

@@ -1,5 +1,6 @@
-//! Running one scenario against the target: requests, checks, captures, and
-//! the cleanup ledger of every record the scenario may have created.
+//! Running one scenario against the target: requests, checks (answer modes,
+//! outcomes and conditions, the security check on every answer), captures,
+//! and the cleanup ledger of every record the scenario may have created.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -7,12 +8,23 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value};
 
 use super::client::{Client, Exchange, ReceivedResponse};
-use crate::spec::contract::COLLECTION_PATH;
+use super::target::Target;
+use crate::report::redact::Redactor;
+use crate::spec::contract::{claims_success, COLLECTION_PATH};
 use crate::spec::load::LoadedScenario;
 use crate::spec::pattern::{MatchContext, Mismatch, Pattern};
-use crate::spec::scenario::{AuthVariant, Level, Principal, Request, Step};
+use crate::spec::scenario::{
+    Answer, AuthVariant, Level, Method, OnlyIf, Principal, Request, Step, DEEP_TAG,
+};
 use crate::spec::tamper::AuthField;
 use crate::spec::template::{resolve_value, Bindings, Template, Variable};
+
+/// Most requests of one concurrent step in flight at once, so a step with
+/// `concurrent: 1010` does not open 1010 connections.
+pub const MAX_IN_FLIGHT: usize = 16;
+
+/// Why a scenario tagged [`DEEP_TAG`] is skipped without `--deep`.
+pub const DEEP_REASON: &str = "opt-in deep mode: run with --deep";
 
 /// Every UserID the harness creates starts with this, so `sweep` can find them.
 pub const HARNESS_PREFIX: &str = "zzconf-";
@@ -87,12 +99,17 @@ impl SentAuth {
         text_of(self.contextname.as_ref())
     }
 
-    /// The context a mutating request works in, for the cleanup ledger.
+    /// The context a mutating request works in, when it names one as a string.
     fn context_for_ledger(&self) -> Option<String> {
         self.contextname
             .as_ref()
             .and_then(Value::as_str)
             .map(str::to_string)
+    }
+
+    /// The username sent, when it is a string.
+    fn username_str(&self) -> Option<&str> {
+        self.username.as_ref().and_then(Value::as_str)
     }
 }
 
@@ -113,9 +130,11 @@ pub struct StepOutcome {
     pub name: String,
     /// The level it was checked at.
     pub level: Level,
-    /// Every exchange (several for a concurrent step).
+    /// Which answers the step allows.
+    pub answer: Answer,
+    /// Every exchange (several for a concurrent step; none for a skipped step).
     pub exchanges: Vec<Exchange>,
-    /// Expected HTTP status.
+    /// Expected HTTP status (of a success, for `success_or_refusal`).
     pub expected_status: u16,
     /// Whether a JSON response was expected.
     pub expected_json: bool,
@@ -125,12 +144,47 @@ pub struct StepOutcome {
     pub mismatches: Vec<Mismatch>,
     /// A harness or network problem that kept the step from being checked.
     pub problem: Option<String>,
+    /// Whether the answer claimed success ([`claims_success`]); None when no
+    /// answer came, and for concurrent steps.
+    pub accepted: Option<bool>,
+    /// Why the step did not run (its `only_if` did not hold); a skipped step neither passes nor fails.
+    pub skipped: Option<String>,
+    /// Security failures: an answer carried a secret (named by label, never by value).
+    pub leaks: Vec<String>,
 }
 
 impl StepOutcome {
-    /// Whether the response met the expectation.
+    fn new(index: usize, step: &Step, level: Level) -> StepOutcome {
+        StepOutcome {
+            index,
+            name: step.name.clone(),
+            level,
+            answer: step.expect.answer,
+            exchanges: Vec::new(),
+            expected_status: step.expect.status,
+            expected_json: step.expect.json,
+            expected_body: None,
+            mismatches: Vec::new(),
+            problem: None,
+            accepted: None,
+            skipped: None,
+            leaks: Vec::new(),
+        }
+    }
+
+    /// Whether the response met the expectation (a skipped step has nothing to meet).
     pub fn met(&self) -> bool {
-        self.mismatches.is_empty() && self.problem.is_none()
+        self.mismatches.is_empty() && self.problem.is_none() && self.leaks.is_empty()
+    }
+
+    /// Whether the step was skipped (see [`StepOutcome::skipped`]).
+    pub fn is_skipped(&self) -> bool {
+        self.skipped.is_some()
+    }
+
+    /// Whether this step alone fails the trial: a binding mismatch, or a security failure at any level.
+    pub fn fails(&self) -> bool {
+        !self.leaks.is_empty() || (self.level.is_binding() && !self.met())
     }
 }
 
@@ -150,7 +204,7 @@ pub enum Verdict {
 /// A scenario's steps and verdict.
 #[derive(Debug, Clone)]
 pub struct ScenarioOutcome {
-    /// The steps that ran.
+    /// The steps that ran or were skipped, in order.
     pub steps: Vec<StepOutcome>,
     /// The verdict.
     pub verdict: Verdict,
@@ -158,10 +212,41 @@ pub struct ScenarioOutcome {
     pub panic: Option<String>,
 }
 
-/// Records every (context, UserID) a scenario may have created, before the request goes out.
+/// One record a scenario may have created, and whose credentials delete it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CleanupEntry {
+    /// Whose context it lives in: records created as the other user are deleted as the other user.
+    pub principal: Principal,
+    /// The context.
+    pub context: String,
+    /// The UserID.
+    pub user_id: String,
+}
+
+/// The credentials of `principal` for `contextname`, as the JSON body of a list or delete
+/// ("Authentication"); None when the other user is not configured.
+pub fn principal_auth_body(
+    target: &Target,
+    principal: Principal,
+    contextname: &str,
+) -> Option<String> {
+    match principal {
+        Principal::Configured => Some(target.auth_body(contextname)),
+        Principal::Other => target.other.as_ref().map(|other| {
+            serde_json::json!({
+                "api_token": other.api_token.expose(),
+                "username": other.username,
+                "contextname": contextname,
+            })
+            .to_string()
+        }),
+    }
+}
+
+/// Records every record a scenario may have created, before the request goes out.
 #[derive(Debug, Default, Clone)]
 pub struct CleanupLedger {
-    entries: Arc<Mutex<Vec<(String, String)>>>,
+    entries: Arc<Mutex<Vec<CleanupEntry>>>,
     /// The run's ledger file, written before each request so `sweep` survives a killed run.
     file: Option<Arc<super::ledger_file::LedgerFile>>,
 }
@@ -175,70 +260,101 @@ impl CleanupLedger {
         }
     }
 
-    /// Records (context, UserID), on disk first when there is a ledger file.
-    fn record(&self, context: &str, uid: &str) -> Result<(), String> {
-        let mut entries = self
-            .entries
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<CleanupEntry>> {
+        self.entries
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let entry = (context.to_string(), uid.to_string());
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records (principal, context, UserID), on disk first when there is a ledger file.
+    fn record(&self, principal: Principal, context: &str, uid: &str) -> Result<(), String> {
+        let mut entries = self.lock();
+        let entry = CleanupEntry {
+            principal,
+            context: context.to_string(),
+            user_id: uid.to_string(),
+        };
         if entries.contains(&entry) {
             return Ok(());
         }
         if let Some(file) = &self.file {
-            file.record(context, uid)
+            file.record(principal, context, uid)
                 .map_err(|error| error.to_string())?;
         }
         entries.push(entry);
         Ok(())
     }
 
-    /// Records a leftover found by listing, so [`CleanupLedger::clean`] deletes it.
+    /// Records a leftover of the configured user found by listing, so [`CleanupLedger::clean`] deletes it.
     pub fn record_for_sweep(&self, context: &str, uid: &str) {
+        self.record_leftover(Principal::Configured, context, uid);
+    }
+
+    /// Records a leftover found by listing as `principal`.
+    pub fn record_leftover(&self, principal: Principal, context: &str, uid: &str) {
         // The record is already on the target; the file, if any, is not needed to find it.
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let entry = (context.to_string(), uid.to_string());
+        let mut entries = self.lock();
+        let entry = CleanupEntry {
+            principal,
+            context: context.to_string(),
+            user_id: uid.to_string(),
+        };
         if !entries.contains(&entry) {
             entries.push(entry);
         }
     }
 
-    /// Every recorded (context, UserID), in order.
-    pub fn entries(&self) -> Vec<(String, String)> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+    /// Every recorded entry, in order.
+    pub fn entries(&self) -> Vec<CleanupEntry> {
+        self.lock().clone()
     }
 
-    /// Deletes every recorded record that belongs to this run, with the configured credentials.
+    /// Deletes every recorded record that belongs to this run, each with the
+    /// credentials of the principal it was recorded under.
     pub async fn clean(&self, client: &Client, identity: &RunIdentity) -> Vec<String> {
         let target = client.target();
         let mut problems = Vec::new();
-        for (context, uid) in self.entries() {
-            if !uid.starts_with(&identity.uid_prefix()) {
+        for entry in self.entries() {
+            if !entry.user_id.starts_with(&identity.uid_prefix()) {
                 continue;
             }
-            let body = target.auth_body(&context);
+            let Some(body) = principal_auth_body(target, entry.principal, &entry.context) else {
+                problems.push(format!(
+                    "cleanup of {} in {}: the other user is not configured",
+                    entry.user_id, entry.context
+                ));
+                continue;
+            };
             let exchange = client
-                .send("DELETE", &format!("{COLLECTION_PATH}/{uid}"), Some(body))
+                .send(
+                    "DELETE",
+                    &format!("{COLLECTION_PATH}/{}", entry.user_id),
+                    Some(body),
+                )
                 .await;
             if let Err(error) = exchange.response {
-                problems.push(format!("cleanup of {uid} in {context}: {error}"));
+                problems.push(format!(
+                    "cleanup of {} in {}: {error}",
+                    entry.user_id, entry.context
+                ));
             }
         }
         problems
     }
 }
 
+/// Why a scenario tagged `deep` does not run: None with `deep`, or when it is not tagged.
+pub fn opt_in_reason(loaded: &LoadedScenario, deep: bool) -> Option<String> {
+    (!deep && loaded.scenario.tags.iter().any(|tag| tag == DEEP_TAG))
+        .then(|| DEEP_REASON.to_string())
+}
+
 /// Which configuration a scenario needs that the target may lack.
 pub fn missing_configuration(loaded: &LoadedScenario, client: &Client) -> Option<String> {
     let target = client.target();
+    let steps = &loaded.scenario.steps;
     let needs = |variant: &AuthVariant, variable: Variable| {
-        loaded.scenario.steps.iter().any(|step| {
+        steps.iter().any(|step| {
             step.request.auth == *variant
                 || step_templates(step)
                     .iter()
@@ -259,6 +375,34 @@ pub fn missing_configuration(loaded: &LoadedScenario, client: &Client) -> Option
         return Some(
             "needs an existing context the user may not access (--forbidden-context / IPDR_FORBIDDEN_CONTEXT)".to_string(),
         );
+    }
+    let token_of_other = steps.iter().any(|step| {
+        matches!(&step.request.auth, AuthVariant::Explicit(explicit) if explicit.token_of == Some(Principal::Other))
+    });
+    if target.other.is_none()
+        && (token_of_other
+            || needs(&AuthVariant::OtherUser, Variable::OtherUsername)
+            || needs(&AuthVariant::OtherUser, Variable::OtherContext))
+    {
+        return Some(
+            "needs a second user (--other-username, --other-api-token, --other-context / IPDR_OTHER_USERNAME, IPDR_OTHER_API_TOKEN, IPDR_OTHER_CONTEXT)".to_string(),
+        );
+    }
+    for step in steps {
+        if let AuthVariant::Tampered(tampered) = &step.request.auth {
+            let configured = match tampered.field {
+                AuthField::ApiToken => target.api_token.expose(),
+                AuthField::Username => target.username.as_str(),
+                AuthField::Contextname => target.context.as_str(),
+            };
+            if tampered.tamper.apply(configured).is_none() {
+                return Some(format!(
+                    "the configured {} cannot be turned into {} (e.g. it has no letters, or one character only)",
+                    tampered.field.key(),
+                    tampered.tamper.describe()
+                ));
+            }
+        }
     }
     None
 }
@@ -365,9 +509,18 @@ pub async fn run_scenario(
         captures: BTreeMap::new(),
         copy: None,
     };
+    let redactor = Redactor::for_target(client.target());
+    // Outcome name → (step index, accepted).
+    let mut outcomes: BTreeMap<&str, (usize, bool)> = BTreeMap::new();
     let mut steps = Vec::new();
     for (index, step) in loaded.scenario.steps.iter().enumerate() {
         let level = loaded.scenario.step_level(step);
+        if let Some(reason) = unmet_condition(step.only_if.as_ref(), &outcomes, loaded) {
+            let mut outcome = StepOutcome::new(index, step, level);
+            outcome.skipped = Some(reason);
+            steps.push(outcome);
+            continue;
+        }
         let outcome = run_step(
             index,
             step,
@@ -375,19 +528,30 @@ pub async fn run_scenario(
             loaded.patterns[index].as_ref(),
             &mut bindings,
             ledger,
+            &redactor,
         )
         .await;
-        let problem = outcome.problem.is_some();
-        let met = outcome.met();
+        if let (Some(name), Some(accepted)) = (&step.outcome, outcome.accepted) {
+            outcomes.insert(name.as_str(), (index, accepted));
+        }
+        let problem = outcome.problem.is_some() && level.is_binding();
+        let fails = outcome.fails();
         steps.push(outcome);
-        if problem && level.is_binding() {
+        if !steps[index].leaks.is_empty() {
+            return ScenarioOutcome {
+                steps,
+                verdict: Verdict::Failed(index),
+                panic: None,
+            };
+        }
+        if problem {
             return ScenarioOutcome {
                 steps,
                 verdict: Verdict::Errored(index),
                 panic: None,
             };
         }
-        if !met && level.is_binding() {
+        if fails {
             return ScenarioOutcome {
                 steps,
                 verdict: Verdict::Failed(index),
@@ -399,6 +563,53 @@ pub async fn run_scenario(
         steps,
         verdict: Verdict::Passed,
         panic: None,
+    }
+}
+
+/// Why a step's `only_if` does not hold, or None when the step runs.
+fn unmet_condition(
+    only_if: Option<&OnlyIf>,
+    outcomes: &BTreeMap<&str, (usize, bool)>,
+    loaded: &LoadedScenario,
+) -> Option<String> {
+    let (name, wanted) = match only_if? {
+        OnlyIf::Accepted(name) => (name.as_str(), true),
+        OnlyIf::Refused(name) => (name.as_str(), false),
+    };
+    let word = |accepted: bool| if accepted { "accepted" } else { "refused" };
+    let described = |at: usize| {
+        format!(
+            "step {} {:?}",
+            at + 1,
+            loaded
+                .scenario
+                .steps
+                .get(at)
+                .map(|step| step.name.as_str())
+                .unwrap_or_default()
+        )
+    };
+    match outcomes.get(name) {
+        Some((_, accepted)) if *accepted == wanted => None,
+        Some((at, accepted)) => Some(format!(
+            "only if {} was {}; it was {}",
+            described(*at),
+            word(wanted),
+            word(*accepted)
+        )),
+        None => {
+            let at = loaded
+                .scenario
+                .steps
+                .iter()
+                .position(|step| step.outcome.as_deref() == Some(name))
+                .unwrap_or(0);
+            Some(format!(
+                "only if {} was {}; it was not run or got no answer",
+                described(at),
+                word(wanted)
+            ))
+        }
     }
 }
 
@@ -484,6 +695,61 @@ fn auth_for(
     }))
 }
 
+/// Where a mutating request may create a record, and whose credentials delete it there.
+///
+/// A request that mixes the two users' credentials (one's token, the other's
+/// name) is recorded under both, so the record is deleted whichever user the
+/// target took it for; a spoiled context is recorded as sent and as configured.
+fn cleanup_places(
+    request: &Request,
+    auth: Option<&SentAuth>,
+    target: &Target,
+) -> Vec<(Principal, String)> {
+    let sent_context = auth.and_then(SentAuth::context_for_ledger);
+    let mut places = Vec::new();
+    match &request.auth {
+        AuthVariant::OtherUser => {
+            if let Some(other) = &target.other {
+                places.push((Principal::Other, other.context.clone()));
+            }
+        }
+        AuthVariant::Explicit(explicit) => {
+            let context = sent_context.unwrap_or_else(|| target.context.clone());
+            places.push((Principal::Configured, context.clone()));
+            let others_name = target.other.as_ref().is_some_and(|other| {
+                auth.and_then(SentAuth::username_str) == Some(other.username.as_str())
+            });
+            if target.other.is_some()
+                && (explicit.token_of == Some(Principal::Other) || others_name)
+            {
+                places.push((Principal::Other, context));
+            }
+        }
+        AuthVariant::Tampered(_) => {
+            if let Some(context) = sent_context {
+                places.push((Principal::Configured, context));
+            }
+            places.push((Principal::Configured, target.context.clone()));
+        }
+        _ => places.push((
+            Principal::Configured,
+            sent_context.unwrap_or_else(|| target.context.clone()),
+        )),
+    }
+    // A record in the second user's context is deleted as that user too: the
+    // configured user may not be allowed to touch it there.
+    if let Some(other) = &target.other {
+        let in_others_context = places.iter().any(|(principal, context)| {
+            *principal == Principal::Configured && *context == other.context
+        });
+        if in_others_context {
+            places.push((Principal::Other, other.context.clone()));
+        }
+    }
+    places.dedup();
+    places
+}
+
 /// The request body text: auth first, then the step's fields.
 fn body_for(
     request: &Request,
@@ -514,22 +780,117 @@ fn body_for(
     Ok(Some(Value::Object(map).to_string()))
 }
 
+/// The UserID of the path (`/api/ipdrcustomers/{UserID}`), if the path names one.
+fn path_uid(path: &str) -> Option<String> {
+    path.strip_prefix(COLLECTION_PATH)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .map(|rest| rest.split(['?', '#']).next().unwrap_or(rest).to_string())
+}
+
+/// The UserID a body carries as a string, if it is a JSON object with one.
+fn body_uid(body: Option<&str>) -> Option<String> {
+    match body.and_then(|text| serde_json::from_str::<Value>(text).ok()) {
+        Some(Value::Object(map)) => map
+            .get("UserID")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        _ => None,
+    }
+}
+
 /// The UserID a mutating request addresses, from its path or its body.
 fn addressed_uids(path: &str, body: Option<&str>) -> Vec<String> {
-    let mut uids = Vec::new();
-    if let Some(rest) = path
-        .strip_prefix(COLLECTION_PATH)
-        .and_then(|rest| rest.strip_prefix('/'))
-    {
-        uids.push(rest.split(['?', '#']).next().unwrap_or(rest).to_string());
-    }
-    if let Some(Value::Object(map)) = body.and_then(|text| serde_json::from_str::<Value>(text).ok())
-    {
-        if let Some(Value::String(uid)) = map.get("UserID") {
-            uids.push(uid.clone());
+    path_uid(path).into_iter().chain(body_uid(body)).collect()
+}
+
+/// Whether `uid` is one of this run's, for the safety check before a
+/// mutating request: it starts with `prefix` once percent-decoded, ignoring
+/// ASCII case. The variants of a run's own UserIDs that the UserID trials
+/// send (another case, percent-encoded) stay this run's: no other party's
+/// record carries this run's id.
+pub fn carries_prefix(uid: &str, prefix: &str) -> bool {
+    let decoded = percent_decoded(uid);
+    decoded
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
+/// `text` with every `%XX` escape decoded (invalid escapes and non-UTF-8 results kept as they are).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let escape = (bytes[index] == b'%')
+            .then(|| bytes.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escape {
+            Some(byte) => {
+                out.push(byte);
+                index += 3;
+            }
+            None => {
+                out.push(bytes[index]);
+                index += 1;
+            }
         }
     }
-    uids
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
+}
+
+/// The UserID a success must carry: the path's, else the body's (a create).
+fn success_uid(path: &str, body: Option<&str>) -> Option<String> {
+    // A server decodes the path once: `%2D` in the path is `-` in the UserID it answers.
+    path_uid(path)
+        .map(|uid| percent_decoded(&uid))
+        .or_else(|| body_uid(body))
+}
+
+/// Whether an answer to a request with `method` claims success: for a list,
+/// HTTP 2xx with a JSON array ("Retrieving Customer List › Response: 200,
+/// Returns array of customer objects"); for every other operation,
+/// [`claims_success`] (HTTP 2xx with the customer object of `user_id`).
+/// Anything else is a refusal.
+pub fn answer_claims_success(
+    method: Method,
+    status: u16,
+    body: Option<&Value>,
+    user_id: Option<&str>,
+) -> bool {
+    match method {
+        Method::Get => (200..300).contains(&status) && body.is_some_and(Value::is_array),
+        _ => claims_success(status, body, user_id),
+    }
+}
+
+/// Secrets shorter than this are not searched for in answers: a short
+/// string turns up by chance (a 4-digit token inside a phone number), and a
+/// false security failure is as bad as a missed one.
+pub const MIN_SEARCHED_SECRET: usize = 8;
+
+/// Every secret an answer carries, named by label: the body and every header value are searched.
+pub fn leaks_in(response: &ReceivedResponse, redactor: &Redactor) -> Vec<String> {
+    let mut found = Vec::new();
+    for secret in redactor
+        .secrets()
+        .iter()
+        .filter(|secret| secret.value().chars().count() >= MIN_SEARCHED_SECRET)
+    {
+        if response.body.contains(secret.value()) {
+            found.push(format!("the answer's body contains {}", secret.label));
+        }
+        for (name, value) in &response.headers {
+            if value.contains(secret.value()) {
+                found.push(format!(
+                    "the answer's header {name} contains {}",
+                    secret.label
+                ));
+            }
+        }
+    }
+    found
 }
 
 async fn run_step(
@@ -539,18 +900,9 @@ async fn run_step(
     pattern: Option<&Pattern>,
     bindings: &mut ScenarioBindings<'_>,
     ledger: &CleanupLedger,
+    redactor: &Redactor,
 ) -> StepOutcome {
-    let mut outcome = StepOutcome {
-        index,
-        name: step.name.clone(),
-        level,
-        exchanges: Vec::new(),
-        expected_status: step.expect.status,
-        expected_json: step.expect.json,
-        expected_body: None,
-        mismatches: Vec::new(),
-        problem: None,
-    };
+    let mut outcome = StepOutcome::new(index, step, level);
     let copies = step.request.concurrent.unwrap_or(1) as usize;
     let mut requests = Vec::with_capacity(copies);
     let mut auth = None;
@@ -579,10 +931,7 @@ async fn run_step(
     let client = bindings.client;
     let prefix = bindings.identity.uid_prefix();
     if step.request.method.is_mutating() {
-        let context = auth
-            .as_ref()
-            .and_then(SentAuth::context_for_ledger)
-            .unwrap_or_else(|| client.target().context.clone());
+        let places = cleanup_places(&step.request, auth.as_ref(), client.target());
         // A raw body may not parse; the UserIDs it names come from ${uid:...}.
         let raw_uids: Vec<String> = match &step.request.raw_body {
             Some(raw) => Template::parse(raw)
@@ -597,23 +946,23 @@ async fn run_step(
                 .unwrap_or_default(),
             None => Vec::new(),
         };
-        for uid in &raw_uids {
-            if let Err(error) = ledger.record(&context, uid) {
-                outcome.problem = Some(format!("refused to send: {error}"));
-                return outcome;
-            }
-        }
+        let mut uids = raw_uids;
         for (path, body) in &requests {
             // Safety: the harness never modifies a record it did not create.
             for uid in addressed_uids(path, body.as_deref()) {
-                if !uid.starts_with(&prefix) {
+                if !carries_prefix(&uid, &prefix) {
                     outcome.problem = Some(format!(
                         "refused to send {} {path}: UserID {uid:?} does not carry this run's prefix {prefix:?}",
                         step.request.method.as_str()
                     ));
                     return outcome;
                 }
-                if let Err(error) = ledger.record(&context, &uid) {
+                uids.push(uid);
+            }
+        }
+        for uid in &uids {
+            for (principal, context) in &places {
+                if let Err(error) = ledger.record(*principal, context, uid) {
                     outcome.problem = Some(format!("refused to send: {error}"));
                     return outcome;
                 }
@@ -621,14 +970,23 @@ async fn run_step(
         }
     }
     let method = step.request.method.as_str();
+    let success_uids: Vec<Option<String>> = requests
+        .iter()
+        .map(|(path, body)| success_uid(path, body.as_deref()))
+        .collect();
     outcome.exchanges = if copies == 1 {
         let (path, body) = requests.pop().expect("one request");
         vec![client.send(method, &path, body).await]
     } else {
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
         let mut tasks = tokio::task::JoinSet::new();
-        for (path, body) in requests {
+        for (copy, (path, body)) in requests.into_iter().enumerate() {
             let client = client.clone();
-            tasks.spawn(async move { client.send(method, &path, body).await });
+            let in_flight = Arc::clone(&in_flight);
+            tasks.spawn(async move {
+                let _permit = in_flight.acquire_owned().await;
+                (copy, client.send(method, &path, body).await)
+            });
         }
         let mut exchanges = Vec::new();
         while let Some(joined) = tasks.join_next().await {
@@ -639,7 +997,12 @@ async fn run_step(
                 }
             }
         }
+        // In the order sent, so each answer meets its own request's UserID.
+        exchanges.sort_by_key(|(copy, _)| *copy);
         exchanges
+            .into_iter()
+            .map(|(_, exchange)| exchange)
+            .collect()
     };
     let (username, contextname) = auth
         .as_ref()
@@ -650,9 +1013,13 @@ async fn run_step(
         username: &username,
         contextname: &contextname,
     };
-    outcome.expected_body = pattern.map(|pattern| pattern.render(&context));
+    if step.expect.answer != Answer::Refusal {
+        outcome.expected_body = pattern.map(|pattern| pattern.render(&context));
+    }
     let mut first_json = None;
-    for exchange in &outcome.exchanges {
+    let mut accepted_all = true;
+    let mut answered = 0;
+    for (exchange, uid) in outcome.exchanges.iter().zip(&success_uids) {
         let response = match &exchange.response {
             Ok(response) => response,
             Err(error) => {
@@ -660,7 +1027,38 @@ async fn run_step(
                 continue;
             }
         };
-        let found = check_response(response, step, pattern, &context);
+        answered += 1;
+        // Security: binding at every level and in every answer mode.
+        for leak in leaks_in(response, redactor) {
+            if !outcome.leaks.contains(&leak) {
+                outcome.leaks.push(leak);
+            }
+        }
+        let accepted = answer_claims_success(
+            step.request.method,
+            response.status,
+            response.json.as_ref(),
+            uid.as_deref(),
+        );
+        accepted_all &= accepted;
+        let found = match (step.expect.answer, accepted) {
+            (Answer::AsGiven, _) | (Answer::SuccessOrRefusal, true) => {
+                check_response(response, step, pattern, &context)
+            }
+            (Answer::Refusal, true) => vec![Mismatch {
+                pointer: "(answer)".to_string(),
+                expected: "a refusal (any answer but a success)".to_string(),
+                actual: match step.request.method {
+                    Method::Get => format!("a success: HTTP {} with a list", response.status),
+                    _ => format!(
+                        "a success: HTTP {} with the customer object of {}",
+                        response.status,
+                        uid.as_deref().unwrap_or("the UserID sent")
+                    ),
+                },
+            }],
+            (Answer::Refusal | Answer::SuccessOrRefusal, false) => Vec::new(),
+        };
         for mismatch in found {
             if !outcome.mismatches.contains(&mismatch) {
                 outcome.mismatches.push(mismatch);
@@ -670,7 +1068,14 @@ async fn run_step(
             first_json = response.json.clone();
         }
     }
+    if copies == 1 && answered == 1 {
+        outcome.accepted = Some(accepted_all);
+    }
     if outcome.problem.is_some() || !outcome.mismatches.is_empty() {
+        return outcome;
+    }
+    // A step that may be refused captures only when it was accepted.
+    if step.expect.answer == Answer::SuccessOrRefusal && outcome.accepted != Some(true) {
         return outcome;
     }
     for (name, pointer) in &step.capture {
@@ -728,4 +1133,99 @@ fn check_response(
         found.extend(pattern.mismatches(Some(json), context));
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(body: &str, headers: &[(&str, &str)]) -> ReceivedResponse {
+        ReceivedResponse {
+            status: 200,
+            content_type: Some("application/json".into()),
+            headers: headers
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
+            body: body.into(),
+            utf8: true,
+            truncated: false,
+            json: serde_json::from_str(body).ok(),
+            elapsed: std::time::Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_secret_in_the_body_or_a_header_is_a_leak_named_by_label() {
+        let redactor = Redactor::new("Qm7RzT2vXk9LpW4sNa8c");
+        assert!(leaks_in(&answer(r#"{"status":"ok"}"#, &[("x-a", "b")]), &redactor).is_empty());
+        assert_eq!(
+            leaks_in(
+                &answer(
+                    r#"{"echo":"xQm7RzT2vXk9LpW4sNa8cx"}"#,
+                    &[("x-token", "Qm7RzT2vXk9LpW4sNa8c")]
+                ),
+                &redactor
+            ),
+            [
+                "the answer's body contains the API token",
+                "the answer's header x-token contains the API token"
+            ]
+        );
+    }
+
+    #[test]
+    fn variants_of_the_runs_own_user_ids_carry_its_prefix_and_others_do_not() {
+        let prefix = "zzconf-1a2b3c4d-";
+        for own in [
+            "zzconf-1a2b3c4d-007-a",
+            "ZZCONF-1A2B3C4D-007-A",
+            "zzconf-1a2b3c4d-007-%61",
+            "%7Azconf-1a2b3c4d-007-a",
+            "zzconf-1a2b3c4d-",
+        ] {
+            assert!(carries_prefix(own, prefix), "{own}");
+        }
+        for foreign in [
+            "B68t19",
+            "zzconf-00000000-000-a",
+            "zzconf-1a2b3c4",
+            "%zz",
+            "",
+        ] {
+            assert!(!carries_prefix(foreign, prefix), "{foreign}");
+        }
+    }
+
+    #[test]
+    fn a_short_secret_is_not_searched_for() {
+        let redactor = Redactor::new("1234");
+        assert!(leaks_in(&answer(r#"{"PhoneNumber":"1234567890"}"#, &[]), &redactor).is_empty());
+    }
+
+    #[test]
+    fn a_list_is_a_success_only_with_an_array() {
+        let list = serde_json::json!([]);
+        let object = serde_json::json!({"UserID": "u"});
+        assert!(answer_claims_success(Method::Get, 200, Some(&list), None));
+        assert!(!answer_claims_success(Method::Get, 403, Some(&list), None));
+        assert!(!answer_claims_success(
+            Method::Get,
+            200,
+            Some(&object),
+            None
+        ));
+        assert!(answer_claims_success(
+            Method::Post,
+            201,
+            Some(&object),
+            Some("u")
+        ));
+        assert!(!answer_claims_success(
+            Method::Post,
+            200,
+            Some(&list),
+            Some("u")
+        ));
+    }
 }

@@ -7,10 +7,14 @@ use serde_json::Value;
 
 use super::client::Client;
 use super::ledger_file::LedgerFile;
-use super::scenario_run::{run_scenario, CleanupLedger, RunIdentity, ScenarioOutcome, Verdict};
+use super::scenario_run::{
+    opt_in_reason, principal_auth_body, run_scenario, CleanupLedger, RunIdentity, ScenarioOutcome,
+    Verdict,
+};
 use super::snapshot::{NormalizedStep, Normalizer};
 use crate::spec::contract::COLLECTION_PATH;
 use crate::spec::load::LoadedScenario;
+use crate::spec::scenario::Principal;
 
 /// Scenarios bound to a target.
 #[derive(Debug)]
@@ -19,6 +23,7 @@ pub struct Suite {
     identity: RunIdentity,
     scenarios: Vec<LoadedScenario>,
     ledger_file: Option<Arc<LedgerFile>>,
+    deep: bool,
 }
 
 /// One scenario's result.
@@ -53,12 +58,29 @@ impl Suite {
         identity: RunIdentity,
         ledger_file: Option<Arc<LedgerFile>>,
     ) -> Arc<Suite> {
+        Suite::with_options(client, scenarios, identity, ledger_file, false)
+    }
+
+    /// Like [`Suite::with_ledger_file`]; with `deep`, scenarios tagged `deep` run too (`run --deep`).
+    pub fn with_options(
+        client: Client,
+        scenarios: Vec<LoadedScenario>,
+        identity: RunIdentity,
+        ledger_file: Option<Arc<LedgerFile>>,
+        deep: bool,
+    ) -> Arc<Suite> {
         Arc::new(Suite {
             ledger_file,
             identity,
             client,
             scenarios,
+            deep,
         })
+    }
+
+    /// Whether scenarios tagged `deep` run.
+    pub fn deep(&self) -> bool {
+        self.deep
     }
 
     /// The client.
@@ -83,6 +105,13 @@ impl Suite {
 
     /// Runs scenario `index`, then deletes what it may have created, even if it panicked.
     pub async fn run_one(self: &Arc<Self>, index: usize) -> ScenarioOutcome {
+        if let Some(reason) = opt_in_reason(&self.scenarios[index], self.deep) {
+            return ScenarioOutcome {
+                steps: Vec::new(),
+                verdict: Verdict::Ignored(reason),
+                panic: None,
+            };
+        }
         let ledger = CleanupLedger::with_file(self.ledger_file.clone());
         let suite = Arc::clone(self);
         let task_ledger = ledger.clone();
@@ -157,16 +186,27 @@ impl Suite {
     }
 
     /// Deletes anything of this run's still on the target, in every context
-    /// the user may access; returns how many records were found per context.
+    /// the user may access and, with `--other-*`, in the other user's
+    /// context as the other user; returns how many records were found per
+    /// context.
     pub async fn sweep_leftovers(&self) -> Vec<(String, usize)> {
         let target = self.client.target();
         let prefix = self.identity.uid_prefix();
-        let contexts: Vec<String> = std::iter::once(target.context.clone())
+        let places: Vec<(Principal, String)> = std::iter::once(target.context.clone())
             .chain(target.second_context.clone())
+            .map(|context| (Principal::Configured, context))
+            .chain(
+                target
+                    .other
+                    .as_ref()
+                    .map(|other| (Principal::Other, other.context.clone())),
+            )
             .collect();
         let mut found = Vec::new();
-        for context in contexts {
-            let body = target.auth_body(&context);
+        for (principal, context) in places {
+            let Some(body) = principal_auth_body(target, principal, &context) else {
+                continue;
+            };
             let exchange = self.client.send("GET", COLLECTION_PATH, Some(body)).await;
             let Ok(response) = exchange.response else {
                 continue;
@@ -181,7 +221,7 @@ impl Suite {
                 .filter_map(|customer| customer.get("UserID").and_then(Value::as_str))
             {
                 if uid.starts_with(&prefix) {
-                    ledger.record_for_sweep(&context, uid);
+                    ledger.record_leftover(principal, &context, uid);
                     count += 1;
                 }
             }
@@ -189,7 +229,11 @@ impl Suite {
                 for problem in ledger.clean(&self.client, &self.identity).await {
                     eprintln!("warning: {problem}");
                 }
-                found.push((context, count));
+                let label = match principal {
+                    Principal::Configured => context,
+                    Principal::Other => format!("{context} (as the other user)"),
+                };
+                found.push((label, count));
             }
         }
         found

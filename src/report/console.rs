@@ -5,11 +5,12 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::curl::curl_command;
+use super::curl::curl_command_redacted;
 use super::redact::Redactor;
 use crate::execution::client::Exchange;
 use crate::execution::scenario_run::{ScenarioOutcome, StepOutcome, Verdict};
 use crate::spec::load::LoadedScenario;
+use crate::spec::scenario::Answer;
 
 /// Strings longer than this are shortened in displayed bodies.
 const LONG_STRING: usize = 120;
@@ -79,9 +80,31 @@ fn shown_exchange(step: &StepOutcome) -> Option<&Exchange> {
     step.exchanges.first()
 }
 
+/// What a step expected, in one line: the answer mode and, for a success, status and content type.
+fn expected_line(step: &StepOutcome) -> String {
+    let json = if step.expected_json {
+        ", application/json"
+    } else {
+        ""
+    };
+    match step.answer {
+        Answer::AsGiven => format!("HTTP {}{json}", step.expected_status),
+        Answer::Refusal => {
+            "a refusal (any status and body, but not a success: HTTP 2xx with the customer object of the UserID sent, or with an array for a list)".to_string()
+        }
+        Answer::SuccessOrRefusal => format!(
+            "a refusal (any status and body), or a success exactly like this: HTTP {}{json}",
+            step.expected_status
+        ),
+    }
+}
+
 /// Explains a failed or errored scenario: what was sent, what came back, what was expected, and the diff.
-pub fn render_failure(loaded: &LoadedScenario, outcome: &ScenarioOutcome, token: &str) -> String {
-    let redactor = Redactor::new(token);
+pub fn render_failure(
+    loaded: &LoadedScenario,
+    outcome: &ScenarioOutcome,
+    redactor: &Redactor,
+) -> String {
     let scenario = &loaded.scenario;
     let mut out = String::new();
     let _ = writeln!(out, "{} · {}", scenario.level, scenario.citation);
@@ -91,7 +114,14 @@ pub fn render_failure(loaded: &LoadedScenario, outcome: &ScenarioOutcome, token:
         _ => return out,
     };
     for step in &outcome.steps[..failing] {
-        if let Some(exchange) = shown_exchange(step) {
+        if let Some(reason) = &step.skipped {
+            let _ = writeln!(
+                out,
+                "  step {} {:?}: skipped ({reason})",
+                step.index + 1,
+                step.name
+            );
+        } else if let Some(exchange) = shown_exchange(step) {
             let _ = writeln!(
                 out,
                 "  step {} {:?}: {} {} → {}",
@@ -104,7 +134,9 @@ pub fn render_failure(loaded: &LoadedScenario, outcome: &ScenarioOutcome, token:
         }
     }
     let step = &outcome.steps[failing];
-    let verb = if step.problem.is_some() {
+    let verb = if !step.leaks.is_empty() {
+        "failed the security check (binding at every level)"
+    } else if step.problem.is_some() {
         "could not be checked"
     } else {
         "did not meet its expectation"
@@ -117,6 +149,9 @@ pub fn render_failure(loaded: &LoadedScenario, outcome: &ScenarioOutcome, token:
         step.name,
         step.level
     );
+    for leak in &step.leaks {
+        let _ = writeln!(out, "security: {leak}; a response must never carry a token");
+    }
     if let Some(problem) = &step.problem {
         let _ = writeln!(out, "problem: {problem}");
     }
@@ -131,14 +166,9 @@ pub fn render_failure(loaded: &LoadedScenario, outcome: &ScenarioOutcome, token:
         let _ = writeln!(
             out,
             "\nrequest:\n{}",
-            indent(&curl_command(&exchange.request, token))
+            indent(&curl_command_redacted(&exchange.request, redactor))
         );
-        let json = if step.expected_json {
-            ", application/json"
-        } else {
-            ""
-        };
-        let _ = writeln!(out, "expected: HTTP {}{json}", step.expected_status);
+        let _ = writeln!(out, "expected: {}", expected_line(step));
         if let Some(body) = &step.expected_body {
             out.push_str(&indent(&pretty(body)));
         }
@@ -162,13 +192,13 @@ pub fn render_failure(loaded: &LoadedScenario, outcome: &ScenarioOutcome, token:
 pub fn render_observations(
     loaded: &LoadedScenario,
     outcome: &ScenarioOutcome,
-    token: &str,
+    redactor: &Redactor,
 ) -> Vec<String> {
-    let redactor = Redactor::new(token);
     outcome
         .steps
         .iter()
-        .filter(|step| !step.level.is_binding())
+        // A skipped step observed nothing.
+        .filter(|step| !step.level.is_binding() && !step.is_skipped())
         .map(|step| {
             let answer = step
                 .exchanges

@@ -52,7 +52,7 @@ td.pass{background:#c8efc8}td.fail{background:#f4b6b6}td.error{background:#f7d59
 td.unsupported{background:#e0d4f4}td.skipped{background:#e6e6e6}td.none{color:#999}\
 details.trial{margin:.3em 0;padding:.2em .5em;border-left:.4em solid #bbb}\
 details.pass{border-color:#5cb85c}details.fail{border-color:#d9534f}details.error{border-color:#f0ad4e}\
-details.skipped,details.unsupported{border-color:#999}pre{white-space:pre-wrap;background:#f6f6f6;padding:.5em}";
+details.skipped,details.unsupported{border-color:#999}ul.skipped-steps{color:#666}pre{white-space:pre-wrap;background:#f6f6f6;padding:.5em}";
 
 /// The report as a self-contained HTML page.
 pub fn render(report: &RunReport) -> String {
@@ -170,6 +170,21 @@ fn render_trial(trial: &TrialRecord, out: &mut String) {
     }
     if let Some(message) = &trial.message {
         let _ = writeln!(out, "<pre class=\"message\">{}</pre>", escape(message));
+    }
+    if !trial.skipped_steps.is_empty() {
+        // Neither passed nor failed: the branch its condition names was not taken.
+        out.push_str("<ul class=\"skipped-steps\">");
+        for skipped in &trial.skipped_steps {
+            let _ = write!(
+                out,
+                "<li data-step=\"{}\">step {} {} not run: {}</li>",
+                skipped.step,
+                skipped.step,
+                escape(&format!("{:?}", skipped.name)),
+                escape(&skipped.reason)
+            );
+        }
+        out.push_str("</ul>\n");
     }
     if !trial.transcript.is_empty() {
         let _ = writeln!(

@@ -50,6 +50,10 @@ pub fn render(report: &RunReport) -> Result<String, quick_junit::SerializeError>
         case.add_property(Property::new("level", trial.level.as_str()));
         case.add_property(Property::new("citation", trial.citation.as_str()));
         case.add_property(Property::new("verdict", trial.verdict.name()));
+        // A step skipped by its condition is neither a pass nor a failure.
+        for skipped in &trial.skipped_steps {
+            case.add_property(Property::new("skipped_step", skipped.line()));
+        }
         suite.add_test_case(case);
     }
     let mut junit = Report::new("ipdr-conformance");

@@ -102,6 +102,17 @@ pub fn summary(report: &super::run_report::RunReport) -> String {
             ));
         }
     }
+    let skipped_steps = report.skipped_steps();
+    if skipped_steps > 0 {
+        let trials = report
+            .trials
+            .iter()
+            .filter(|trial| !trial.skipped_steps.is_empty())
+            .count();
+        out.push_str(&format!(
+            "\n{skipped_steps} step(s) in {trials} trial(s) did not run because their `only_if` condition did not hold (the other branch of an answer the page leaves open); neither a pass nor a failure. The JSON and HTML reports list them.\n"
+        ));
+    }
     out.push_str(&format!(
         "\nrun `{}`, {:.0} ms\n",
         report.run_id, report.duration_ms

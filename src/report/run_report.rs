@@ -115,6 +115,25 @@ impl ExchangeRecord {
     }
 }
 
+/// A step that did not run because its `only_if` condition did not hold:
+/// neither a pass nor a failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedStep {
+    /// 1-based step number.
+    pub step: usize,
+    /// The step's name.
+    pub name: String,
+    /// Why it did not run, e.g. `only if step 1 "create" was accepted; it was refused`.
+    pub reason: String,
+}
+
+impl SkippedStep {
+    /// One line: `step 3 "the list holds the values": only if ...`.
+    pub fn line(&self) -> String {
+        format!("step {} {:?}: {}", self.step, self.name, self.reason)
+    }
+}
+
 /// One trial in a report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrialRecord {
@@ -137,6 +156,9 @@ pub struct TrialRecord {
     pub message: Option<String>,
     /// Every request and response, in order.
     pub transcript: Vec<ExchangeRecord>,
+    /// Steps skipped by their `only_if` (absent from older reports).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_steps: Vec<SkippedStep>,
 }
 
 impl TrialRecord {
@@ -176,6 +198,14 @@ pub struct VerdictCounts {
 }
 
 impl RunReport {
+    /// How many steps were skipped by their `only_if`, over every trial.
+    pub fn skipped_steps(&self) -> usize {
+        self.trials
+            .iter()
+            .map(|trial| trial.skipped_steps.len())
+            .sum()
+    }
+
     /// Counts of each verdict.
     pub fn counts(&self) -> VerdictCounts {
         let mut counts = VerdictCounts::default();
@@ -258,6 +288,17 @@ impl TrialRecord {
                 .iter()
                 .flat_map(|step| step.exchanges.iter())
                 .map(|exchange| ExchangeRecord::from_exchange(exchange, redactor))
+                .collect(),
+            skipped_steps: outcome
+                .steps
+                .iter()
+                .filter_map(|step| {
+                    step.skipped.as_ref().map(|reason| SkippedStep {
+                        step: step.index + 1,
+                        name: step.name.clone(),
+                        reason: redactor.text(reason),
+                    })
+                })
                 .collect(),
         }
     }

@@ -6,9 +6,10 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::curl::curl_command;
+use super::curl::curl_command_redacted;
 use super::redact::Redactor;
 use crate::execution::scenario_run::{ScenarioOutcome, Verdict};
+use crate::execution::snapshot::compare::OpenAnswer;
 use crate::execution::snapshot::profile::PendingSnapshot;
 use crate::execution::snapshot::{Comparand, Difference, ScenarioCheck, StepCheck, StepStatus};
 use crate::spec::scenario::Level;
@@ -86,15 +87,22 @@ fn step_verdict(check: &StepCheck, comparand: &Comparand, strict: bool) -> Strin
             format!("differs from {}", comparand.short)
         }
         StepStatus::Differs(differences) => {
-            let why = match differences.after_divergence {
-                Some(earlier) => format!(
+            let why = match (differences.open_answer, differences.after_divergence) {
+                (Some(OpenAnswer::OutcomesDiffer), _) => {
+                    "one side accepted and the other refused; the page allows either here"
+                        .to_string()
+                }
+                (Some(OpenAnswer::BothRefused), _) => {
+                    "both refused; a refusal may take any shape here".to_string()
+                }
+                (None, Some(earlier)) => format!(
                     "after the difference at step {} the state may differ where the page is silent",
                     earlier + 1
                 ),
-                None if check.step.level.is_binding() => {
+                (None, None) if check.step.level.is_binding() => {
                     "only in what the page leaves open".to_string()
                 }
-                None => "the page is silent here".to_string(),
+                (None, None) => "the page is silent here".to_string(),
             };
             format!("differs from {} ({why}; {unless})", comparand.short)
         }
@@ -199,7 +207,7 @@ pub fn render_check_failure(
     comparand: &Comparand,
     snapshot_path: &dyn Fn(&str) -> Option<String>,
     strict: bool,
-    token: &str,
+    redactor: &Redactor,
 ) -> String {
     let failing: Vec<&StepCheck> = check
         .steps
@@ -234,14 +242,14 @@ pub fn render_check_failure(
             let _ = writeln!(
                 out,
                 "    request: {}",
-                curl_command(&exchange.request, token)
+                curl_command_redacted(&exchange.request, redactor)
             );
         }
         for line in step_lines(step_check, comparand) {
             let _ = writeln!(out, "    {line}");
         }
     }
-    Redactor::new(token).text(out.trim_end())
+    redactor.text(out.trim_end())
 }
 
 /// The summary after the run: differing steps grouped by level.
@@ -252,7 +260,7 @@ pub fn render_summary(
     comparand: &Comparand,
     strict: bool,
     all_levels: bool,
-    token: &str,
+    redactor: &Redactor,
 ) -> String {
     let mut by_level: Vec<(Level, Vec<String>)> =
         [Level::Documented, Level::Inferred, Level::Observed]
@@ -315,7 +323,7 @@ pub fn render_summary(
             let _ = writeln!(out, "    {entry}");
         }
     }
-    Redactor::new(token).text(&out)
+    redactor.text(&out)
 }
 
 /// The pending changes of a profile (`snapshots pending`): each `.snap.new`

@@ -90,7 +90,7 @@ pub enum Pattern {
     Any(JsonType),
     /// `{"$customer": {..}}`: a customer object.
     Customer(Vec<(String, Pattern)>),
-    /// `{"$error": NAME}`: a documented error envelope.
+    /// `{"$error": NAME}`: exactly a documented error envelope (`status` and `message`, no other member).
     Error(DocumentedError),
     /// `{"$contains": P}`: an array with an element matching P.
     Contains(Box<Pattern>),
@@ -436,7 +436,8 @@ impl Pattern {
                         Pattern::Scalar(expected["message"].clone()),
                     ),
                 ];
-                Pattern::check_fields(&fields, actual.unwrap(), pointer, context, out, false)
+                // Exact: the page's envelopes are `{status, message}` and nothing more ("Error Handling").
+                Pattern::check_fields(&fields, actual.unwrap(), pointer, context, out, true)
             }
             Pattern::Contains(inner) => match actual.unwrap().as_array() {
                 Some(elements)
@@ -646,6 +647,22 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].pointer, "/status");
         assert_eq!(found[0].expected, "\"ERROR\"");
+    }
+
+    #[test]
+    fn an_error_envelope_with_another_member_is_a_mismatch() {
+        let found = mismatches(
+            json!({"$error": "forbidden_context"}),
+            json!({"status": "Error", "message": "The user (user) is not allowed to access the context ipdr", "data": []}),
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].pointer, "/data");
+        assert_eq!(found[0].expected, "(absent)");
+        assert!(mismatches(
+            json!({"$error": "invalid_token"}),
+            json!({"status": "ERROR", "message": "Invalid API token"})
+        )
+        .is_empty());
     }
 
     #[test]

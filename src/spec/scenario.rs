@@ -46,6 +46,10 @@ impl std::fmt::Display for Level {
     }
 }
 
+/// The tag of scenarios that run only in deep mode (`run --deep`): they cost
+/// too much against a remote target to be in every run.
+pub const DEEP_TAG: &str = "deep";
+
 /// One scenario file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -93,7 +97,7 @@ pub struct Step {
 }
 
 /// A condition on an earlier step's outcome (its `outcome` name).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum OnlyIf {
     /// The named step's answer claimed success (HTTP 2xx and the customer object).
@@ -105,7 +109,8 @@ pub enum OnlyIf {
 /// Which answers a step allows, by outcome.
 ///
 /// A success is HTTP 2xx with the customer object of the request's UserID
-/// ([`crate::spec::contract::claims_success`]); anything else is a refusal.
+/// ([`crate::spec::contract::claims_success`]), or for a list HTTP 2xx with
+/// an array; anything else is a refusal.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Answer {
@@ -274,7 +279,7 @@ pub struct Expect {
     /// `{"$absent": true}` (as an object value: the key must be missing),
     /// `{"$exact": {..}}` (object with exactly these keys),
     /// `{"$customer": {..}}` (a customer object: given fields match, `id` any integer, other fields strings, null or absent),
-    /// `{"$error": "invalid_token"|"invalid_context"|"forbidden_context"}` (the documented envelope for this request's username and context),
+    /// `{"$error": "invalid_token"|"invalid_context"|"forbidden_context"}` (exactly the documented envelope for this request's username and context: `status` and `message`, no other member),
     /// `{"$contains": P}`, `{"$lacks": P}`, `{"$each": P}` (arrays),
     /// `{"$count": {"of": P, "is": N}}`, `{"$one_of": [P, ..]}`, `{"$not": P}`,
     /// `{"$starts_with": TEXT}`.

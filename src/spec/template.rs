@@ -133,6 +133,11 @@ impl Template {
         Ok(Template { segments })
     }
 
+    /// The pieces of the template, in order.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
     /// The variables this template names.
     pub fn variables(&self) -> impl Iterator<Item = &Variable> {
         self.segments.iter().filter_map(|segment| match segment {

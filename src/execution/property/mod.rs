@@ -575,6 +575,7 @@ pub fn trials(
                             .as_ref()
                             .map(|failure| redactor.text(&failure.rendered)),
                         transcript: Vec::new(),
+                        skipped_steps: Vec::new(),
                     },
                 );
                 match report.failure {

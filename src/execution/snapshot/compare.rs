@@ -7,11 +7,19 @@
 //!   form, in which what the page leaves open is made equal (see
 //!   [`canonical`]); a difference that remains *fails*, and a difference
 //!   the canonical form absorbs is *reported*.
-//! - After an observed step differs, later differences in the scenario are
+//! - A step that allows a refusal (`refusal`, `success_or_refusal`) leaves
+//!   the outcome or the refusal's shape open: when the two sides' outcomes
+//!   differ (one accepted, one refused), or both refused, its differences
+//!   are *reported*; when both accepted, it is compared like any binding step.
+//! - After an observed step differs, or after a step whose outcome differs
+//!   from the other side's, later differences in the scenario are
 //!   *reported*, not failed: the server's state may legitimately have gone
 //!   another way where the page is silent (pattern checks still judge those
 //!   steps).
-//! - A step with no counterpart (not in the profile) is *reported*.
+//! - A step with no counterpart (not in the profile: the profile took the
+//!   other branch of an `only_if`, or predates the step) is *reported*.
+//! - A step the target skipped (its `only_if` did not hold) has no snapshot
+//!   and is not compared, whatever the profile holds for it.
 //!
 //! `--strict` fails on reported differences too.
 
@@ -19,7 +27,7 @@ use serde_json::{Map, Value};
 
 use super::normalize::NormalizedStep;
 use crate::spec::contract::{CREATE_MANDATORY_FIELDS, CUSTOMER_FIELDS};
-use crate::spec::scenario::Level;
+use crate::spec::scenario::{Answer, Level};
 
 /// One difference between two normalized documents.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,6 +178,31 @@ pub struct StepDifferences {
     pub reported: Vec<Difference>,
     /// When failing differences were demoted: the index of the earlier observed step that differed.
     pub after_divergence: Option<usize>,
+    /// Why a step that allows a refusal was only reported: the outcome or the refusal's shape is open.
+    pub open_answer: Option<OpenAnswer>,
+}
+
+/// How the two sides of a step that allows a refusal compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenAnswer {
+    /// One side accepted, the other refused: either is conformant.
+    OutcomesDiffer,
+    /// Both refused, differently: a refusal may take any shape.
+    BothRefused,
+}
+
+/// Whether a normalized document claims success: HTTP 2xx and a list, or
+/// an object with a string UserID (a single answer; a concurrent step never
+/// does). Both sides' UserIDs are the same placeholder, so this is
+/// [`crate::execution::scenario_run::answer_claims_success`] on normalized documents.
+pub fn document_accepted(document: &Value) -> bool {
+    let status = document.get("status").and_then(Value::as_u64);
+    let body = document.get("body");
+    status.is_some_and(|status| (200..300).contains(&status))
+        && (body.is_some_and(Value::is_array)
+            || body
+                .and_then(|body| body.get("UserID"))
+                .is_some_and(Value::is_string))
 }
 
 /// One step of the target and how it compares.
@@ -216,14 +249,32 @@ impl ScenarioCheck {
                 None => StepStatus::Missing,
                 Some(other) => {
                     let raw = diff(other, &step.document);
+                    let open = (step.answer != Answer::AsGiven).then(|| {
+                        match (document_accepted(other), document_accepted(&step.document)) {
+                            (false, false) => Some(OpenAnswer::BothRefused),
+                            (theirs, mine) if theirs != mine => Some(OpenAnswer::OutcomesDiffer),
+                            _ => None,
+                        }
+                    });
                     if raw.is_empty() {
                         StepStatus::Same
+                    } else if let Some(Some(open)) = open {
+                        if open == OpenAnswer::OutcomesDiffer {
+                            diverged_at.get_or_insert(step.index);
+                        }
+                        StepStatus::Differs(StepDifferences {
+                            failing: Vec::new(),
+                            reported: raw,
+                            after_divergence: None,
+                            open_answer: Some(open),
+                        })
                     } else if !step.level.is_binding() {
                         diverged_at.get_or_insert(step.index);
                         StepStatus::Differs(StepDifferences {
                             failing: Vec::new(),
                             reported: raw,
                             after_divergence: None,
+                            open_answer: None,
                         })
                     } else {
                         let binding = diff(&canonical(other), &canonical(&step.document));
@@ -239,12 +290,14 @@ impl ScenarioCheck {
                                     failing: Vec::new(),
                                     reported: failing.into_iter().chain(reported).collect(),
                                     after_divergence: Some(earlier),
+                                    open_answer: None,
                                 })
                             }
                             _ => StepStatus::Differs(StepDifferences {
                                 failing,
                                 reported,
                                 after_divergence: None,
+                                open_answer: None,
                             }),
                         }
                     }
@@ -295,6 +348,7 @@ mod tests {
             index,
             name: format!("step {index}"),
             level,
+            answer: Answer::AsGiven,
             file_name: format!("s__{index:02}.snap"),
             request: "GET /".to_string(),
             document,
@@ -372,5 +426,49 @@ mod tests {
             panic!("differs");
         };
         assert_eq!(second.after_divergence, Some(0));
+    }
+
+    fn open_step(index: usize, document: Value) -> NormalizedStep {
+        NormalizedStep {
+            answer: Answer::SuccessOrRefusal,
+            ..step(index, Level::Inferred, document)
+        }
+    }
+
+    #[test]
+    fn a_step_that_may_be_refused_is_reported_when_the_outcomes_differ_and_compared_when_both_succeed(
+    ) {
+        let success = json!({"status": 200, "body": {"UserID": "<uid:a>", "Name": "Tab\t"}});
+        let refusal = json!({"status": 422, "body": {"error": "invalid"}});
+        // The profile accepted, the target refused: either is conformant, and later steps may differ.
+        let steps = vec![
+            open_step(0, refusal.clone()),
+            step(1, Level::Inferred, json!({"body": []})),
+        ];
+        let check = ScenarioCheck::compare(steps, |candidate| {
+            Some(if candidate.index == 0 {
+                success.clone()
+            } else {
+                json!({"body": [{"UserID": "<uid:a>"}]})
+            })
+        });
+        assert!(!check.fails(false));
+        let StepStatus::Differs(first) = &check.steps[0].status else {
+            panic!("differs");
+        };
+        assert_eq!(first.open_answer, Some(OpenAnswer::OutcomesDiffer));
+        let StepStatus::Differs(second) = &check.steps[1].status else {
+            panic!("differs");
+        };
+        assert_eq!(second.after_divergence, Some(0));
+        // Two refusals of different shapes: reported, and later steps still judged.
+        let check = ScenarioCheck::compare(vec![open_step(0, refusal.clone())], |_| {
+            Some(json!({"status": 200, "body": {"status": "Error", "message": "no"}}))
+        });
+        assert!(!check.fails(false) && check.fails(true));
+        // Both accepted: a changed value fails like on any binding step.
+        let altered = json!({"status": 200, "body": {"UserID": "<uid:a>", "Name": "Tab"}});
+        let check = ScenarioCheck::compare(vec![open_step(0, altered)], |_| Some(success.clone()));
+        assert!(check.fails(false));
     }
 }

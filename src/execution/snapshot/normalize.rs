@@ -23,7 +23,7 @@ use crate::execution::target::Target;
 use crate::report::redact::Redactor;
 use crate::spec::contract::MESSAGE_INVALID_CONTEXT_PREFIX;
 use crate::spec::load::LoadedScenario;
-use crate::spec::scenario::{AuthVariant, Level, Step};
+use crate::spec::scenario::{Answer, AuthVariant, Level, Step};
 use crate::spec::template::{templates_in, Template, Variable};
 
 /// Longest step slug in a snapshot file name.
@@ -38,6 +38,8 @@ pub struct NormalizedStep {
     pub name: String,
     /// The level the step is checked at.
     pub level: Level,
+    /// Which answers the step allows: where a refusal is allowed, the page leaves the outcome open.
+    pub answer: Answer,
     /// The snapshot file name (see [`snapshot_file_name`]).
     pub file_name: String,
     /// The request as the scenario writes it, e.g. `PUT /api/ipdrcustomers/${uid:a}`.
@@ -104,6 +106,10 @@ impl Normalizer {
         if let Some(forbidden) = &target.forbidden_context {
             names.push((forbidden.clone(), "<forbidden_context>".to_string()));
         }
+        if let Some(other) = &target.other {
+            names.push((other.username.clone(), "<other_username>".to_string()));
+            names.push((other.context.clone(), "<other_context>".to_string()));
+        }
         Normalizer {
             uid_prefix: format!("{}{tag}-", identity.uid_prefix()),
             labels,
@@ -112,11 +118,13 @@ impl Normalizer {
                 (identity.invalid_token(), "<invalid_token>".to_string()),
             ],
             names,
-            redactor: Redactor::new(target.api_token.expose()),
+            redactor: Redactor::for_target(target),
         }
     }
 
-    /// Every step that ran, normalized; ids are numbered by first appearance across the steps.
+    /// Every step that ran, normalized; ids are numbered by first appearance
+    /// across the steps. A step skipped by its `only_if` (or never sent) has
+    /// no snapshot: there is nothing to compare.
     pub fn scenario(
         &self,
         loaded: &LoadedScenario,
@@ -141,6 +149,7 @@ impl Normalizer {
                     index: step_outcome.index,
                     name: step.name.clone(),
                     level: step_outcome.level,
+                    answer: step.expect.answer,
                     file_name: snapshot_file_name(
                         &loaded.scenario.name,
                         step_outcome.index,
@@ -465,6 +474,38 @@ mod tests {
         assert_eq!(
             list,
             json!([{"id": "<id:2>"}, {"id": "<id:1>"}, {"id": "<id:1> (a string)"}])
+        );
+    }
+
+    #[test]
+    fn both_tokens_and_the_other_users_names_are_normalized_away() {
+        use crate::execution::target::{ApiToken, OtherUser};
+        let loaded = crate::spec::load::parse(
+            "t.json",
+            r#"{"name":"a","level":"observed","citation":"c","steps":[{"name":"s","request":{"method":"GET","path":"/api/ipdrcustomers"}}]}"#,
+        )
+        .unwrap();
+        let target = Target {
+            base_url: "http://127.0.0.1:1".into(),
+            api_token: ApiToken::new("first-secret"),
+            username: "user".into(),
+            context: "default".into(),
+            second_context: None,
+            forbidden_context: None,
+            other: Some(OtherUser {
+                username: "operator".into(),
+                api_token: ApiToken::new("second-secret"),
+                context: "ops".into(),
+            }),
+            timeout: std::time::Duration::from_secs(1),
+        };
+        let identity = RunIdentity {
+            run_id: "1a2b3c4d".into(),
+        };
+        let normalizer = Normalizer::new(&loaded, "000", &identity, &target);
+        assert_eq!(
+            normalizer.body(&json!({"echo": "second-secret and first-secret", "api_token": "second-secret", "who": "operator", "context": "ops"})),
+            json!({"echo": "<redacted> and <redacted>", "api_token": "<redacted>", "who": "<other_username>", "context": "<other_context>"})
         );
     }
 }
