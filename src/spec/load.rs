@@ -57,12 +57,14 @@ pub enum LoadError {
     Empty(String),
 }
 
-/// Loads the scenarios compiled into the binary from `specs/`.
+/// Loads the scenarios compiled into the binary from `specs/`, and those generated from the contract.
 pub fn load_embedded() -> Result<Vec<LoadedScenario>, LoadError> {
-    let files = EMBEDDED_SPECS
+    let mut files: Vec<(String, String)> = EMBEDDED_SPECS
         .iter()
         .map(|(name, text)| (name.to_string(), text.to_string()))
         .collect();
+    // The scenarios generated from the contract run with the built-in ones.
+    files.extend(super::adversarial::auth_trial_files());
     load_all(files, "the embedded specs")
 }
 

@@ -1,6 +1,7 @@
 //! The specification: the API contract, the scenario format, and the
 //! schemas generated from them.
 
+pub mod adversarial;
 pub mod contract;
 pub mod load;
 pub mod model;
