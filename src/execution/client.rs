@@ -42,6 +42,8 @@ pub struct ReceivedResponse {
     pub status: u16,
     /// The Content-Type header, if any.
     pub content_type: Option<String>,
+    /// Every header, name and value (lossy UTF-8), for the check that no secret is echoed.
+    pub headers: Vec<(String, String)>,
     /// Body text (lossy UTF-8 where it is not valid UTF-8).
     pub body: String,
     /// Whether the body was valid UTF-8.
@@ -294,6 +296,16 @@ impl Client {
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
         let expected = response.content_length();
         // A declared length is only a hint: the buffer grows as bytes arrive.
         let mut bytes = Vec::with_capacity(
@@ -349,6 +361,7 @@ impl Client {
         Ok(ReceivedResponse {
             status,
             content_type,
+            headers,
             body,
             utf8,
             truncated,
@@ -576,6 +589,7 @@ mod tests {
         ReceivedResponse {
             status: 200,
             content_type: Some("application/json".to_string()),
+            headers: Vec::new(),
             json: if utf8 && !truncated {
                 serde_json::from_str(&text).ok()
             } else {
