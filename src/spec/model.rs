@@ -265,6 +265,16 @@ impl Auth {
             Auth::Tampered(field, tamper) => format!("auth::{}::{}", field.key(), tamper.name()),
         }
     }
+
+    /// Words naming the auth in a violation's topic: the tag, and for a spoiled token or
+    /// context the documented error it stands for (a near miss of the token is an invalid token).
+    pub fn topic(self) -> String {
+        match self {
+            Auth::Tampered(AuthField::ApiToken, _) => format!("{} invalid_token", self.tag()),
+            Auth::Tampered(AuthField::Contextname, _) => format!("{} invalid_context", self.tag()),
+            other => other.tag(),
+        }
+    }
 }
 
 /// What a request asks for; UserIDs are concrete strings.
@@ -808,7 +818,7 @@ pub fn accept(
         let tag = format!(
             "{} {}",
             operation_tag(request.operation()),
-            request.auth.tag()
+            request.auth.topic()
         );
         let tags = next.touched.entry(user_id.to_string()).or_default();
         if !tags.contains(&tag) {
@@ -917,7 +927,7 @@ impl Judge<'_> {
             topic: format!(
                 "{} {} {topic} {}",
                 operation_tag(op),
-                self.request.auth.tag(),
+                self.request.auth.topic(),
                 self.history(self.request.user_id())
             ),
             message: format!(
@@ -1143,7 +1153,7 @@ impl Judge<'_> {
             citation: Operation::List.citation().to_string(),
             topic: format!(
                 "list {} {topic} {}",
-                self.request.auth.tag(),
+                self.request.auth.topic(),
                 self.history(Some(user_id))
             ),
             message: format!(

@@ -171,7 +171,7 @@ pub fn echoed_secret(client: &Client, step: &Step) -> Option<Violation> {
             topic: format!(
                 "security secret token echoed {} {}",
                 operation_tag(request.operation()),
-                request.auth.tag()
+                request.auth.topic()
             ),
             message: format!(
                 "an answer never contains a secret, but {place} contains {label}\n  sent:     {}\n  got:      HTTP {} (the body is not shown: it holds the secret)\n  expected: no answer that echoes a token",

@@ -14,6 +14,13 @@
 //! Each case works on a fresh pool of its own UserIDs (`<run prefix>p<case>-u<n>`)
 //! and deletes them afterwards, so shrinking, which replays cases against
 //! the live target, always starts from a clean slate.
+//!
+//! Verdicts do not depend on the run: without `--seed` both trials use
+//! [`DEFAULT_SEED`], printed with the fingerprint of what was generated.
+//! Against a deterministic server the sequential trial sends the same
+//! requests every run (case numbers are its own; against a large target the
+//! same lists are left out). The concurrent trial generates the same
+//! histories, but how they interleave on the server varies from run to run.
 
 pub mod concurrent;
 pub mod exchange;
