@@ -285,7 +285,7 @@ fn property_options(cases: u32, concurrent_cases: u32) -> PropertyOptions {
     PropertyOptions {
         cases,
         concurrent_cases,
-        seed: Some(BENCH_SEED),
+        seed: property::SeedChoice::Given(BENCH_SEED),
         repro_dir: std::env::temp_dir().join("ipdr-bench-repros"),
         ..PropertyOptions::default()
     }

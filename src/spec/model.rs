@@ -6,16 +6,20 @@
 //! is afterwards. The sequential property trial and the linearizability
 //! check share it; nothing here does I/O.
 //!
-//! Documented outcomes are strict: the exact error envelopes with HTTP 200
-//! ("Error Handling"), customer objects with string fields and an integer id
-//! ("Response Examples"), PATCH keeping omitted fields, the id kept on
-//! update, DELETE returning the deleted object, a rejected request changing
-//! nothing. Where the page is silent ([`Expectation::Unspecified`]), the
-//! answer may take any form, and the model branches on it: a customer object
-//! for the request's UserID means the server applied the request (it must
-//! then show exactly the values sent, and the record takes them), anything
-//! else means it refused (and nothing changed). Either way the state must be
-//! one the page allows, which the list check at the end of a sequence sees.
+//! The oracle comes from the page alone. Where the page is explicit the
+//! check is exact: the three error envelopes (`{status, message}` and
+//! nothing more, HTTP 200, "Error Handling"), customer objects with string
+//! fields and an integer id ("Response Examples"), PATCH keeping omitted
+//! fields, the id kept on update, DELETE returning the deleted object, a
+//! rejected request changing nothing. Where the page is silent a clean
+//! refusal is conformant: any answer that does not claim success
+//! ([`claims_success`]), with nothing changed. That covers values that are
+//! not [ordinary](is_ordinary_value), a UserID that exists in the other
+//! context, a duplicate create, a PUT or PATCH of an unknown UserID, an
+//! empty PATCH, missing fields, and a request with several problems (the
+//! documented envelope is exact only when the auth problem is the only one).
+//! A success claimed where the page is silent must show what it claims:
+//! the values sent, or for a duplicate create the existing record unchanged.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -23,13 +27,15 @@ use std::fmt;
 use serde_json::{json, Map, Value};
 
 use super::contract::{
-    customer_path, DocumentedError, Operation, COLLECTION_PATH, ERROR_HTTP_STATUS,
-    FULL_UPDATE_FIELDS, SUCCESS_HTTP_STATUS,
+    claims_success, customer_path, is_ordinary_value, DocumentedError, Operation, COLLECTION_PATH,
+    ERROR_HTTP_STATUS, FULL_UPDATE_FIELDS, SUCCESS_HTTP_STATUS,
 };
 use super::scenario::Level;
+use super::tamper::{expected_refusal, AuthField, ExpectedRefusal, Tamper};
 
-/// Values longer than this many characters may be refused by a conformant server (the page sets no limit, but any store has one).
-pub const ORDINARY_MAX_CHARS: usize = 255;
+/// Citation of the rule that a request without valid auth parameters is refused.
+pub const AUTHENTICATION_CITATION: &str =
+    "Authentication: \"All API requests require authentication using the following parameters\"";
 
 /// A customer field other than UserID and id ("Creating a New Customer" table), in contract order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -66,47 +72,10 @@ impl Field {
         self != Field::Name
     }
 
-    /// Whether a conformant server must accept `value` in this field and store it exactly.
-    ///
-    /// Ordinary: at most [`ORDINARY_MAX_CHARS`] characters, not empty or
-    /// whitespace only, no control characters except `\n`, `\t` and `\r`;
-    /// in Name and Address anything else (Unicode, quotes, backslashes,
-    /// SQL- or HTML-looking text); in Email a plain address; in the phone
-    /// numbers digits with an optional leading `+`. Anything else may be
-    /// refused (the page gives no formats or limits), but if accepted it
-    /// must read back exactly.
+    /// Whether a conformant server must accept `value` in this field: exactly [`is_ordinary_value`].
     pub fn is_ordinary(self, value: &str) -> bool {
-        let general = !value.trim().is_empty()
-            && value.chars().count() <= ORDINARY_MAX_CHARS
-            && !value
-                .chars()
-                .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'));
-        general
-            && match self {
-                Field::Name | Field::Address => true,
-                Field::Email => is_plain_email(value),
-                Field::PhoneNumber | Field::AltPhoneNumber => {
-                    let digits = value.strip_prefix('+').unwrap_or(value);
-                    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
-                }
-            }
+        is_ordinary_value(self.key(), value)
     }
-}
-
-/// `local@domain.tld` in lower-case ASCII letters, digits and `._+-`.
-fn is_plain_email(value: &str) -> bool {
-    let Some((local, domain)) = value.split_once('@') else {
-        return false;
-    };
-    let atom = |text: &str, extra: &[u8]| {
-        !text.is_empty()
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || extra.contains(&b))
-    };
-    atom(local, b"._+-")
-        && domain.split('.').count() >= 2
-        && domain.split('.').all(|label| atom(label, b"-"))
 }
 
 /// Field values a request carries (absent fields are not sent).
@@ -115,18 +84,26 @@ pub type Values = BTreeMap<Field, String>;
 /// What the model knows about one stored field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Slot {
-    /// This exact string.
+    /// This exact string; the empty string reads as `""`, `null` or nothing (the page does not say which).
     Set(String),
     /// Never given (an optional field left out on create): reads as `""`, `null` or nothing, the page does not say which.
     Unset,
 }
 
 impl Slot {
+    /// Whether the slot reads as `""`, `null` or nothing.
+    fn is_blank(&self) -> bool {
+        match self {
+            Slot::Set(text) => text.is_empty(),
+            Slot::Unset => true,
+        }
+    }
+
     /// Whether `found` (None: the key is missing) is what this slot allows.
     fn admits(&self, found: Option<&Value>) -> bool {
         match (self, found) {
             (Slot::Set(text), Some(Value::String(found))) => text == found,
-            (Slot::Unset, None | Some(Value::Null)) => true,
+            (slot, None | Some(Value::Null)) => slot.is_blank(),
             (Slot::Unset, Some(Value::String(found))) => found.is_empty(),
             _ => false,
         }
@@ -134,6 +111,9 @@ impl Slot {
 
     fn describe(&self) -> String {
         match self {
+            Slot::Set(text) if text.is_empty() => {
+                "\"\", null or nothing (sent as the empty string)".to_string()
+            }
             Slot::Set(text) => abbreviate(&Value::String(text.clone())),
             Slot::Unset => "\"\", null or nothing (never given)".to_string(),
         }
@@ -142,8 +122,8 @@ impl Slot {
     /// The spine pattern for this slot.
     fn pattern(&self) -> Value {
         match self {
-            Slot::Set(text) => Value::String(text.clone()),
-            Slot::Unset => json!({"$one_of": ["", {"$any": "null"}, {"$absent": true}]}),
+            Slot::Set(text) if !text.is_empty() => Value::String(text.clone()),
+            _ => json!({"$one_of": ["", {"$any": "null"}, {"$absent": true}]}),
         }
     }
 }
@@ -214,6 +194,10 @@ pub enum Auth {
     InvalidContext,
     /// An existing context the user may not access.
     ForbiddenContext,
+    /// A token the server cannot know and a context that does not exist: two documented errors at once.
+    InvalidTokenAndContext,
+    /// The configured parameters with one of them spoiled ([`crate::spec::tamper`]).
+    Tampered(AuthField, Tamper),
 }
 
 impl Auth {
@@ -226,24 +210,69 @@ impl Auth {
         }
     }
 
-    /// The documented error the request must get, if any.
-    pub fn refusal(self) -> Option<DocumentedError> {
+    /// The context the request names, when it is one the harness can see:
+    /// the configured one when only the token or the username is wrong.
+    pub fn named_context(self) -> Option<Context> {
         match self {
-            Auth::InvalidToken => Some(DocumentedError::InvalidToken),
-            Auth::InvalidContext => Some(DocumentedError::InvalidContext),
-            Auth::ForbiddenContext => Some(DocumentedError::ForbiddenContext),
-            Auth::Configured | Auth::SecondContext => None,
+            Auth::Configured
+            | Auth::InvalidToken
+            | Auth::Tampered(AuthField::ApiToken | AuthField::Username, _) => {
+                Some(Context::Primary)
+            }
+            Auth::SecondContext => Some(Context::Second),
+            Auth::InvalidContext
+            | Auth::ForbiddenContext
+            | Auth::InvalidTokenAndContext
+            | Auth::Tampered(AuthField::Contextname, _) => None,
         }
     }
 
-    /// Snake-case name, as in the scenario format's `auth`.
-    pub fn tag(self) -> &'static str {
+    /// None when the auth is valid; else the documented errors the auth
+    /// problem alone may get, one of them exactly (empty: the page names no
+    /// answer, any refusal will do).
+    pub fn refusal(self) -> Option<Vec<DocumentedError>> {
         match self {
-            Auth::Configured => "default",
-            Auth::SecondContext => "second_context",
-            Auth::InvalidToken => "invalid_token",
-            Auth::InvalidContext => "invalid_context",
-            Auth::ForbiddenContext => "forbidden_context",
+            Auth::Configured | Auth::SecondContext => None,
+            Auth::InvalidToken => Some(vec![DocumentedError::InvalidToken]),
+            Auth::InvalidContext => Some(vec![DocumentedError::InvalidContext]),
+            Auth::ForbiddenContext => Some(vec![DocumentedError::ForbiddenContext]),
+            // The page never says which is checked first: either documented envelope.
+            Auth::InvalidTokenAndContext => Some(vec![
+                DocumentedError::InvalidToken,
+                DocumentedError::InvalidContext,
+            ]),
+            Auth::Tampered(field, tamper) => Some(match expected_refusal(field, tamper) {
+                ExpectedRefusal::Exact(error) => vec![error],
+                ExpectedRefusal::ContextEnvelope => vec![
+                    DocumentedError::InvalidContext,
+                    DocumentedError::ForbiddenContext,
+                ],
+                ExpectedRefusal::AnyRefusal => Vec::new(),
+            }),
+        }
+    }
+
+    /// The name used in step names and topics: the scenario format's `auth`
+    /// (`default`, `invalid_token`...), `auth::<field>::<tamper>` for a tampered one.
+    pub fn tag(self) -> String {
+        match self {
+            Auth::Configured => "default".to_string(),
+            Auth::SecondContext => "second_context".to_string(),
+            Auth::InvalidToken => "invalid_token".to_string(),
+            Auth::InvalidContext => "invalid_context".to_string(),
+            Auth::ForbiddenContext => "forbidden_context".to_string(),
+            Auth::InvalidTokenAndContext => "invalid_token_and_invalid_context".to_string(),
+            Auth::Tampered(field, tamper) => format!("auth::{}::{}", field.key(), tamper.name()),
+        }
+    }
+
+    /// Words naming the auth in a violation's topic: the tag, and for a spoiled token or
+    /// context the documented error it stands for (a near miss of the token is an invalid token).
+    pub fn topic(self) -> String {
+        match self {
+            Auth::Tampered(AuthField::ApiToken, _) => format!("{} invalid_token", self.tag()),
+            Auth::Tampered(AuthField::Contextname, _) => format!("{} invalid_context", self.tag()),
+            other => other.tag(),
         }
     }
 }
@@ -439,11 +468,18 @@ pub struct Scope {
 }
 
 impl Scope {
-    /// The context name a refused request carried.
+    /// The context name a refused request carried, as an envelope would name it.
     fn contextname(&self, auth: Auth) -> String {
         match auth {
-            Auth::InvalidContext => self.invalid_context.clone(),
+            Auth::InvalidContext | Auth::InvalidTokenAndContext => self.invalid_context.clone(),
             Auth::ForbiddenContext => self.forbidden_context.clone().unwrap_or_default(),
+            Auth::Tampered(AuthField::Contextname, tamper) => {
+                match tamper.apply(&self.context).flatten() {
+                    Some(Value::String(text)) => text,
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                }
+            }
             _ => self.context.clone(),
         }
     }
@@ -481,14 +517,6 @@ impl Observed {
             ", not JSON content"
         };
         format!("HTTP {}{content} {body}", self.status)
-    }
-
-    /// The body as a customer object for `user_id`, if it is one.
-    fn customer_for(&self, user_id: &str) -> Option<&Map<String, Value>> {
-        self.body
-            .as_ref()
-            .and_then(Value::as_object)
-            .filter(|object| object.get("UserID").and_then(Value::as_str) == Some(user_id))
     }
 }
 
@@ -563,10 +591,13 @@ impl Shown {
 /// What the page says about one request in one state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expectation {
-    /// A documented error envelope with HTTP 200; nothing changes ("Error Handling").
+    /// The auth parameters are not valid: a refusal, and nothing changes ("Authentication", "Error Handling").
     Refused {
-        /// Which error.
-        error: DocumentedError,
+        /// The documented errors the auth problem alone gets, one of them exactly (empty: the page names none).
+        auth_errors: Vec<DocumentedError>,
+        /// Another problem of the request, which lets any refusal do: the envelope is exact only
+        /// when the auth problem is the request's only one.
+        other_problem: Option<&'static str>,
         /// The username the envelope names.
         username: String,
         /// The context name the envelope names.
@@ -582,85 +613,123 @@ pub enum Expectation {
         shown: Shown,
         /// Whether the record is deleted (DELETE) rather than stored.
         removes: bool,
-        /// Whether the request carries values a server may refuse; refusing changes nothing.
-        may_refuse: bool,
+        /// Why the page lets a server refuse it instead (a value it need not accept, a UserID
+        /// that exists in the other context); a refusal then changes nothing.
+        may_refuse: Option<&'static str>,
     },
-    /// The page is silent on the answer. A customer object for `user_id` means the request was applied:
-    /// it must match `applied` (when given) and the record becomes what it shows; any other answer changes nothing.
+    /// The page is silent on whether the request is accepted. Any answer that does not claim
+    /// success ([`claims_success`]) is a refusal and changes nothing; a success must show one of
+    /// `applied`, and the record becomes what it shows.
     Unspecified {
         /// The context the request works on.
         context: Context,
-        /// The UserID an applied request would answer with.
+        /// The UserID a success would answer with.
         user_id: Option<String>,
-        /// What an answer that applied the request must show; None: the request may not change anything at all.
-        applied: Option<Shown>,
+        /// What a success may show; empty: the request may not change anything at all.
+        applied: Vec<Shown>,
         /// Why the page is silent, for messages.
         why: &'static str,
     },
 }
 
+impl Expectation {
+    /// The problem that lets a server refuse the request, if it has one besides its auth.
+    fn refusable(&self) -> Option<&'static str> {
+        match self {
+            Expectation::Refused { other_problem, .. } => *other_problem,
+            Expectation::Listing(_) => None,
+            Expectation::Customer { may_refuse, .. } => *may_refuse,
+            Expectation::Unspecified { why, .. } => Some(why),
+        }
+    }
+}
+
 /// What the page says about `request` when the harness's records are `state`.
 pub fn expect(scope: &Scope, state: &State, request: &Request) -> Expectation {
-    if let Some(error) = request.auth.refusal() {
-        return Expectation::Refused {
-            error,
+    match request.auth.refusal() {
+        Some(auth_errors) => Expectation::Refused {
+            auth_errors,
+            // What the request would be with valid credentials, in the context it names.
+            other_problem: admitted(state, request, request.auth.named_context()).refusable(),
             username: scope.username.clone(),
             contextname: scope.contextname(request.auth),
-        };
+        },
+        None => admitted(state, request, request.auth.context()),
     }
-    let context = request.auth.context().unwrap_or(Context::Primary);
-    let records = state.records(context);
-    let may_refuse = request.carries_unusual_values();
+}
+
+/// What the page says about `request` if its credentials are valid in `context`
+/// (None: a context the harness cannot see, which holds none of its records).
+fn admitted(state: &State, request: &Request, context: Option<Context>) -> Expectation {
+    let none = BTreeMap::new();
+    let records = context.map_or(&none, |context| state.records(context));
+    // "Unique user identifier" does not say in what scope: a UserID held elsewhere may be refused.
+    let elsewhere = |user_id: &str| {
+        [Context::Primary, Context::Second]
+            .into_iter()
+            .filter(|other| Some(*other) != context)
+            .any(|other| state.records(other).contains_key(user_id))
+    };
+    let context = context.unwrap_or(Context::Primary);
+    let unusual = request
+        .carries_unusual_values()
+        .then_some("a value the page does not require a server to accept");
     let unspecified =
-        |user_id: Option<&String>, applied: Option<Shown>, why| Expectation::Unspecified {
+        |user_id: Option<&String>, applied: Vec<Shown>, why| Expectation::Unspecified {
             context,
             user_id: user_id.cloned(),
             applied,
             why,
         };
+    let sent_only = |user_id: &String, values: &Values| Shown {
+        user_id: user_id.clone(),
+        fields: sent_slots(values),
+        id: None,
+        kept: Vec::new(),
+    };
+    let unchanged = |user_id: &String, record: &Record| Shown {
+        user_id: user_id.clone(),
+        fields: record.fields.clone(),
+        id: Some(record.id),
+        kept: Field::ALL.to_vec(),
+    };
     match &request.action {
         Action::List => Expectation::Listing(context),
         Action::Create { user_id, values } => {
             let Some(user_id) = user_id else {
-                return unspecified(None, None, "a create without UserID");
+                return unspecified(None, Vec::new(), "a create without UserID");
             };
             if !values.contains_key(&Field::Name) {
-                return unspecified(Some(user_id), None, "a create without Name");
+                return unspecified(Some(user_id), Vec::new(), "a create without Name");
             }
-            let sent: BTreeMap<Field, Slot> = Field::ALL
+            if let Some(record) = records.get(user_id) {
+                // Refused; or the existing record answered unchanged; or an upsert showing the
+                // values sent (fields left out: whatever it shows). One record either way.
+                return unspecified(
+                    Some(user_id),
+                    vec![sent_only(user_id, values), unchanged(user_id, record)],
+                    "a create with a UserID that exists",
+                );
+            }
+            let fields = Field::ALL
                 .into_iter()
                 .map(|field| match values.get(&field) {
                     Some(value) => (field, Slot::Set(value.clone())),
                     None => (field, Slot::Unset),
                 })
                 .collect();
-            if records.contains_key(user_id) {
-                // Unspecified: rejected, or an upsert that shows the values sent (omitted ones: any).
-                let applied = Shown {
-                    user_id: user_id.clone(),
-                    fields: sent
-                        .into_iter()
-                        .filter(|(_, slot)| *slot != Slot::Unset)
-                        .collect(),
-                    id: None,
-                    kept: Vec::new(),
-                };
-                return unspecified(
-                    Some(user_id),
-                    Some(applied),
-                    "a create with a UserID that exists",
-                );
-            }
             Expectation::Customer {
                 context,
                 shown: Shown {
                     user_id: user_id.clone(),
-                    fields: sent,
+                    fields,
                     id: None,
                     kept: Vec::new(),
                 },
                 removes: false,
-                may_refuse,
+                may_refuse: unusual.or_else(|| {
+                    elsewhere(user_id).then_some("a UserID that exists in the other context")
+                }),
             }
         }
         Action::FullUpdate {
@@ -669,90 +738,64 @@ pub fn expect(scope: &Scope, state: &State, request: &Request) -> Expectation {
             body_user_id,
         } => {
             if !*body_user_id || values.len() < Field::ALL.len() {
-                return unspecified(Some(user_id), None, "a PUT without every field");
+                return unspecified(Some(user_id), Vec::new(), "a PUT without every field");
             }
-            let sent = sent_slots(values);
             match records.get(user_id) {
                 None => unspecified(
                     Some(user_id),
-                    Some(Shown {
-                        user_id: user_id.clone(),
-                        fields: sent,
-                        id: None,
-                        kept: Vec::new(),
-                    }),
+                    vec![sent_only(user_id, values)],
                     "a PUT of an unknown UserID",
                 ),
                 Some(record) => Expectation::Customer {
                     context,
                     shown: Shown {
-                        user_id: user_id.clone(),
-                        fields: sent,
                         id: Some(record.id),
-                        kept: Vec::new(),
+                        ..sent_only(user_id, values)
                     },
                     removes: false,
-                    may_refuse,
+                    may_refuse: unusual,
                 },
             }
         }
         Action::PartialUpdate {
             user_id, values, ..
-        } => {
-            let sent = sent_slots(values);
-            match records.get(user_id) {
-                None => unspecified(
-                    Some(user_id),
-                    Some(Shown {
+        } => match records.get(user_id) {
+            None => unspecified(
+                Some(user_id),
+                vec![sent_only(user_id, values)],
+                "a PATCH of an unknown UserID",
+            ),
+            Some(record) if values.is_empty() => unspecified(
+                Some(user_id),
+                vec![unchanged(user_id, record)],
+                "an empty PATCH",
+            ),
+            Some(record) => {
+                let mut fields = record.fields.clone();
+                fields.extend(sent_slots(values));
+                Expectation::Customer {
+                    context,
+                    shown: Shown {
                         user_id: user_id.clone(),
-                        fields: sent,
-                        id: None,
-                        kept: Vec::new(),
-                    }),
-                    "a PATCH of an unknown UserID",
-                ),
-                Some(record) if values.is_empty() => unspecified(
-                    Some(user_id),
-                    Some(Shown {
-                        user_id: user_id.clone(),
-                        fields: record.fields.clone(),
+                        fields,
                         id: Some(record.id),
-                        kept: Field::ALL.to_vec(),
-                    }),
-                    "an empty PATCH",
-                ),
-                Some(record) => {
-                    let mut fields = record.fields.clone();
-                    fields.extend(sent);
-                    Expectation::Customer {
-                        context,
-                        shown: Shown {
-                            user_id: user_id.clone(),
-                            fields,
-                            id: Some(record.id),
-                            kept: Field::ALL
-                                .into_iter()
-                                .filter(|field| !values.contains_key(field))
-                                .collect(),
-                        },
-                        removes: false,
-                        may_refuse,
-                    }
+                        kept: Field::ALL
+                            .into_iter()
+                            .filter(|field| !values.contains_key(field))
+                            .collect(),
+                    },
+                    removes: false,
+                    may_refuse: unusual,
                 }
             }
-        }
+        },
         Action::Delete { user_id } => match records.get(user_id) {
-            None => unspecified(Some(user_id), None, "a DELETE of an unknown UserID"),
+            None => unspecified(Some(user_id), Vec::new(), "a DELETE of an unknown UserID"),
             Some(record) => Expectation::Customer {
                 context,
-                shown: Shown {
-                    user_id: user_id.clone(),
-                    fields: record.fields.clone(),
-                    id: Some(record.id),
-                    kept: Field::ALL.to_vec(),
-                },
+                shown: unchanged(user_id, record),
                 removes: true,
-                may_refuse: false,
+                may_refuse: None,
             },
         },
     }
@@ -775,7 +818,7 @@ pub fn accept(
         let tag = format!(
             "{} {}",
             operation_tag(request.operation()),
-            request.auth.tag()
+            request.auth.topic()
         );
         let tags = next.touched.entry(user_id.to_string()).or_default();
         if !tags.contains(&tag) {
@@ -790,10 +833,11 @@ pub fn accept(
     };
     match &expectation {
         Expectation::Refused {
-            error,
+            auth_errors,
+            other_problem,
             username,
             contextname,
-        } => judge.envelope(*error, username, contextname)?,
+        } => judge.refused(auth_errors, *other_problem, username, contextname)?,
         Expectation::Listing(context) => judge.listing(state.records(*context))?,
         Expectation::Customer {
             context,
@@ -801,8 +845,8 @@ pub fn accept(
             removes,
             may_refuse,
         } => {
-            if *may_refuse && observed.customer_for(&shown.user_id).is_none() {
-                // An unusual value refused (any answer but the object): nothing changes.
+            if may_refuse.is_some() && !judge.claims_success() {
+                // Refused where the page lets a server refuse (any answer but a success): nothing changes.
                 return Ok(next);
             }
             let object = judge.customer(shown, Level::Documented)?;
@@ -822,13 +866,31 @@ pub fn accept(
             let Some(user_id) = user_id else {
                 return Ok(next);
             };
-            let (Some(applied), Some(_)) = (applied, observed.customer_for(user_id)) else {
+            if applied.is_empty() || !judge.claims_success() {
                 // Refused in some way the page does not give: nothing changed.
                 return Ok(next);
-            };
-            let object = judge.customer(applied, Level::Inferred)?;
-            next.records_mut(*context)
-                .insert(user_id.clone(), applied.record_from(object));
+            }
+            let mut first_violation = None;
+            for shown in applied {
+                match judge.customer(shown, Level::Inferred) {
+                    Ok(object) => {
+                        next.records_mut(*context)
+                            .insert(user_id.clone(), shown.record_from(object));
+                        return Ok(next);
+                    }
+                    Err(violation) => {
+                        first_violation.get_or_insert(violation);
+                    }
+                }
+            }
+            if let Some(mut violation) = first_violation {
+                for other in &applied[1..] {
+                    violation
+                        .message
+                        .push_str(&format!("\n  or:       {}", describe_shown(other)));
+                }
+                return Err(violation);
+            }
         }
     }
     Ok(next)
@@ -854,22 +916,40 @@ impl Judge<'_> {
     fn violation(&self, level: Level, rule: &str, expected: String, topic: &str) -> Violation {
         let op = self.request.operation();
         let citation = match self.request.auth.refusal() {
-            Some(error) => error.citation().to_string(),
-            None => op.citation().to_string(),
+            Some(errors) => errors
+                .first()
+                .map_or(AUTHENTICATION_CITATION, |error| error.citation()),
+            None => op.citation(),
         };
         Violation {
             level,
-            citation,
+            citation: citation.to_string(),
             topic: format!(
                 "{} {} {topic} {}",
                 operation_tag(op),
-                self.request.auth.tag(),
+                self.request.auth.topic(),
                 self.history(self.request.user_id())
             ),
             message: format!(
                 "{rule}\n  sent:     {}\n  got:      {}\n  expected: {expected}",
                 self.request.describe(),
                 self.observed.describe()
+            ),
+        }
+    }
+
+    /// Whether the answer claims success: HTTP 2xx with the customer object the request names
+    /// ([`claims_success`]), or for a list an array.
+    fn claims_success(&self) -> bool {
+        match self.request.action {
+            Action::List => {
+                (200..300).contains(&self.observed.status)
+                    && self.observed.body.as_ref().is_some_and(Value::is_array)
+            }
+            _ => claims_success(
+                self.observed.status,
+                self.observed.body.as_ref(),
+                self.request.user_id(),
             ),
         }
     }
@@ -902,26 +982,67 @@ impl Judge<'_> {
         })
     }
 
-    fn envelope(
+    /// A request whose auth is not valid: refused (never a success), with the documented
+    /// envelope exactly when the auth problem is its only problem and the page names one.
+    fn refused(
         &self,
-        error: DocumentedError,
+        auth_errors: &[DocumentedError],
+        other_problem: Option<&str>,
         username: &str,
         contextname: &str,
     ) -> Result<(), Violation> {
-        let expected = error.envelope(username, contextname);
-        let shown = json!(expected).to_string();
-        let body = self.http_200_json(&format!("the error {shown}"), ERROR_HTTP_STATUS)?;
-        let same = |key: &str, want: &str| body.get(key).and_then(Value::as_str) == Some(want);
-        if !(same("status", &expected.status) && same("message", &expected.message)) {
+        let tag = self.request.auth.tag();
+        if self.claims_success() {
+            // Documented where the page names the error; else it follows from "required".
+            let level = if auth_errors.is_empty() {
+                Level::Inferred
+            } else {
+                Level::Documented
+            };
             return Err(self.violation(
-                Level::Documented,
-                &format!(
-                    "a request with {} gets the documented envelope, exactly",
-                    self.request.auth.tag()
-                ),
-                shown,
-                "error envelope",
+                level,
+                &format!("a request with {tag} is refused and changes nothing; it got a success"),
+                "a refusal".to_string(),
+                "refused auth",
             ));
+        }
+        if other_problem.is_some() || auth_errors.is_empty() {
+            // Any refusal: the page names no answer, or another problem may be answered first.
+            return Ok(());
+        }
+        self.envelope(auth_errors, username, contextname)
+    }
+
+    /// One of `errors`' documented envelopes, exactly: HTTP 200, JSON, `{status, message}` and nothing more.
+    fn envelope(
+        &self,
+        errors: &[DocumentedError],
+        username: &str,
+        contextname: &str,
+    ) -> Result<(), Violation> {
+        let expected: Vec<Value> = errors
+            .iter()
+            .map(|error| json!(error.envelope(username, contextname)))
+            .collect();
+        let shown = expected
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let body = self.http_200_json(&format!("the error {shown}"), ERROR_HTTP_STATUS)?;
+        if !expected.contains(body) {
+            let rule = if errors.len() == 1 {
+                format!(
+                    "a request with {} gets the documented envelope, exactly ({{status, message}} and nothing more)",
+                    self.request.auth.tag()
+                )
+            } else {
+                format!(
+                    "a request with {} gets one of the documented envelopes, exactly ({{status, message}} and nothing more)",
+                    self.request.auth.tag()
+                )
+            };
+            return Err(self.violation(Level::Documented, &rule, shown, "error envelope"));
         }
         Ok(())
     }
@@ -945,7 +1066,8 @@ impl Judge<'_> {
                 "customer object",
             ));
         };
-        if let Some(problem) = shape_problem(object) {
+        let name_may_be_blank = shown.fields.get(&Field::Name).is_some_and(Slot::is_blank);
+        if let Some(problem) = shape_problem(object, name_may_be_blank) {
             return Err(self.violation(
                 Level::Documented,
                 &format!("a customer object has string fields and a numeric id ({problem})"),
@@ -1031,7 +1153,7 @@ impl Judge<'_> {
             citation: Operation::List.citation().to_string(),
             topic: format!(
                 "list {} {topic} {}",
-                self.request.auth.tag(),
+                self.request.auth.topic(),
                 self.history(Some(user_id))
             ),
             message: format!(
@@ -1062,7 +1184,12 @@ impl Judge<'_> {
             if !self.scope.owns(object) {
                 continue;
             }
-            if let Some(problem) = shape_problem(object) {
+            let name_may_be_blank = object
+                .get("UserID")
+                .and_then(Value::as_str)
+                .and_then(|user_id| records.get(user_id))
+                .is_some_and(|record| record.slot(Field::Name).is_blank());
+            if let Some(problem) = shape_problem(object, name_may_be_blank) {
                 return Err(list_violation(
                     Level::Documented,
                     format!(
@@ -1169,8 +1296,10 @@ impl Judge<'_> {
     }
 }
 
-/// What is wrong with the shape of a customer object, if anything: `id` an integer, the other fields strings (optional ones may be null or absent).
-fn shape_problem(object: &Map<String, Value>) -> Option<String> {
+/// What is wrong with the shape of a customer object, if anything: `id` an integer, `UserID`
+/// and `Name` strings, the optional fields strings, null or absent (never given, or sent empty).
+/// `name_may_be_blank`: Name was sent as the empty string, so it may read as null or nothing too.
+fn shape_problem(object: &Map<String, Value>, name_may_be_blank: bool) -> Option<String> {
     if !object
         .get("id")
         .is_some_and(|id| id.is_i64() || id.is_u64())
@@ -1180,18 +1309,25 @@ fn shape_problem(object: &Map<String, Value>) -> Option<String> {
             object.get("id").map_or("missing".to_string(), abbreviate)
         ));
     }
-    for key in ["UserID", Field::Name.key()] {
-        if !object.get(key).is_some_and(Value::is_string) {
-            return Some(format!(
-                "{key} is {}",
-                object.get(key).map_or("missing".to_string(), abbreviate)
-            ));
-        }
+    if !object.get("UserID").is_some_and(Value::is_string) {
+        return Some(format!(
+            "UserID is {}",
+            object
+                .get("UserID")
+                .map_or("missing".to_string(), abbreviate)
+        ));
     }
-    for field in Field::ALL.into_iter().filter(|field| field.is_optional()) {
+    for field in Field::ALL {
         match object.get(field.key()) {
-            None | Some(Value::Null) | Some(Value::String(_)) => {}
-            Some(other) => return Some(format!("{} is {}", field.key(), abbreviate(other))),
+            Some(Value::String(_)) => {}
+            None | Some(Value::Null) if field.is_optional() || name_may_be_blank => {}
+            other => {
+                return Some(format!(
+                    "{} is {}",
+                    field.key(),
+                    other.map_or("missing".to_string(), abbreviate)
+                ))
+            }
         }
     }
     None
@@ -1261,4 +1397,280 @@ fn sent_slots(values: &BTreeMap<Field, String>) -> BTreeMap<Field, Slot> {
         .iter()
         .map(|(field, value)| (*field, Slot::Set(value.clone())))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope() -> Scope {
+        Scope {
+            username: "user".to_string(),
+            context: "default".to_string(),
+            invalid_context: "zzconf-no-such-context".to_string(),
+            forbidden_context: Some("restricted".to_string()),
+            own_prefix: "zzconf-t-".to_string(),
+        }
+    }
+
+    fn json_answer(status: u16, body: Value) -> Observed {
+        Observed {
+            status,
+            json_content_type: true,
+            body: Some(body),
+        }
+    }
+
+    fn text_answer(status: u16) -> Observed {
+        Observed {
+            status,
+            json_content_type: false,
+            body: None,
+        }
+    }
+
+    fn create(user_id: &str, name: &str, auth: Auth) -> Request {
+        Request {
+            action: Action::Create {
+                user_id: Some(user_id.to_string()),
+                values: [(Field::Name, name.to_string())].into_iter().collect(),
+            },
+            auth,
+        }
+    }
+
+    fn object(id: i64, user_id: &str, name: &str) -> Value {
+        json!({"id": id, "UserID": user_id, "Name": name, "Address": "", "Email": "",
+               "PhoneNumber": "", "AltPhoneNumber": ""})
+    }
+
+    /// A state holding `user_id` named `name` with id 1 in `context`.
+    fn holding(context: Context, user_id: &str, name: &str) -> State {
+        let mut state = State::default();
+        let request = create(
+            user_id,
+            name,
+            match context {
+                Context::Primary => Auth::Configured,
+                Context::Second => Auth::SecondContext,
+            },
+        );
+        accept(
+            &scope(),
+            &state,
+            &request,
+            &json_answer(200, object(1, user_id, name)),
+        )
+        .map(|next| state = next)
+        .unwrap();
+        state.touched.clear();
+        state
+    }
+
+    #[test]
+    fn a_clean_refusal_of_a_value_that_is_not_ordinary_changes_nothing() {
+        let request = create("zzconf-t-u0", "tab\there", Auth::Configured);
+        let next = accept(&scope(), &State::default(), &request, &text_answer(422)).unwrap();
+        assert!(next.primary.is_empty());
+        // Accepted, it must read back exactly: stored stripped is a round-trip violation, not documented.
+        let stripped = json_answer(200, object(3, "zzconf-t-u0", "tabhere"));
+        let violation = accept(&scope(), &State::default(), &request, &stripped).unwrap_err();
+        assert_eq!(violation.level, Level::Inferred, "{violation}");
+        assert!(violation.message.contains("round_trip"), "{violation}");
+    }
+
+    #[test]
+    fn refusing_an_ordinary_create_is_a_documented_violation() {
+        let request = create("zzconf-t-u0", "Trisul Network", Auth::Configured);
+        let violation =
+            accept(&scope(), &State::default(), &request, &text_answer(422)).unwrap_err();
+        assert_eq!(violation.level, Level::Documented, "{violation}");
+    }
+
+    #[test]
+    fn a_user_id_held_in_the_other_context_may_be_refused_and_if_accepted_is_independent() {
+        let state = holding(Context::Primary, "zzconf-t-u0", "First");
+        let request = create("zzconf-t-u0", "Second", Auth::SecondContext);
+        let conflict = json_answer(409, json!({"error": "exists"}));
+        let refused = accept(&scope(), &state, &request, &conflict).unwrap();
+        assert_eq!(
+            (refused.primary, refused.second),
+            (state.primary.clone(), state.second.clone())
+        );
+        let accepted = json_answer(200, object(9, "zzconf-t-u0", "Second"));
+        let next = accept(&scope(), &state, &request, &accepted).unwrap();
+        assert_eq!(next.primary, state.primary, "the first record is untouched");
+        assert_eq!(next.second["zzconf-t-u0"].id, 9);
+    }
+
+    #[test]
+    fn a_duplicate_create_may_answer_the_existing_record_unchanged_or_upsert_the_values_sent() {
+        let state = holding(Context::Primary, "zzconf-t-u0", "First");
+        let request = create("zzconf-t-u0", "Again", Auth::Configured);
+        let existing = json_answer(200, object(1, "zzconf-t-u0", "First"));
+        assert_eq!(
+            accept(&scope(), &state, &request, &existing)
+                .unwrap()
+                .primary,
+            state.primary
+        );
+        let upsert = json_answer(200, object(1, "zzconf-t-u0", "Again"));
+        let next = accept(&scope(), &state, &request, &upsert).unwrap();
+        assert_eq!(
+            next.primary["zzconf-t-u0"].slot(Field::Name),
+            &Slot::Set("Again".to_string())
+        );
+        // Neither what was sent nor what was there.
+        let other = json_answer(200, object(1, "zzconf-t-u0", "Other"));
+        let violation = accept(&scope(), &state, &request, &other).unwrap_err();
+        assert!(violation.message.contains("\n  or:"), "{violation}");
+    }
+
+    #[test]
+    fn an_empty_string_may_read_back_as_null_or_absent_but_not_as_the_old_value() {
+        let state = holding(Context::Primary, "zzconf-t-u0", "First");
+        let patch = |address: &str| Request {
+            action: Action::PartialUpdate {
+                user_id: "zzconf-t-u0".to_string(),
+                values: [(Field::Address, address.to_string())]
+                    .into_iter()
+                    .collect(),
+                body_user_id: false,
+            },
+            auth: Auth::Configured,
+        };
+        let set = accept(
+            &scope(),
+            &state,
+            &patch("Chennai"),
+            &json_answer(
+                200,
+                json!({"id": 1, "UserID": "zzconf-t-u0", "Name": "First", "Address": "Chennai"}),
+            ),
+        )
+        .unwrap();
+        let blank = json_answer(
+            200,
+            json!({"id": 1, "UserID": "zzconf-t-u0", "Name": "First", "Address": null}),
+        );
+        accept(&scope(), &set, &patch(""), &blank).unwrap();
+        let kept = json_answer(
+            200,
+            json!({"id": 1, "UserID": "zzconf-t-u0", "Name": "First", "Address": "Chennai"}),
+        );
+        assert!(accept(&scope(), &set, &patch(""), &kept).is_err());
+    }
+
+    #[test]
+    fn an_error_envelope_is_exact_when_the_auth_problem_is_the_only_one() {
+        let request = create("zzconf-t-u0", "Trisul", Auth::InvalidToken);
+        let exact = json_answer(
+            200,
+            json!({"status": "ERROR", "message": "Invalid API token"}),
+        );
+        accept(&scope(), &State::default(), &request, &exact).unwrap();
+        let extra = json_answer(
+            200,
+            json!({"status": "ERROR", "message": "Invalid API token", "data": {}}),
+        );
+        let violation = accept(&scope(), &State::default(), &request, &extra).unwrap_err();
+        assert_eq!(violation.level, Level::Documented);
+        assert!(
+            violation.citation.contains("Invalid API Token"),
+            "{violation}"
+        );
+        assert!(accept(&scope(), &State::default(), &request, &text_answer(422)).is_err());
+    }
+
+    #[test]
+    fn a_request_with_several_problems_may_get_any_refusal_but_never_a_success() {
+        // An invalid token and a value a server may refuse: a server that validates first may say so.
+        let unusual = create("zzconf-t-u0", "tab\there", Auth::InvalidToken);
+        accept(&scope(), &State::default(), &unusual, &text_answer(422)).unwrap();
+        // An invalid token and an unknown UserID.
+        let delete = Request {
+            action: Action::Delete {
+                user_id: "zzconf-t-u9".to_string(),
+            },
+            auth: Auth::InvalidToken,
+        };
+        accept(&scope(), &State::default(), &delete, &text_answer(404)).unwrap();
+        // An invalid token and an invalid context: either documented envelope, exactly.
+        let both = create("zzconf-t-u0", "Trisul", Auth::InvalidTokenAndContext);
+        for envelope in [
+            json!({"status": "ERROR", "message": "Invalid API token"}),
+            json!({"status": "Error", "message": "Invalid Context name - zzconf-no-such-context"}),
+        ] {
+            accept(
+                &scope(),
+                &State::default(),
+                &both,
+                &json_answer(200, envelope),
+            )
+            .unwrap();
+        }
+        assert!(accept(&scope(), &State::default(), &both, &text_answer(400)).is_err());
+        // Never a success.
+        let success = json_answer(200, object(1, "zzconf-t-u0", "tab\there"));
+        let violation = accept(&scope(), &State::default(), &unusual, &success).unwrap_err();
+        assert_eq!(violation.level, Level::Documented, "{violation}");
+    }
+
+    #[test]
+    fn a_tampered_token_gets_the_exact_envelope_and_a_tampered_context_either_context_envelope() {
+        let prefix = create(
+            "zzconf-t-u0",
+            "Trisul",
+            Auth::Tampered(AuthField::ApiToken, Tamper::Prefix),
+        );
+        let token_error = json_answer(
+            200,
+            json!({"status": "ERROR", "message": "Invalid API token"}),
+        );
+        accept(&scope(), &State::default(), &prefix, &token_error).unwrap();
+        let success = json_answer(200, object(1, "zzconf-t-u0", "Trisul"));
+        let violation = accept(&scope(), &State::default(), &prefix, &success).unwrap_err();
+        assert!(
+            violation.topic.contains("auth::api_token::prefix"),
+            "{}",
+            violation.topic
+        );
+
+        let context = create(
+            "zzconf-t-u0",
+            "Trisul",
+            Auth::Tampered(AuthField::Contextname, Tamper::CaseChanged),
+        );
+        for envelope in [
+            json!({"status": "Error", "message": "Invalid Context name - DEFAULT"}),
+            json!({"status": "Error", "message": "The user (user) is not allowed to access the context DEFAULT"}),
+        ] {
+            accept(
+                &scope(),
+                &State::default(),
+                &context,
+                &json_answer(200, envelope),
+            )
+            .unwrap();
+        }
+        let wrong_name = json_answer(
+            200,
+            json!({"status": "Error", "message": "Invalid Context name - default"}),
+        );
+        assert!(accept(&scope(), &State::default(), &context, &wrong_name).is_err());
+
+        // Left out: the page names no answer, any refusal will do; a success is inferred to be wrong.
+        let absent = create(
+            "zzconf-t-u0",
+            "Trisul",
+            Auth::Tampered(AuthField::ApiToken, Tamper::Absent),
+        );
+        accept(&scope(), &State::default(), &absent, &text_answer(401)).unwrap();
+        let violation = accept(&scope(), &State::default(), &absent, &success).unwrap_err();
+        assert_eq!(violation.level, Level::Inferred);
+        assert!(
+            violation.citation.starts_with("Authentication"),
+            "{violation}"
+        );
+    }
 }

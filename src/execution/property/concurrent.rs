@@ -13,7 +13,7 @@ use crate::execution::scenario_run::{CleanupLedger, RunIdentity};
 use crate::spec::model::{self, Observed, Request, Scope, State, Violation};
 use crate::spec::scenario::Level;
 
-use super::exchange::{send, Step};
+use super::exchange::{echoed_secret, send, Step};
 use super::sequence::{concretize, delete_duplicates, final_lists, scope, CaseFailure};
 
 /// One request of one client, with when it was in flight.
@@ -114,6 +114,17 @@ pub async fn run_history(
                 Err(error) => run.failure = Some(CaseFailure::Problem(error.to_string())),
             }
         }
+    }
+    if run.failure.is_none() {
+        // A secret echoed fails whatever order explains the answers.
+        run.failure = run
+            .clients
+            .iter()
+            .flatten()
+            .map(|timed| &timed.step)
+            .chain(&run.finals)
+            .find_map(|step| echoed_secret(client, step))
+            .map(CaseFailure::Violation);
     }
     if run.failure.is_none() {
         let scope = scope(client, identity, own_prefix);

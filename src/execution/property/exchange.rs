@@ -5,7 +5,9 @@ use serde_json::{Map, Value};
 
 use crate::execution::client::{Client, Exchange};
 use crate::execution::scenario_run::{CleanupLedger, RunIdentity};
-use crate::spec::model::{Auth, Observed, Request};
+use crate::spec::model::{operation_tag, Auth, Observed, Request, Violation};
+use crate::spec::scenario::Level;
+use crate::spec::tamper::AuthField;
 
 /// One request as sent, and its answer.
 #[derive(Debug, Clone)]
@@ -40,6 +42,9 @@ pub enum SendError {
     /// The auth variant needs a context the target does not have configured.
     #[error("{0} is not configured")]
     Unconfigured(&'static str),
+    /// The tamper cannot spoil the configured value (e.g. a case swap of a value without letters).
+    #[error("{0} cannot be {1} for the configured value")]
+    Untamperable(&'static str, &'static str),
     /// A mutating request would touch a record that is not this run's.
     #[error("refused to send {method} {path}: UserID {user_id:?} does not carry this run's prefix {prefix:?}")]
     ForeignUserId {
@@ -58,10 +63,12 @@ pub enum SendError {
 pub fn cleanable_context(client: &Client, auth: Auth) -> Option<String> {
     let target = client.target();
     match auth {
-        Auth::Configured | Auth::InvalidToken => Some(target.context.clone()),
+        // A spoiled parameter must be refused; if a server acts anyway, it most likely acts
+        // in the configured context (a near-miss context name taken for the real one).
+        Auth::Configured | Auth::InvalidToken | Auth::Tampered(..) => Some(target.context.clone()),
         Auth::SecondContext => target.second_context.clone(),
-        // Neither can be listed or cleaned with the configured credentials.
-        Auth::InvalidContext | Auth::ForbiddenContext => None,
+        // None of these can be listed or cleaned with the configured credentials.
+        Auth::InvalidContext | Auth::ForbiddenContext | Auth::InvalidTokenAndContext => None,
     }
 }
 
@@ -72,31 +79,108 @@ pub fn body(
     request: &Request,
 ) -> Result<String, SendError> {
     let target = client.target();
+    let string = |text: String| Some(Value::String(text));
+    let mut token = string(target.api_token.expose().to_string());
+    let mut username = string(target.username.clone());
+    let mut contextname = string(target.context.clone());
+    match request.auth {
+        Auth::Configured => {}
+        Auth::InvalidToken => token = string(identity.invalid_token()),
+        Auth::SecondContext => {
+            contextname = string(
+                target
+                    .second_context
+                    .clone()
+                    .ok_or(SendError::Unconfigured("a second context"))?,
+            )
+        }
+        Auth::InvalidContext => contextname = string(identity.invalid_context()),
+        Auth::ForbiddenContext => {
+            contextname = string(
+                target
+                    .forbidden_context
+                    .clone()
+                    .ok_or(SendError::Unconfigured("a forbidden context"))?,
+            )
+        }
+        Auth::InvalidTokenAndContext => {
+            token = string(identity.invalid_token());
+            contextname = string(identity.invalid_context());
+        }
+        Auth::Tampered(field, tamper) => {
+            let slot = match field {
+                AuthField::ApiToken => &mut token,
+                AuthField::Username => &mut username,
+                AuthField::Contextname => &mut contextname,
+            };
+            let configured = match slot {
+                Some(Value::String(text)) => text.clone(),
+                _ => String::new(),
+            };
+            *slot = tamper
+                .apply(&configured)
+                .ok_or(SendError::Untamperable(field.key(), tamper.describe()))?;
+        }
+    }
     let mut map = Map::new();
-    let token = match request.auth {
-        Auth::InvalidToken => identity.invalid_token(),
-        _ => target.api_token.expose().to_string(),
-    };
-    let contextname = match request.auth {
-        Auth::Configured | Auth::InvalidToken => target.context.clone(),
-        Auth::SecondContext => target
-            .second_context
-            .clone()
-            .ok_or(SendError::Unconfigured("a second context"))?,
-        Auth::InvalidContext => identity.invalid_context(),
-        Auth::ForbiddenContext => target
-            .forbidden_context
-            .clone()
-            .ok_or(SendError::Unconfigured("a forbidden context"))?,
-    };
-    map.insert("api_token".to_string(), Value::String(token));
-    map.insert(
-        "username".to_string(),
-        Value::String(target.username.clone()),
-    );
-    map.insert("contextname".to_string(), Value::String(contextname));
+    for (field, value) in AuthField::ALL
+        .into_iter()
+        .zip([token, username, contextname])
+    {
+        if let Some(value) = value {
+            map.insert(field.key().to_string(), value);
+        }
+    }
     map.extend(request.fields());
     Ok(Value::Object(map).to_string())
+}
+
+/// Citation of the rule that the token is a secret.
+const SECRET_CITATION: &str = "Generating API Key: \"This token grants authentication and authorization for all API operations\"";
+
+/// A violation if the answer of `step` carries one of the target's secrets
+/// ([`crate::execution::target::Target::secrets`]) in its body or a header;
+/// the message names the secret by label, never its value.
+pub fn echoed_secret(client: &Client, step: &Step) -> Option<Violation> {
+    let response = step.exchange.response.as_ref().ok()?;
+    let target = client.target();
+    for secret in target.secrets() {
+        if secret.is_empty() {
+            continue;
+        }
+        let label = if secret == target.api_token.expose() {
+            "the API token (--api-token)"
+        } else {
+            "the other user's API token (--other-api-token)"
+        };
+        let place = if response.body.contains(secret) {
+            "its body".to_string()
+        } else if let Some((name, _)) = response
+            .headers
+            .iter()
+            .find(|(name, value)| value.contains(secret) || name.contains(secret))
+        {
+            format!("its {name} header")
+        } else {
+            continue;
+        };
+        let request = &step.request;
+        return Some(Violation {
+            level: Level::Inferred,
+            citation: SECRET_CITATION.to_string(),
+            topic: format!(
+                "security secret token echoed {} {}",
+                operation_tag(request.operation()),
+                request.auth.topic()
+            ),
+            message: format!(
+                "an answer never contains a secret, but {place} contains {label}\n  sent:     {}\n  got:      HTTP {} (the body is not shown: it holds the secret)\n  expected: no answer that echoes a token",
+                request.describe(),
+                response.status
+            ),
+        });
+    }
+    None
 }
 
 /// Sends `request`: refuses a mutating one whose UserID lacks the run prefix, and writes

@@ -1,7 +1,10 @@
 //! Strategies: requests over a small pool of UserIDs, with field values
-//! drawn to cover what the issue asks (Unicode, empty and whitespace-only
-//! strings, long strings up to 4 KiB, quotes, backslashes and control
-//! characters, SQL- and HTML-looking text).
+//! mostly ordinary (like the page's examples, which every conformant server
+//! accepts) and otherwise drawn to cover what a server may refuse but must
+//! store exactly if it accepts it (Unicode, empty and whitespace-only
+//! strings, long strings up to 4 KiB, quotes, backslashes, punctuation and
+//! control characters, SQL- and HTML-looking text, odd emails and phone
+//! numbers), and with every auth variant, tampered ones included.
 //!
 //! UserIDs are labels (`u0`, `u1`, ...) that the engine turns into this
 //! case's own UserIDs, so shrinking never has to know the run prefix. No
@@ -14,14 +17,44 @@ use proptest::prelude::*;
 use proptest::sample::select;
 
 use crate::spec::model::{Action, Auth, Field, Request, Values};
+use crate::spec::tamper::{AuthField, Tamper};
 
 /// Which auth variants the target lets the harness use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthChoices {
     /// A second context is configured.
     pub second_context: bool,
     /// A forbidden context is configured.
     pub forbidden_context: bool,
+    /// The tampers that spoil the configured values ([`Tamper::apply`] is not None for them).
+    pub tampers: Vec<(AuthField, Tamper)>,
+}
+
+impl AuthChoices {
+    /// The choices for a target with these configured values (never kept: only which tampers apply).
+    pub fn for_values(
+        api_token: &str,
+        username: &str,
+        contextname: &str,
+        second_context: bool,
+        forbidden_context: bool,
+    ) -> AuthChoices {
+        let tampers = AuthField::ALL
+            .into_iter()
+            .zip([api_token, username, contextname])
+            .flat_map(|(field, configured)| {
+                Tamper::ALL
+                    .into_iter()
+                    .filter(move |tamper| tamper.apply(configured).is_some())
+                    .map(move |tamper| (field, tamper))
+            })
+            .collect();
+        AuthChoices {
+            second_context,
+            forbidden_context,
+            tampers,
+        }
+    }
 }
 
 /// The label of pool UserID `index`.
@@ -96,15 +129,62 @@ const CONTROL: &[&str] = &[
 
 const LONG_UNITS: &[char] = &['x', 'é', '東', '😀'];
 
-/// Free text for Name and Address; plain words first, so shrinking ends there.
+const PUNCTUATION: &[&str] = &[
+    "O'Brien",
+    "Smith-Jones",
+    "12, Main St.",
+    "a/b",
+    "(c) 2024",
+    "50% off",
+    "Dr. Ann",
+    "semi;colon",
+];
+
+const ODD_EMAILS: &[&str] = &[
+    "Demo@Gmail.com",
+    "first.last+tag@example.co.in",
+    "no-at-sign",
+    "@example.com",
+    "user@localhost",
+    "user@@example.com",
+    "üser@exämple.com",
+];
+
+const ODD_PHONES: &[&str] = &[
+    "+911234567890",
+    "123-456-7890",
+    "(123) 456 7890",
+    "0",
+    "12345678901234567890",
+    "１２３４５６７８９０",
+];
+
+/// A value a conformant server must accept in `field` ([`crate::spec::contract::is_ordinary_value`]):
+/// like the page's examples. Shrinking ends here.
+pub fn ordinary_value(field: Field) -> BoxedStrategy<String> {
+    match field {
+        Field::Name | Field::Address => prop_oneof![
+            8 => "[A-Z][a-z]{0,8}( [A-Z0-9][a-z0-9]{0,8}){0,2}",
+            1 => "[a-z0-9]{40,64}",
+        ]
+        .boxed(),
+        Field::Email => "[a-z]{1,8}(\\.[a-z0-9]{1,4})?@[a-z]{1,8}\\.(com|in|org)".boxed(),
+        Field::PhoneNumber | Field::AltPhoneNumber => "[0-9]{10}".boxed(),
+    }
+}
+
+/// Free text for Name and Address: ordinary first, so shrinking ends there; then what a
+/// server may refuse but must store exactly if it accepts it.
 fn free_text() -> BoxedStrategy<String> {
     prop_oneof![
-        40 => "[A-Z][a-z]{0,8}( [A-Z][a-z]{0,8})?",
+        46 => ordinary_value(Field::Name),
         14 => ("[a-z]{0,4}", select(UNICODE)).prop_map(|(plain, text)| format!("{plain}{text}")),
         10 => select(JSON_SPECIAL).prop_map(str::to_string),
+        6 => select(PUNCTUATION).prop_map(str::to_string),
         8 => select(INJECTION).prop_map(str::to_string),
         8 => select(WHITESPACE).prop_map(str::to_string),
-        4 => "[a-z ]{200,255}",
+        3 => "[a-z]{65,80}",
+        3 => "[a-z ]{200,255}",
         6 => (256usize..=4096, select(LONG_UNITS))
             .prop_map(|(bytes, unit)| unit.to_string().repeat(bytes / unit.len_utf8())),
         4 => select(CONTROL).prop_map(str::to_string),
@@ -112,18 +192,20 @@ fn free_text() -> BoxedStrategy<String> {
     .boxed()
 }
 
-/// A value for `field`: mostly well-formed for Email and the phone numbers, sometimes anything.
+/// A value for `field`: mostly ordinary, sometimes anything.
 pub fn value(field: Field) -> BoxedStrategy<String> {
     match field {
         Field::Name | Field::Address => free_text(),
         Field::Email => prop_oneof![
-            3 => "[a-z]{1,8}@[a-z]{1,8}\\.(com|in|org)",
+            6 => ordinary_value(Field::Email),
+            1 => select(ODD_EMAILS).prop_map(str::to_string),
             1 => free_text(),
         ]
         .boxed(),
         Field::PhoneNumber | Field::AltPhoneNumber => prop_oneof![
-            3 => "[0-9]{6,12}",
-            1 => "\\+[0-9]{6,12}",
+            6 => ordinary_value(field),
+            1 => "[0-9]{6,12}",
+            1 => select(ODD_PHONES).prop_map(str::to_string),
             1 => free_text(),
         ]
         .boxed(),
@@ -162,17 +244,31 @@ const OPTIONAL_FIELDS: &[Field] = &[
     Field::AltPhoneNumber,
 ];
 
-fn auth(choices: AuthChoices) -> BoxedStrategy<Auth> {
+/// Weight of all tampered auth variants together, out of about 120: each of the
+/// ~30 variants comes up about 15 times in a default run, on every operation.
+const TAMPERED_WEIGHT: u32 = 30;
+
+fn auth(choices: &AuthChoices) -> BoxedStrategy<Auth> {
     let mut weighted: Vec<(u32, BoxedStrategy<Auth>)> = vec![
         (66, Just(Auth::Configured).boxed()),
         (8, Just(Auth::InvalidToken).boxed()),
         (8, Just(Auth::InvalidContext).boxed()),
+        (2, Just(Auth::InvalidTokenAndContext).boxed()),
     ];
     if choices.second_context {
         weighted.push((12, Just(Auth::SecondContext).boxed()));
     }
     if choices.forbidden_context {
         weighted.push((8, Just(Auth::ForbiddenContext).boxed()));
+    }
+    if !choices.tampers.is_empty() {
+        let tampers = choices.tampers.clone();
+        weighted.push((
+            TAMPERED_WEIGHT,
+            select(tampers)
+                .prop_map(|(field, tamper)| Auth::Tampered(field, tamper))
+                .boxed(),
+        ));
     }
     proptest::strategy::Union::new_weighted(weighted).boxed()
 }
@@ -181,16 +277,15 @@ fn user(pool: usize) -> BoxedStrategy<String> {
     (0..pool).prop_map(user_label).boxed()
 }
 
-/// How often a generated request is a list, out of about 86.
+/// How often a generated request is a list, out of about 86. Against a large target
+/// the engine sends only some of them ([`super::sequence`]); the sequences generated do
+/// not depend on the target.
 pub const LIST_WEIGHT: u32 = 10;
-/// The list weight against a large target, where every list costs O(customers):
-/// each case still ends with a full list per context, so no check is lost.
-pub const LIST_WEIGHT_LARGE_TARGET: u32 = 1;
 
 /// One action on the pool; simpler actions first, so shrinking prefers them.
-fn action(pool: usize, list_weight: u32) -> BoxedStrategy<Action> {
+fn action(pool: usize) -> BoxedStrategy<Action> {
     prop_oneof![
-        list_weight => Just(Action::List),
+        LIST_WEIGHT => Just(Action::List),
         26 => (user(pool), value(Field::Name), some_values(0.5, OPTIONAL_FIELDS)).prop_map(
             |(user_id, name, mut values)| {
                 values.insert(Field::Name, name);
@@ -225,28 +320,24 @@ fn action(pool: usize, list_weight: u32) -> BoxedStrategy<Action> {
 }
 
 /// One request of a sequence.
-pub fn request(choices: AuthChoices, pool: usize, list_weight: u32) -> BoxedStrategy<Request> {
-    (action(pool, list_weight), auth(choices))
+pub fn request(choices: &AuthChoices, pool: usize) -> BoxedStrategy<Request> {
+    (action(pool), auth(choices))
         .prop_map(|(action, auth)| Request { action, auth })
         .boxed()
 }
 
 /// A sequence of 1 to `max_ops` requests over a pool of `pool` UserIDs.
-pub fn sequence(
-    choices: AuthChoices,
-    pool: usize,
-    max_ops: usize,
-    list_weight: u32,
-) -> BoxedStrategy<Vec<Request>> {
-    vec(request(choices, pool, list_weight), 1..=max_ops.max(1)).boxed()
+pub fn sequence(choices: &AuthChoices, pool: usize, max_ops: usize) -> BoxedStrategy<Vec<Request>> {
+    vec(request(choices, pool), 1..=max_ops.max(1)).boxed()
 }
 
-/// Plain values only, so that a concurrent history's answers tell which request they answer.
+/// Ordinary values only (every conformant server accepts them), random enough that a
+/// concurrent history's answers tell which request they answer.
 fn plain_values(fields: &'static [Field], present: f64) -> BoxedStrategy<Values> {
     let slots: Vec<_> = fields
         .iter()
         .map(|field| {
-            let value = "[A-Z][a-z]{2,8}";
+            let value = ordinary_value(*field);
             if present >= 1.0 {
                 value.prop_map(move |v| (*field, Some(v))).boxed()
             } else {
@@ -269,7 +360,7 @@ fn plain_values(fields: &'static [Field], present: f64) -> BoxedStrategy<Values>
 fn plain_create(user_id: BoxedStrategy<String>) -> BoxedStrategy<Request> {
     (
         user_id,
-        "[A-Z][a-z]{2,8}",
+        ordinary_value(Field::Name),
         plain_values(OPTIONAL_FIELDS, 0.5),
     )
         .prop_map(|(user_id, name, mut values)| {
@@ -346,5 +437,60 @@ mod tests {
                 assert!(text.len() <= 4096, "{}", text.len());
             }
         }
+    }
+
+    #[test]
+    fn ordinary_values_are_exactly_what_the_contract_calls_ordinary() {
+        let mut runner = TestRunner::deterministic();
+        for field in Field::ALL {
+            let strategy = ordinary_value(field);
+            for _ in 0..500 {
+                let text = strategy.new_tree(&mut runner).unwrap().current();
+                assert!(field.is_ordinary(&text), "{field:?} {text:?}");
+            }
+        }
+        // And the other values are mostly not ordinary: the exotic ones are really tried.
+        let exotic = value(Field::Name);
+        let unusual = (0..1000)
+            .filter(|_| {
+                let text = exotic.new_tree(&mut runner).unwrap().current();
+                !Field::Name.is_ordinary(&text)
+            })
+            .count();
+        assert!(
+            unusual > 300,
+            "only {unusual} of 1000 Names are not ordinary"
+        );
+    }
+
+    #[test]
+    fn tampers_that_cannot_spoil_a_configured_value_are_not_generated() {
+        let choices = AuthChoices::for_values("Qm7RzT2vXk9LpW4sNa8c", "user", "12345", true, true);
+        assert!(choices
+            .tampers
+            .contains(&(AuthField::ApiToken, Tamper::Prefix)));
+        assert!(choices
+            .tampers
+            .contains(&(AuthField::Username, Tamper::CaseChanged)));
+        // "12345" has no letters to swap the case of.
+        assert!(!choices
+            .tampers
+            .contains(&(AuthField::Contextname, Tamper::CaseChanged)));
+        assert_eq!(choices.tampers.len(), 3 * Tamper::ALL.len() - 1);
+        let mut runner = TestRunner::deterministic();
+        let strategy = auth(&choices);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..5000 {
+            if let Auth::Tampered(field, tamper) = strategy.new_tree(&mut runner).unwrap().current()
+            {
+                assert!(choices.tampers.contains(&(field, tamper)));
+                seen.insert((field, tamper));
+            }
+        }
+        assert_eq!(
+            seen.len(),
+            choices.tampers.len(),
+            "every applicable tamper comes up"
+        );
     }
 }

@@ -14,6 +14,13 @@
 //! Each case works on a fresh pool of its own UserIDs (`<run prefix>p<case>-u<n>`)
 //! and deletes them afterwards, so shrinking, which replays cases against
 //! the live target, always starts from a clean slate.
+//!
+//! Verdicts do not depend on the run: without `--seed` both trials use
+//! [`DEFAULT_SEED`], printed with the fingerprint of what was generated.
+//! Against a deterministic server the sequential trial sends the same
+//! requests every run (case numbers are its own; against a large target the
+//! same lists are left out). The concurrent trial generates the same
+//! histories, but how they interleave on the server varies from run to run.
 
 pub mod concurrent;
 pub mod exchange;
@@ -39,7 +46,7 @@ use crate::spec::model::{Request, Violation};
 
 use concurrent::run_history;
 use generate::AuthChoices;
-use sequence::{run_case, scope, CaseFailure, CaseRun};
+use sequence::{run_case, scope, CaseFailure, CaseRun, Lists};
 
 /// Cases of `property::crud_sequences` per run (see the README for the measurement).
 pub const DEFAULT_CASES: u32 = 128;
@@ -63,11 +70,87 @@ const MAX_SHRINK_REPLAYS: u32 = 2048;
 const MAX_SHRINK_MILLIS: u32 = 60_000;
 /// A concurrent history replays nondeterministically, so shrinking it further rarely pays.
 const MAX_CONCURRENT_SHRINK_REPLAYS: u32 = 256;
-/// Numbers every case in this process, so that no two cases of one run share UserIDs,
-/// even across several property runs under one run identity.
-static CASE_NUMBERS: AtomicUsize = AtomicUsize::new(0);
+/// Numbers every sequential case in this process, so that no two cases of one run share
+/// UserIDs, even across several property runs under one run identity. Each trial has its
+/// own counter, so that a run's UserIDs do not depend on how the two trials interleave.
+static SEQUENCE_CASE_NUMBERS: AtomicUsize = AtomicUsize::new(0);
+/// Numbers every concurrent case in this process.
+static HISTORY_CASE_NUMBERS: AtomicUsize = AtomicUsize::new(0);
+/// Numbers every check of a written reproduction in this process.
+static REPRO_NUMBERS: AtomicUsize = AtomicUsize::new(0);
 /// Mixed into the seed for the concurrent trial, so its stream differs from the sequential one.
 const CONCURRENT_SEED_SALT: u64 = 0x5eed_c0c0_a11e_1e57;
+
+/// The seed of the generated sequences when `--seed` is not given: fixed, so that two
+/// runs of one build against one server give the same verdicts.
+pub const DEFAULT_SEED: u64 = 1010;
+
+/// Which seed the property trials use (`--seed`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SeedChoice {
+    /// No `--seed`: [`DEFAULT_SEED`].
+    #[default]
+    Default,
+    /// `--seed random`: a fresh seed, printed with the command that replays it.
+    Random,
+    /// `--seed N`: these sequences again.
+    Given(u64),
+}
+
+/// `--seed` was neither a number nor `random`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected a number (to replay a run) or `random`, got {0:?}")]
+pub struct SeedParseError(String);
+
+impl std::str::FromStr for SeedChoice {
+    type Err = SeedParseError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "random" => Ok(SeedChoice::Random),
+            "default" => Ok(SeedChoice::Default),
+            number => number
+                .parse()
+                .map(SeedChoice::Given)
+                .map_err(|_| SeedParseError(text.to_string())),
+        }
+    }
+}
+
+impl std::fmt::Display for SeedChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SeedChoice::Default => f.write_str("default"),
+            SeedChoice::Random => f.write_str("random"),
+            SeedChoice::Given(seed) => write!(f, "{seed}"),
+        }
+    }
+}
+
+impl SeedChoice {
+    /// The seed to use: [`DEFAULT_SEED`], a fresh one, or the one given.
+    pub fn resolve(self) -> u64 {
+        self.unwrap_or(DEFAULT_SEED)
+    }
+
+    /// The seed given with `--seed` (a fresh one for `random`), or `default` when none was given.
+    pub fn unwrap_or(self, default: u64) -> u64 {
+        match self {
+            SeedChoice::Default => default,
+            SeedChoice::Random => fresh_seed(),
+            SeedChoice::Given(seed) => seed,
+        }
+    }
+
+    /// How the printed seed was chosen, for the line every run prints.
+    fn origin(self) -> &'static str {
+        match self {
+            SeedChoice::Default => "the default; --seed random explores others; ",
+            SeedChoice::Random => "random; ",
+            SeedChoice::Given(_) => "",
+        }
+    }
+}
 
 /// Options of the property trials.
 #[derive(Debug, Clone, clap::Args)]
@@ -81,9 +164,16 @@ pub struct PropertyOptions {
     /// Generated concurrent histories for property::concurrent_linearizable.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_CONCURRENT_CASES)]
     pub concurrent_cases: u32,
-    /// Seed of the generated sequences (printed on every run; the same seed gives the same sequences).
-    #[arg(long, value_name = "S")]
-    pub seed: Option<u64>,
+    /// Seed of the generated sequences, printed on every run. Without --seed a fixed default,
+    /// so two runs against one server give the same verdicts; `random` draws a fresh seed;
+    /// a number replays the run that printed it.
+    #[arg(
+        long,
+        value_name = "N|random",
+        default_value = "default",
+        hide_default_value = true
+    )]
+    pub seed: SeedChoice,
     /// Where a failing property writes its reproduction scenario.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_REPRO_DIR)]
     pub repro_dir: PathBuf,
@@ -95,7 +185,7 @@ impl Default for PropertyOptions {
             cases: DEFAULT_CASES,
             max_ops: DEFAULT_MAX_OPS,
             concurrent_cases: DEFAULT_CONCURRENT_CASES,
-            seed: None,
+            seed: SeedChoice::Default,
             repro_dir: PathBuf::from(DEFAULT_REPRO_DIR),
         }
     }
@@ -153,6 +243,8 @@ pub struct PropertyReport {
     pub seed: u64,
     /// Cases run (first runs and shrinking replays).
     pub replays: usize,
+    /// Requests sent by those cases (cleanup not included).
+    pub requests: usize,
     /// How long it took.
     pub elapsed: Duration,
     /// The failure, if any.
@@ -163,7 +255,7 @@ pub struct PropertyReport {
     pub fingerprint: u64,
 }
 
-/// A seed from the clock, for runs without `--seed`.
+/// A seed from the clock, for `--seed random`.
 pub fn fresh_seed() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -192,6 +284,8 @@ struct Driven<T: std::fmt::Debug, R> {
     result: Result<(), TestError<T>>,
     /// Cases run, first runs and shrinking replays.
     replays: usize,
+    /// Requests sent by those cases.
+    requests: usize,
     /// The last failing case and what it did (the minimal one, after shrinking).
     last_failure: Mutex<Option<(T, R)>>,
     /// Cleanup problems of every case.
@@ -212,6 +306,7 @@ impl<T: std::fmt::Debug, R> Driven<T, R> {
             trial,
             seed,
             replays: self.replays,
+            requests: self.requests,
             elapsed: started.elapsed(),
             failure,
             cleanup_problems: self.cleanup_problems,
@@ -220,31 +315,44 @@ impl<T: std::fmt::Debug, R> Driven<T, R> {
     }
 }
 
-/// Runs `cases` cases of `strategy` (shrinking on failure) through `run_one`,
-/// which returns the case's cleanup problems, its failure summary and its run.
+/// What one case did, for [`drive`].
+struct CaseOutcome<R> {
+    /// Cleanup problems.
+    cleanup_problems: Vec<String>,
+    /// Requests sent.
+    requests: usize,
+    /// Why it failed, in one line.
+    failure: Option<String>,
+    /// The whole run.
+    run: R,
+}
+
+/// Runs `cases` cases of `strategy` (shrinking on failure) through `run_one`.
 fn drive<T, R>(
     strategy: &proptest::strategy::BoxedStrategy<T>,
     cases: u32,
     seed: u64,
     shrink_replays: u32,
-    run_one: impl Fn(&T) -> (Vec<String>, Option<String>, R),
+    run_one: impl Fn(&T) -> CaseOutcome<R>,
 ) -> Driven<T, R>
 where
     T: std::fmt::Debug + Clone,
 {
     let counter = AtomicUsize::new(0);
+    let requests = AtomicUsize::new(0);
     let last_failure = Mutex::new(None);
     let cleanup = Mutex::new(Vec::new());
     let fingerprint = Mutex::new(DefaultHasher::new());
     let result = runner(cases, seed, shrink_replays).run(strategy, |value| {
         format!("{value:?}").hash(&mut *lock(&fingerprint));
         counter.fetch_add(1, Ordering::Relaxed);
-        let (problems, failure, run) = run_one(&value);
-        lock(&cleanup).extend(problems);
-        match failure {
+        let outcome = run_one(&value);
+        requests.fetch_add(outcome.requests, Ordering::Relaxed);
+        lock(&cleanup).extend(outcome.cleanup_problems);
+        match outcome.failure {
             None => Ok(()),
             Some(reason) => {
-                *lock(&last_failure) = Some((value, run));
+                *lock(&last_failure) = Some((value, outcome.run));
                 Err(TestCaseError::fail(reason))
             }
         }
@@ -252,6 +360,7 @@ where
     Driven {
         result,
         replays: counter.load(Ordering::Relaxed),
+        requests: requests.load(Ordering::Relaxed),
         last_failure,
         cleanup_problems: cleanup
             .into_inner()
@@ -272,11 +381,14 @@ impl PropertyFailure {
     }
 }
 
-/// From this many customers in the configured context, lists are generated less often.
+/// From this many customers in the configured context (besides this run's own), fewer
+/// lists are sent in the middle of a sequence ([`sequence::Lists::Thinned`]).
 pub const LARGE_TARGET_CUSTOMERS: usize = 1000;
 
-/// How many customers the configured context holds, by one list (None when the list fails).
-async fn customers_in_context(client: &Client) -> Option<usize> {
+/// How many customers the configured context holds besides this run's own, by one list
+/// (None when the list fails). This run's scenarios create records at the same time, so
+/// they are not counted: the decision must not depend on timing.
+async fn foreign_customers_in_context(client: &Client, identity: &RunIdentity) -> Option<usize> {
     let target = client.target();
     let exchange = client
         .send(
@@ -285,17 +397,42 @@ async fn customers_in_context(client: &Client) -> Option<usize> {
             Some(target.auth_body(&target.context)),
         )
         .await;
+    let own = identity.uid_prefix();
     match exchange.response.ok()?.json? {
-        serde_json::Value::Array(customers) => Some(customers.len()),
+        serde_json::Value::Array(customers) => Some(
+            customers
+                .iter()
+                .filter(|customer| {
+                    !customer
+                        .get("UserID")
+                        .and_then(serde_json::Value::as_str)
+                        .is_some_and(|user_id| user_id.starts_with(&own))
+                })
+                .count(),
+        ),
         _ => None,
     }
 }
 
 fn auth_choices(client: &Client) -> AuthChoices {
-    AuthChoices {
-        second_context: client.target().second_context.is_some(),
-        forbidden_context: client.target().forbidden_context.is_some(),
-    }
+    let target = client.target();
+    AuthChoices::for_values(
+        target.api_token.expose(),
+        &target.username,
+        &target.context,
+        target.second_context.is_some(),
+        target.forbidden_context.is_some(),
+    )
+}
+
+/// Every secret of the target removed from `text` (the rendering already shows the
+/// configured token as `$IPDR_API_TOKEN`; this catches the other user's too).
+fn redact_secrets(client: &Client, text: String) -> String {
+    client
+        .target()
+        .secrets()
+        .into_iter()
+        .fold(text, |text, secret| Redactor::new(secret).text(&text))
 }
 
 fn replay_command(trial: PropertyTrial, options: &PropertyOptions, seed: u64) -> String {
@@ -318,34 +455,33 @@ pub fn run_crud_sequences(
 ) -> PropertyReport {
     let started = Instant::now();
     let trial = PropertyTrial::CrudSequences;
-    let list_weight = match runtime.block_on(customers_in_context(client)) {
+    let lists = match runtime.block_on(foreign_customers_in_context(client, identity)) {
         Some(count) if count >= LARGE_TARGET_CUSTOMERS => {
             println!(
-                "{}: the target holds {count} customers, so generated list requests are {}x rarer (each case still ends with a full list)",
+                "{}: the target holds {count} customers besides this run's, so a list in the middle of a sequence is sent only at every {}th position (the same sequences; each case still ends with a full list)",
                 trial.name(),
-                generate::LIST_WEIGHT / generate::LIST_WEIGHT_LARGE_TARGET
+                sequence::LARGE_TARGET_LIST_STRIDE
             );
-            generate::LIST_WEIGHT_LARGE_TARGET
+            Lists::Thinned
         }
-        _ => generate::LIST_WEIGHT,
+        _ => Lists::All,
     };
-    let strategy = generate::sequence(
-        auth_choices(client),
-        POOL_SIZE,
-        options.max_ops,
-        list_weight,
-    );
+    let strategy = generate::sequence(&auth_choices(client), POOL_SIZE, options.max_ops);
     let driven = drive(
         &strategy,
         options.cases,
         seed,
         MAX_SHRINK_REPLAYS,
         |requests: &Vec<Request>| {
-            let case = CASE_NUMBERS.fetch_add(1, Ordering::Relaxed);
+            let case = SEQUENCE_CASE_NUMBERS.fetch_add(1, Ordering::Relaxed);
             let own_prefix = format!("{}p{case}-", identity.uid_prefix());
-            let run = runtime.block_on(run_case(client, identity, requests, own_prefix));
-            let failure = run.failure.as_ref().map(|(_, failure)| failure.summary());
-            (run.cleanup_problems.clone(), failure, run)
+            let run = runtime.block_on(run_case(client, identity, requests, own_prefix, lists));
+            CaseOutcome {
+                cleanup_problems: run.cleanup_problems.clone(),
+                requests: run.steps.len(),
+                failure: run.failure.as_ref().map(|(_, failure)| failure.summary()),
+                run,
+            }
         },
     );
     let replays = driven.replays;
@@ -358,9 +494,9 @@ pub fn run_crud_sequences(
                 Some((requests, run)) if requests == *minimal => run,
                 // Not expected (the last failing replay is the minimal one), but replay to be sure.
                 _ => {
-                    let case = CASE_NUMBERS.fetch_add(1, Ordering::Relaxed);
+                    let case = SEQUENCE_CASE_NUMBERS.fetch_add(1, Ordering::Relaxed);
                     let own_prefix = format!("{}p{case}-", identity.uid_prefix());
-                    runtime.block_on(run_case(client, identity, minimal, own_prefix))
+                    runtime.block_on(run_case(client, identity, minimal, own_prefix, lists))
                 }
             };
             Some(sequence_failure(
@@ -394,7 +530,7 @@ fn sequence_failure(
         let stem = format!("{}_{seed}", trial.short_name());
         match repro::write_scenario(&options.repro_dir, &scenario, &stem) {
             Ok((path, loaded)) => {
-                let tag = format!("r{}", CASE_NUMBERS.fetch_add(1, Ordering::Relaxed));
+                let tag = format!("r{}", REPRO_NUMBERS.fetch_add(1, Ordering::Relaxed));
                 let checked = runtime.block_on(repro::verify(path, loaded, client, identity, &tag));
                 note = repro::describe_written(&checked, failing);
                 written = Some(checked);
@@ -407,12 +543,15 @@ fn sequence_failure(
         trial.name(),
         run.steps.len()
     );
-    let rendered = repro::render_sequence_failure(
-        &run,
-        &header,
-        &replay_command(trial, options, seed),
-        &note,
-        &token,
+    let rendered = redact_secrets(
+        client,
+        repro::render_sequence_failure(
+            &run,
+            &header,
+            &replay_command(trial, options, seed),
+            &note,
+            &token,
+        ),
     );
     PropertyFailure {
         violation,
@@ -439,11 +578,15 @@ pub fn run_concurrent(
         seed ^ CONCURRENT_SEED_SALT,
         MAX_CONCURRENT_SHRINK_REPLAYS,
         |history: &Vec<Vec<Request>>| {
-            let case = CASE_NUMBERS.fetch_add(1, Ordering::Relaxed);
+            let case = HISTORY_CASE_NUMBERS.fetch_add(1, Ordering::Relaxed);
             let own_prefix = format!("{}c{case}-", identity.uid_prefix());
             let run = runtime.block_on(run_history(client, identity, history, own_prefix));
-            let failure = run.failure.as_ref().map(|failure| failure.summary());
-            (run.cleanup_problems.clone(), failure, run)
+            CaseOutcome {
+                cleanup_problems: run.cleanup_problems.clone(),
+                requests: run.clients.iter().map(Vec::len).sum::<usize>() + run.finals.len(),
+                failure: run.failure.as_ref().map(|failure| failure.summary()),
+                run,
+            }
         },
     );
     let replays = driven.replays;
@@ -464,11 +607,14 @@ pub fn run_concurrent(
                     },
                     steps: run.clients.iter().map(Vec::len).sum::<usize>() + run.finals.len(),
                     repro: None,
-                    rendered: repro::render_history_failure(
-                        &run,
-                        &header,
-                        &replay_command(trial, options, seed),
-                        &token,
+                    rendered: redact_secrets(
+                        client,
+                        repro::render_history_failure(
+                            &run,
+                            &header,
+                            &replay_command(trial, options, seed),
+                            &token,
+                        ),
                     ),
                 },
                 None => PropertyFailure {
@@ -517,7 +663,8 @@ pub fn trials(
     token: &str,
 ) -> Vec<Trial> {
     // One seed for both trials, chosen now so that both print the same.
-    let seed = options.seed.unwrap_or_else(fresh_seed);
+    let seed = options.seed.resolve();
+    let origin = options.seed.origin();
     PropertyTrial::ALL
         .into_iter()
         .map(|trial| {
@@ -540,7 +687,7 @@ pub fn trials(
                     ),
                 };
                 println!(
-                    "{}: seed {seed} ({size}; --seed {seed} replays them)",
+                    "{}: seed {seed} ({origin}{size}; --seed {seed} replays them)",
                     trial.name()
                 );
                 let report = run_trial(
@@ -554,6 +701,13 @@ pub fn trials(
                 for problem in &report.cleanup_problems {
                     eprintln!("warning: {problem}");
                 }
+                println!(
+                    "{}: seed {seed}: {} case(s) run, {} request(s), sequence fingerprint {:016x}",
+                    trial.name(),
+                    report.replays,
+                    report.requests,
+                    report.fingerprint
+                );
                 push_record(
                     &records,
                     TrialRecord {

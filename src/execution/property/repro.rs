@@ -3,11 +3,13 @@
 //! same way (checked before it is offered).
 //!
 //! The scenario keeps the checks the page backs for every conformant
-//! server: steps whose outcome the page leaves open (a duplicate create, a
-//! PUT or PATCH of an unknown UserID, an unusual value) become `observed`,
-//! and the records they touch are then only checked for what holds on
-//! every branch (one record per UserID); the failing step keeps the check
-//! that failed.
+//! server: a step the page lets a server refuse (a duplicate create, a PUT
+//! or PATCH of an unknown UserID, a value it need not accept, a request
+//! with several problems) expects `"answer": "success_or_refusal"` or
+//! `"refusal"`; the records such a step touches are then only checked for
+//! what holds on every branch (later steps on them become `observed`); the
+//! failing step keeps the check that failed. Tampered auth is written as
+//! `{"tampered": {...}}`, never as the value sent.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -17,6 +19,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use crate::execution::client::Client;
+use crate::execution::scenario_run::HARNESS_PREFIX;
 use crate::execution::scenario_run::{run_scenario, CleanupLedger, RunIdentity, Verdict};
 use crate::execution::target::Target;
 use crate::reference::{self, Flavour, ServerConfig, UsersFixture};
@@ -29,13 +32,65 @@ use crate::spec::model::{
     Violation,
 };
 use crate::spec::pattern::{MatchContext, Pattern};
-use crate::spec::scenario::{AuthVariant, Expect, Level, Method, Scenario, Step as ScenarioStep};
+use crate::spec::scenario::{
+    Answer, AuthVariant, Expect, ExplicitAuth, Level, Method, Scenario, Step as ScenarioStep,
+    TamperedAuth,
+};
+use crate::spec::tamper::Tamper;
 use crate::spec::template::{Bindings, Variable};
 
 use super::concurrent::HistoryRun;
 use super::exchange::Step;
 use super::generate::NO_USER_ID_LABEL;
 use super::sequence::{CaseFailure, CaseRun};
+
+/// The near misses of `token` that tampered requests send (a prefix, one character changed,
+/// the case swapped: strings that are not the token but show nearly all of it), each with a
+/// bash expression that rebuilds it from `$IPDR_API_TOKEN`. The padded and extended tokens
+/// hold the token itself, which the usual redaction replaces.
+fn token_near_misses(token: &str) -> Vec<(String, String)> {
+    let chars: Vec<char> = token.chars().collect();
+    let middle = chars.len() / 2;
+    [Tamper::Prefix, Tamper::OneCharChanged, Tamper::CaseChanged]
+        .into_iter()
+        .filter_map(|tamper| {
+            let Some(Some(Value::String(near))) = tamper.apply(token) else {
+                return None;
+            };
+            let expression = match tamper {
+                Tamper::Prefix => "${IPDR_API_TOKEN%?}".to_string(),
+                Tamper::OneCharChanged => format!(
+                    "${{IPDR_API_TOKEN:0:{middle}}}{}${{IPDR_API_TOKEN:{}}}",
+                    near.chars().nth(middle).unwrap_or('x'),
+                    middle + 1
+                ),
+                _ => "${IPDR_API_TOKEN~~}".to_string(),
+            };
+            Some((near, expression))
+        })
+        .collect()
+}
+
+/// `text` with every near miss of `token` replaced, for what is neither a curl command nor the token.
+fn redact_near_misses(text: String, token: &str) -> String {
+    token_near_misses(token)
+        .into_iter()
+        .fold(text, |text, (near, _)| {
+            text.replace(&near, "<a near miss of the API token>")
+        })
+}
+
+/// The curl command for `request`, the token and its near misses spliced in from `$IPDR_API_TOKEN`.
+fn curl_line(request: &crate::execution::client::SentRequest, token: &str) -> String {
+    let mut command = curl_command(request, token);
+    if !token.is_empty() {
+        for (near, expression) in token_near_misses(token) {
+            // Inside the single-quoted body: close the quote, splice the expansion, reopen.
+            command = command.replace(&near, &format!("'\"{expression}\"'"));
+        }
+    }
+    command
+}
 
 /// One line per step: number, request, answer; then its curl command.
 fn step_lines(out: &mut String, number: String, step: &Step, note: &str, token: &str) {
@@ -61,7 +116,7 @@ fn step_lines(out: &mut String, number: String, step: &Step, note: &str, token: 
         "  {number}. {}{what} → {answer}{note}",
         step.request.describe()
     );
-    let _ = writeln!(out, "     {}", curl_command(&step.exchange.request, token));
+    let _ = writeln!(out, "     {}", curl_line(&step.exchange.request, token));
 }
 
 /// The shrunk sequence, the violation and how to replay it, token redacted.
@@ -101,7 +156,7 @@ pub fn render_sequence_failure(
         let _ = writeln!(out, "\n{scenario_note}");
     }
     let _ = writeln!(out, "replay: {replay}");
-    Redactor::new(token).text(out.trim_end())
+    redact_near_misses(Redactor::new(token).text(out.trim_end()), token)
 }
 
 /// The concurrent history, client by client, with the violation, token redacted.
@@ -145,7 +200,7 @@ pub fn render_history_failure(run: &HistoryRun, header: &str, replay: &str, toke
          from its own shell at the same moment."
     );
     let _ = writeln!(out, "replay: {replay}");
-    Redactor::new(token).text(out.trim_end())
+    redact_near_misses(Redactor::new(token).text(out.trim_end()), token)
 }
 
 /// Resolves nothing: the concrete patterns the writer evaluates hold no variables.
@@ -284,25 +339,66 @@ impl ScenarioWriter<'_> {
         let expectation = model::expect(self.scope, state, request);
         let user_id = request.user_id().map(str::to_string);
         let key = user_id.clone().map(|user_id| (context, user_id));
-        let is_uncertain = key.as_ref().is_some_and(|key| self.uncertain.contains(key));
+        // Whether another conformant server may hold another state for this UserID (in any
+        // context: whether it exists in the other one decides whether a create may be refused).
+        let is_uncertain = user_id.as_ref().is_some_and(|user_id| {
+            self.uncertain
+                .iter()
+                .any(|(_, uncertain)| uncertain == user_id)
+        });
         let binding = |level: Level| violation.map_or(level, |violation| violation.level);
         let observed_step = || Expect {
             status: observed.as_ref().map_or(200, |observed| observed.status),
             json: observed
                 .as_ref()
                 .is_some_and(|observed| observed.json_content_type && observed.body.is_some()),
-            answer: Default::default(),
+            answer: Answer::AsGiven,
             body: None,
+        };
+        let success_or_refusal = |body: Value| Expect {
+            answer: Answer::SuccessOrRefusal,
+            body: Some(body),
+            ..Expect::default()
         };
         let mut capture = BTreeMap::new();
         let (level, expect) = match &expectation {
-            Expectation::Refused { error, .. } => (
-                binding(Level::Documented),
-                Expect {
-                    body: Some(json!({ "$error": error_name(*error) })),
-                    ..Expect::default()
-                },
-            ),
+            Expectation::Refused {
+                auth_errors,
+                other_problem,
+                ..
+            } => {
+                let level = binding(if auth_errors.is_empty() {
+                    Level::Inferred
+                } else {
+                    Level::Documented
+                });
+                // On another server this UserID may exist or not, and with it the other problem.
+                let any_refusal =
+                    other_problem.is_some() || auth_errors.is_empty() || (is_uncertain && !failing);
+                let body = match auth_errors.as_slice() {
+                    _ if any_refusal => None,
+                    [error] => Some(json!({ "$error": error_name(*error) })),
+                    several => Some(json!({
+                        "$one_of": several
+                            .iter()
+                            .map(|error| json!({ "$error": error_name(*error) }))
+                            .collect::<Vec<_>>()
+                    })),
+                };
+                let answer = if any_refusal {
+                    Answer::Refusal
+                } else {
+                    Answer::AsGiven
+                };
+                (
+                    level,
+                    Expect {
+                        answer,
+                        body,
+                        ..Expect::default()
+                    },
+                )
+            }
             Expectation::Listing(_) if failing => {
                 let check = observed.as_ref().and_then(|observed| {
                     self.failing_list_check(state.records(context), observed, request.auth)
@@ -322,62 +418,74 @@ impl ScenarioWriter<'_> {
                     ..Expect::default()
                 },
             ),
+            Expectation::Customer { .. } if !failing && is_uncertain => {
+                // Another server may have taken the other branch earlier.
+                (Level::Observed, observed_step())
+            }
             Expectation::Customer {
                 shown,
-                removes,
-                may_refuse,
+                may_refuse: Some(_),
                 ..
-            } => {
-                if !failing && (is_uncertain || *may_refuse) {
-                    // Another server may take the other branch here.
-                    if let Some(key) = key.clone() {
-                        self.uncertain.insert(key);
-                    }
-                    (Level::Observed, observed_step())
-                } else {
-                    let id = shown.id.map(|id| json!(id));
-                    let body = self.portable(&shown.pattern(id), context);
-                    if !removes && !failing {
-                        let name = self.capture_name(context, &shown.user_id);
-                        capture.insert(name.clone(), "/id".to_string());
-                        self.captured.insert((context, shown.user_id.clone()), name);
-                    }
-                    if *removes {
-                        self.captured.remove(&(context, shown.user_id.clone()));
-                    }
-                    (
-                        binding(Level::Inferred),
-                        Expect {
-                            body: Some(body),
-                            ..Expect::default()
-                        },
-                    )
+            } if !failing => {
+                // Accepted here; another server may refuse it (and then holds nothing new).
+                if let Some(key) = key.clone() {
+                    self.uncertain.insert(key);
                 }
+                let id = shown.id.map(|id| json!(id));
+                (
+                    Level::Inferred,
+                    success_or_refusal(self.portable(&shown.pattern(id), context)),
+                )
             }
-            Expectation::Unspecified {
-                applied: Some(applied),
-                ..
-            } if failing => {
-                // The answer claims the request was applied, so it must show what was sent;
-                // refusing in any other way is also allowed.
-                let refused = json!({"$not": {"$customer": {"UserID": applied.user_id}}});
-                let body =
-                    json!({"$one_of": [applied.pattern(applied.id.map(|id| json!(id))), refused]});
+            Expectation::Customer { shown, removes, .. } => {
+                let id = shown.id.map(|id| json!(id));
+                let body = self.portable(&shown.pattern(id), context);
+                if !removes && !failing {
+                    let name = self.capture_name(context, &shown.user_id);
+                    capture.insert(name.clone(), "/id".to_string());
+                    self.captured.insert((context, shown.user_id.clone()), name);
+                }
+                if *removes {
+                    self.captured.remove(&(context, shown.user_id.clone()));
+                }
                 (
                     binding(Level::Inferred),
                     Expect {
-                        body: Some(self.portable(&body, context)),
-                        ..observed_step()
+                        body: Some(body),
+                        ..Expect::default()
                     },
                 )
             }
-            Expectation::Unspecified { applied, .. } => {
-                if applied.is_some() {
+            Expectation::Unspecified { applied, .. }
+                if !applied.is_empty() && (failing || !is_uncertain) =>
+            {
+                // A refusal of any kind, or a success that shows one of the allowed objects.
+                if !failing {
                     if let Some(key) = key.clone() {
                         self.uncertain.insert(key);
                     }
                 }
-                (Level::Observed, observed_step())
+                let patterns: Vec<Value> = applied
+                    .iter()
+                    .map(|shown| shown.pattern(shown.id.map(|id| json!(id))))
+                    .collect();
+                let body = match patterns.as_slice() {
+                    [one] => one.clone(),
+                    _ => json!({ "$one_of": patterns }),
+                };
+                (
+                    binding(Level::Inferred),
+                    success_or_refusal(self.portable(&body, context)),
+                )
+            }
+            Expectation::Unspecified { applied, .. } => {
+                if !applied.is_empty() {
+                    if let Some(key) = key.clone() {
+                        self.uncertain.insert(key);
+                    }
+                }
+                // Any answer; a failing step here fails for a secret echoed, which the engine checks at every step.
+                (binding(Level::Observed), observed_step())
             }
         };
         let mut body = request.fields();
@@ -427,6 +535,8 @@ fn method(request: &Request) -> Method {
     }
 }
 
+/// The scenario format's auth for `auth`: a tampered one by name, so that the file never
+/// holds the token or a near miss of it.
 fn auth_variant(auth: Auth) -> AuthVariant {
     match auth {
         Auth::Configured => AuthVariant::Default,
@@ -434,6 +544,12 @@ fn auth_variant(auth: Auth) -> AuthVariant {
         Auth::InvalidToken => AuthVariant::InvalidToken,
         Auth::InvalidContext => AuthVariant::InvalidContext,
         Auth::ForbiddenContext => AuthVariant::ForbiddenContext,
+        Auth::InvalidTokenAndContext => AuthVariant::Explicit(ExplicitAuth {
+            api_token: Some(format!("{HARNESS_PREFIX}invalid-token")),
+            contextname: Some("${invalid_context}".to_string()),
+            ..ExplicitAuth::default()
+        }),
+        Auth::Tampered(field, tamper) => AuthVariant::Tampered(TamperedAuth { field, tamper }),
     }
 }
 
@@ -649,4 +765,45 @@ pub fn describe_written(written: &WrittenScenario, expected_step: usize) -> Stri
         );
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::execution::client::SentRequest;
+
+    #[test]
+    fn a_near_miss_of_the_token_is_rebuilt_by_the_shell_never_shown() {
+        let token = "Qm7RzT2vXk9LpW4sNa8c";
+        let near_misses = token_near_misses(token);
+        assert_eq!(near_misses.len(), 3);
+        for (near, expression) in &near_misses {
+            let request = SentRequest {
+                method: "GET".into(),
+                url: "http://127.0.0.1:1/api/ipdrcustomers".into(),
+                body: Some(json!({"api_token": near, "username": "user"}).to_string()),
+            };
+            let command = curl_line(&request, token);
+            assert!(!command.contains(near.as_str()), "{command}");
+            assert!(command.contains(expression.as_str()), "{command}");
+            assert_eq!(
+                redact_near_misses(format!("got {near}"), token),
+                "got <a near miss of the API token>"
+            );
+            // bash rebuilds exactly the value sent.
+            let Ok(output) = std::process::Command::new("bash")
+                .arg("-c")
+                .arg(format!("printf %s \"{expression}\""))
+                .env("IPDR_API_TOKEN", token)
+                .output()
+            else {
+                continue;
+            };
+            assert_eq!(
+                String::from_utf8_lossy(&output.stdout),
+                *near,
+                "{expression}"
+            );
+        }
+    }
 }
