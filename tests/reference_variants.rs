@@ -1654,23 +1654,25 @@ async fn strict_refuses_a_user_id_that_exists_in_any_context() {
 }
 
 #[tokio::test]
-async fn strict_refuses_empty_patches_and_patches_naming_the_user_id() {
+async fn strict_refuses_empty_patches_and_patches_renaming_the_record() {
     let h = strict().await;
     h.create(page_example()).await.assert_customer();
     let before = h.snapshot();
     assert_strict_error(&h.patch(KNOWN, json!({})).await, 422, "base");
+    assert_strict_error(&h.patch(KNOWN, json!({"UserID": KNOWN})).await, 422, "base");
     assert_strict_error(
-        &h.patch(KNOWN, json!({"UserID": KNOWN, "Name": "Same id"}))
+        &h.patch(KNOWN, json!({"UserID": "Other1", "Name": "Renamed"}))
             .await,
         422,
         "UserID",
     );
-    assert_strict_error(
-        &h.patch(KNOWN, json!({"UserID": "Other1"})).await,
-        422,
-        "UserID",
-    );
     assert_eq!(h.snapshot(), before);
+    // "(any field)": a PATCH naming its own UserID beside a change is accepted.
+    let patched = h
+        .patch(KNOWN, json!({"UserID": KNOWN, "Name": "Same id"}))
+        .await
+        .assert_customer();
+    assert_eq!(patched["Name"], "Same id");
 }
 
 #[tokio::test]

@@ -24,7 +24,7 @@
 //! |---|---|---|
 //! | values | only [`is_ordinary_value`](crate::spec::contract::is_ordinary_value) values (body fields and the path UserID); empty strings, tabs, Unicode, long values refused | the page gives no character set, length or format |
 //! | uniqueness | a create whose UserID exists in any context is refused | "Unique user identifier" does not say unique where |
-//! | PATCH | an empty PATCH, and a PATCH carrying `UserID` at all, refused | the page shows a PATCH with fields and no UserID only |
+//! | PATCH | an empty PATCH (no field, or its own UserID only), and a body UserID other than the path's, refused | the page does not say whether a PATCH that changes nothing, or one that would rename the record, is accepted; "(any field)" means a PATCH naming its own UserID beside other fields is accepted |
 //! | unknown body keys | refused (anything but the 3 auth parameters and 6 customer fields) | the page lists the parameters, not what else may come |
 //! | auth parameters | absent, non-string or empty ones refused as invalid input (not the token envelope) | the page names an envelope for an invalid token, not for a missing one |
 //! | check order | parse → validation (keys, types, mandatory, values, path) → context exists → token → access → operation (UserID existence last) | the page lists the errors, not the order in which several are judged |

@@ -1,8 +1,8 @@
 //! What the strict flavour refuses before any auth check.
 //!
 //! The page gives no character set, length or format for any value, says
-//! nothing of unknown body keys, wrong JSON types, empty PATCHes or a PATCH
-//! that names a UserID, and does not say in which order a request with
+//! nothing of unknown body keys, wrong JSON types, empty PATCHes or a body
+//! UserID other than the path's, and does not say in which order a request with
 //! several problems is judged. Refusing every such request cleanly (an
 //! error, nothing changed) is therefore conformant, and the strict flavour
 //! does, so the suite proves it never mistakes a clean refusal for a bug.
@@ -31,8 +31,6 @@ pub(crate) const DETAIL_EMPTY: &str = "must not be empty";
 pub(crate) const DETAIL_NOT_ORDINARY: &str = "is not an accepted value";
 /// Detail of a PATCH that names no customer field (`field` is `base`).
 pub(crate) const DETAIL_NOTHING_TO_CHANGE: &str = "names no field to change";
-/// Detail of a PATCH that carries a UserID.
-pub(crate) const DETAIL_USER_ID_FIXED: &str = "cannot be sent in a partial update";
 /// Detail of a body UserID that differs from the path's.
 pub(crate) const DETAIL_PATH_MISMATCH: &str = "does not match the path";
 /// `field` of a problem with the body as a whole.
@@ -87,19 +85,17 @@ pub(crate) fn validate(
             problem(field, DETAIL_REQUIRED);
         }
     }
-    if op == Operation::PartialUpdate {
-        if !FULL_UPDATE_FIELDS
+    // A PATCH may carry any field ("(any field)"), UserID included, but one
+    // that changes nothing besides naming its own record may be refused.
+    if op == Operation::PartialUpdate
+        && !FULL_UPDATE_FIELDS
             .iter()
-            .any(|field| body.contains_key(*field))
-        {
-            problem(FIELD_BASE, DETAIL_NOTHING_TO_CHANGE);
-        }
-        if body.contains_key(USER_ID) {
-            problem(USER_ID, DETAIL_USER_ID_FIXED);
-        }
+            .any(|field| *field != USER_ID && body.contains_key(*field))
+    {
+        problem(FIELD_BASE, DETAIL_NOTHING_TO_CHANGE);
     }
     if let Some(path_user_id) = path_user_id {
-        if matches!(op, Operation::FullUpdate | Operation::Delete) {
+        if op.addresses_one_customer() {
             if let Some(Value::String(body_user_id)) = body.get(USER_ID) {
                 if body_user_id != path_user_id {
                     problem(USER_ID, DETAIL_PATH_MISMATCH);
@@ -177,7 +173,7 @@ mod tests {
     }
 
     #[test]
-    fn patch_needs_a_field_and_no_user_id() {
+    fn patch_needs_a_field_and_may_name_its_own_user_id() {
         let empty = body(json!({}));
         assert_eq!(
             fields(validate(Operation::PartialUpdate, &empty, Some("a1"))),
@@ -186,7 +182,21 @@ mod tests {
         let named = body(json!({"UserID": "a1", "Name": "n"}));
         assert_eq!(
             fields(validate(Operation::PartialUpdate, &named, Some("a1"))),
-            [("UserID".to_string(), DETAIL_USER_ID_FIXED)]
+            []
+        );
+        let only_user_id = body(json!({"UserID": "a1"}));
+        assert_eq!(
+            fields(validate(
+                Operation::PartialUpdate,
+                &only_user_id,
+                Some("a1")
+            )),
+            [(FIELD_BASE.to_string(), DETAIL_NOTHING_TO_CHANGE)]
+        );
+        let renamed = body(json!({"UserID": "b2", "Name": "n"}));
+        assert_eq!(
+            fields(validate(Operation::PartialUpdate, &renamed, Some("a1"))),
+            [("UserID".to_string(), DETAIL_PATH_MISMATCH)]
         );
     }
 
