@@ -306,6 +306,251 @@ fn a_large_target_gets_the_same_sequences_with_fewer_lists_sent() {
         .all(|customer| customer.user_id.starts_with("foreign-")));
 }
 
+#[test]
+fn two_hundred_fifty_six_sequences_of_up_to_30_requests_and_the_concurrent_trial_pass_against_strict(
+) {
+    passes_against(
+        ServerConfig::builtin().with_flavour(Flavour::Strict),
+        "--flavour strict",
+    );
+}
+
+/// The default seed, which `run` uses, against the three conformant flavours: no failure,
+/// and nothing left behind (look-alikes an upsert made included).
+#[test]
+fn the_default_seed_passes_against_reference_alt_and_strict() {
+    for (flavour, name) in [
+        (Flavour::Reference, "the reference"),
+        (Flavour::Alt, "--flavour alt"),
+        (Flavour::Strict, "--flavour strict"),
+    ] {
+        let server = Server::start(ServerConfig::builtin().with_flavour(flavour));
+        let client = client_of(&server);
+        let identity = RunIdentity::fresh();
+        let options = PropertyOptions {
+            repro_dir: scratch_dir("default-seed"),
+            ..PropertyOptions::default()
+        };
+        let report = run_crud_sequences(
+            server.runtime.handle(),
+            &client,
+            &identity,
+            &options,
+            DEFAULT_SEED,
+        );
+        assert_passed(&report, name);
+        for (context, customers) in server.running().snapshot() {
+            assert!(
+                customers.is_empty(),
+                "{name}: left in {context}: {customers:?}"
+            );
+        }
+    }
+}
+
+/// The sequential trial against one deviation with the default seed: its failure.
+fn sequential_failure_against(
+    deviation: Deviation,
+) -> ipdr_conformance::execution::property::PropertyFailure {
+    let server = Server::start(ServerConfig::builtin().with_deviation(deviation));
+    let client = client_of(&server);
+    let identity = RunIdentity::fresh();
+    let options = PropertyOptions {
+        repro_dir: scratch_dir(deviation.name()),
+        ..PropertyOptions::default()
+    };
+    let report = run_crud_sequences(
+        server.runtime.handle(),
+        &client,
+        &identity,
+        &options,
+        DEFAULT_SEED,
+    );
+    report.failure.unwrap_or_else(|| {
+        panic!(
+            "{}: no failure in {} cases",
+            deviation.name(),
+            report.replays
+        )
+    })
+}
+
+/// A server that finds the record of a PUT, PATCH or DELETE loosely (by prefix, ignoring
+/// case, decoding the path twice) acts on a record the request did not name: the
+/// sequential trial fails, attributed to `user_id_variants`, and its scenario file
+/// reproduces the look-alike with `${uid:...}` and passes against conformant servers.
+#[test]
+fn user_id_look_alikes_catch_servers_that_find_records_loosely() {
+    for (deviation, variant) in [
+        (Deviation::UserIdPrefixMatch, "user_id_variants::prefix"),
+        (Deviation::UserIdCaseInsensitive, "user_id_variants::case"),
+        (
+            Deviation::UserIdDoubleDecoded,
+            "user_id_variants::percent_encoded",
+        ),
+    ] {
+        let failure = sequential_failure_against(deviation);
+        let rendered = &failure.rendered;
+        println!("{rendered}");
+        let violation = failure.violation.as_ref().unwrap_or_else(|| {
+            panic!(
+                "{}: a violation:
+{rendered}",
+                deviation.name()
+            )
+        });
+        assert!(
+            violation.topic.contains(variant),
+            "{}: topic {:?}
+{rendered}",
+            deviation.name(),
+            violation.topic
+        );
+        assert_eq!(violation.level, Level::Inferred, "{rendered}");
+        let written = failure.repro.as_ref().expect("a scenario is written");
+        let text = std::fs::read_to_string(&written.path).unwrap();
+        let loaded = parse("repro.json", &text).expect("the written scenario loads");
+        assert_eq!(
+            written.fails_at,
+            Some(loaded.scenario.steps.len() - 1),
+            "{}: the scenario fails where the sequence did:
+{text}
+{rendered}",
+            deviation.name()
+        );
+        assert!(
+            written.fails_on_conformant.is_empty(),
+            "{}: {:?}
+{text}",
+            deviation.name(),
+            written.fails_on_conformant
+        );
+        if deviation == Deviation::UserIdDoubleDecoded {
+            // The literal %XX travels encoded once more in the path, and as itself in bodies.
+            assert!(text.contains("}%25"), "{text}");
+        }
+        let _ = std::fs::remove_dir_all(written.path.parent().unwrap());
+    }
+}
+
+/// A server that accepts the configured token with the other user's name: the sequential
+/// trial fails on the borrowed username (any refusal was required: inferred,
+/// "Authentication"), attributed to `cross_user` and `auth::username`.
+#[test]
+fn a_borrowed_username_catches_a_server_whose_privileges_follow_the_name() {
+    let failure = sequential_failure_against(Deviation::UsernameFollowsName);
+    let rendered = &failure.rendered;
+    println!("{rendered}");
+    let violation = failure.violation.as_ref().expect("a violation");
+    assert!(
+        violation.topic.contains("cross_user") && violation.topic.contains("auth::username"),
+        "{}
+{rendered}",
+        violation.topic
+    );
+    assert_eq!(violation.level, Level::Inferred, "{rendered}");
+    assert!(
+        violation.citation.starts_with("Authentication"),
+        "{violation}"
+    );
+    let token = UsersFixture::builtin().harness().api_token;
+    assert!(
+        !rendered.contains(&token),
+        "the token leaked:
+{rendered}"
+    );
+    let written = failure.repro.as_ref().expect("a scenario is written");
+    let text = std::fs::read_to_string(&written.path).unwrap();
+    assert!(
+        !text.contains(&token),
+        "the token leaked into:
+{text}"
+    );
+    assert!(text.contains("${other_username}"), "{text}");
+    let loaded = parse("repro.json", &text).expect("the written scenario loads");
+    assert_eq!(
+        written.fails_at,
+        Some(loaded.scenario.steps.len() - 1),
+        "{text}
+{rendered}"
+    );
+    assert!(
+        written.fails_on_conformant.is_empty(),
+        "{:?}
+{text}",
+        written.fails_on_conformant
+    );
+    let _ = std::fs::remove_dir_all(written.path.parent().unwrap());
+}
+
+/// Against a real target every UserID a case may create goes to the run's ledger file
+/// before its request is sent: look-alikes too, as the path segment that deletes them
+/// (`%` as `%25`), and a borrowed username's records under both users.
+#[test]
+fn look_alikes_go_to_the_ledger_file_as_the_path_segment_that_deletes_them() {
+    use ipdr_conformance::execution::ledger_file::{read_dir, LedgerFile};
+    use ipdr_conformance::spec::scenario::Principal;
+
+    let server = Server::start(ServerConfig::builtin().with_flavour(Flavour::Alt));
+    let client = client_of(&server);
+    let identity = RunIdentity::fresh();
+    let dir = scratch_dir("ledger");
+    let file = LedgerFile::create(&dir, &identity.run_id, &server.url()).unwrap();
+    let options = PropertyOptions {
+        ledger_file: Some(Arc::new(file)),
+        ..options(64, 30, DEFAULT_SEED, scratch_dir("ledger-repro"))
+    };
+    let report = run_crud_sequences(
+        server.runtime.handle(),
+        &client,
+        &identity,
+        &options,
+        DEFAULT_SEED,
+    );
+    assert_passed(&report, "--flavour alt");
+    let entries: Vec<_> = read_dir(&dir)
+        .unwrap()
+        .into_iter()
+        .flat_map(|(_, entries)| entries)
+        .collect();
+    let prefix = identity.uid_prefix();
+    assert!(entries
+        .iter()
+        .all(|entry| entry.user_id.starts_with(&prefix)));
+    let look_alike = |test: &dyn Fn(&str) -> bool| {
+        entries.iter().any(|entry| {
+            let label = entry.user_id.rsplit('-').next().unwrap_or_default();
+            test(label)
+        })
+    };
+    assert!(look_alike(&|label| label == "u"), "a prefix: {entries:?}");
+    assert!(
+        look_alike(&|label| label.starts_with('U')),
+        "a case variant"
+    );
+    assert!(
+        look_alike(&|label| label.contains("%25")),
+        "a literal %XX, encoded once more"
+    );
+    assert!(
+        !entries
+            .iter()
+            .any(|entry| entry.user_id.contains('%') && !entry.user_id.contains("%25")),
+        "a % recorded as sent in a body would delete the record it resembles: {entries:?}"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|entry| entry.principal == Principal::Other),
+        "a borrowed username's records are recorded for the other user too"
+    );
+    // Alt upserts a PUT of an unknown UserID: the look-alikes it made were deleted too.
+    for (context, customers) in server.running().snapshot() {
+        assert!(customers.is_empty(), "left in {context}: {customers:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A client of `url` with the fixture's harness credentials.
 fn client_of_url(url: String) -> Client {
     let credentials = UsersFixture::builtin().harness();

@@ -267,7 +267,7 @@ impl CleanupLedger {
     }
 
     /// Records (principal, context, UserID), on disk first when there is a ledger file.
-    fn record(&self, principal: Principal, context: &str, uid: &str) -> Result<(), String> {
+    pub fn record(&self, principal: Principal, context: &str, uid: &str) -> Result<(), String> {
         let mut entries = self.lock();
         let entry = CleanupEntry {
             principal,

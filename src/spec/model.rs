@@ -198,6 +198,12 @@ pub enum Auth {
     InvalidTokenAndContext,
     /// The configured parameters with one of them spoiled ([`crate::spec::tamper`]).
     Tampered(AuthField, Tamper),
+    /// The configured token with the other user's username (`--other-username`), in the
+    /// configured context: a borrowed username.
+    OtherUsername,
+    /// The configured token with the other user's username, in the other user's context
+    /// (`--other-context`).
+    OtherUsernameInOtherContext,
 }
 
 impl Auth {
@@ -216,6 +222,7 @@ impl Auth {
         match self {
             Auth::Configured
             | Auth::InvalidToken
+            | Auth::OtherUsername
             | Auth::Tampered(AuthField::ApiToken | AuthField::Username, _) => {
                 Some(Context::Primary)
             }
@@ -223,6 +230,7 @@ impl Auth {
             Auth::InvalidContext
             | Auth::ForbiddenContext
             | Auth::InvalidTokenAndContext
+            | Auth::OtherUsernameInOtherContext
             | Auth::Tampered(AuthField::Contextname, _) => None,
         }
     }
@@ -249,6 +257,9 @@ impl Auth {
                 ],
                 ExpectedRefusal::AnyRefusal => Vec::new(),
             }),
+            // A token authenticates the user it was issued to; the page names no envelope
+            // for another user's name, so any refusal ("Authentication").
+            Auth::OtherUsername | Auth::OtherUsernameInOtherContext => Some(Vec::new()),
         }
     }
 
@@ -263,6 +274,10 @@ impl Auth {
             Auth::ForbiddenContext => "forbidden_context".to_string(),
             Auth::InvalidTokenAndContext => "invalid_token_and_invalid_context".to_string(),
             Auth::Tampered(field, tamper) => format!("auth::{}::{}", field.key(), tamper.name()),
+            Auth::OtherUsername => "cross_user::configured_token_with_other_username".to_string(),
+            Auth::OtherUsernameInOtherContext => {
+                "cross_user::configured_token_with_other_username_in_other_context".to_string()
+            }
         }
     }
 
@@ -272,6 +287,11 @@ impl Auth {
         match self {
             Auth::Tampered(AuthField::ApiToken, _) => format!("{} invalid_token", self.tag()),
             Auth::Tampered(AuthField::Contextname, _) => format!("{} invalid_context", self.tag()),
+            // A name the token was not issued to: the token is not valid for the username
+            // sent, so a server serving it skipped (or misread) the token check.
+            Auth::OtherUsername | Auth::OtherUsernameInOtherContext => {
+                format!("{} auth::username invalid_token", self.tag())
+            }
             other => other.tag(),
         }
     }
@@ -388,7 +408,7 @@ impl Request {
             Action::List | Action::Create { .. } => COLLECTION_PATH.to_string(),
             Action::FullUpdate { user_id, .. }
             | Action::PartialUpdate { user_id, .. }
-            | Action::Delete { user_id } => customer_path(user_id),
+            | Action::Delete { user_id } => customer_path(&path_segment(user_id)),
         }
     }
 
@@ -450,6 +470,112 @@ impl Request {
         }
         text
     }
+}
+
+/// How a UserID a request names resembles the UserID of a record without being it
+/// ("PUT /api/ipdrcustomers/{UserID}": a request names a record by its UserID, and a UserID
+/// is a "Unique user identifier"): a server that finds records loosely (by prefix, ignoring
+/// case, decoding the path twice) acts on the wrong record. `user_id_variants::<name>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum UserIdVariant {
+    /// The record's UserID starts with the one named.
+    Prefix,
+    /// The UserID named starts with the record's.
+    Extension,
+    /// The same letters in another case.
+    Case,
+    /// The UserID named holds a literal `%XX`; decoded once more it would be the record's.
+    PercentEncoded,
+}
+
+impl UserIdVariant {
+    /// Every variant.
+    pub const ALL: [UserIdVariant; 4] = [
+        UserIdVariant::Prefix,
+        UserIdVariant::Extension,
+        UserIdVariant::Case,
+        UserIdVariant::PercentEncoded,
+    ];
+
+    /// The name in trial names and topics (`user_id_variants::<name>`).
+    pub fn name(self) -> &'static str {
+        match self {
+            UserIdVariant::Prefix => "prefix",
+            UserIdVariant::Extension => "extension",
+            UserIdVariant::Case => "case",
+            UserIdVariant::PercentEncoded => "percent_encoded",
+        }
+    }
+
+    /// How `named` resembles `existing`, if it is a look-alike of it (never when they are equal).
+    pub fn of(named: &str, existing: &str) -> Option<UserIdVariant> {
+        if named == existing {
+            None
+        } else if existing.starts_with(named) {
+            Some(UserIdVariant::Prefix)
+        } else if named.starts_with(existing) {
+            Some(UserIdVariant::Extension)
+        } else if named.eq_ignore_ascii_case(existing) {
+            Some(UserIdVariant::Case)
+        } else if named.contains('%') && percent_decoded(named) == existing {
+            Some(UserIdVariant::PercentEncoded)
+        } else {
+            None
+        }
+    }
+}
+
+/// `text` with every valid `%XX` escape decoded once (what a server decoding a second time
+/// reads); invalid escapes, and a result that is not UTF-8, are kept as they are.
+pub fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let escape = (bytes[index] == b'%')
+            .then(|| bytes.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escape {
+            Some(byte) => {
+                out.push(byte);
+                index += 3;
+            }
+            None => {
+                out.push(bytes[index]);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
+}
+
+/// `user_id` as one path segment of `/api/ipdrcustomers/{UserID}`: every byte but ASCII
+/// letters, digits and `-._~` (RFC 3986 "unreserved") percent-encoded, so that a server
+/// decoding the path once reads exactly `user_id` (a literal `%30` travels as `%2530`).
+pub fn path_segment(user_id: &str) -> String {
+    let mut segment = String::with_capacity(user_id.len());
+    for byte in user_id.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            segment.push(char::from(byte));
+        } else {
+            segment.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    segment
+}
+
+/// Every record of `state` (in any context) whose UserID `named` resembles, with how.
+fn look_alikes<'a>(
+    state: &'a State,
+    named: &'a str,
+) -> impl Iterator<Item = (&'a String, UserIdVariant)> + 'a {
+    state
+        .primary
+        .keys()
+        .chain(state.second.keys())
+        .filter_map(move |existing| UserIdVariant::of(named, existing).map(|how| (existing, how)))
 }
 
 /// Names the model needs to predict envelopes and to tell its own records from others.
@@ -671,9 +797,17 @@ fn admitted(state: &State, request: &Request, context: Option<Context>) -> Expec
             .any(|other| state.records(other).contains_key(user_id))
     };
     let context = context.unwrap_or(Context::Primary);
-    let unusual = request
-        .carries_unusual_values()
-        .then_some("a value the page does not require a server to accept");
+    let unusual = if request.carries_unusual_values() {
+        Some("a value the page does not require a server to accept")
+    } else if request
+        .user_id()
+        .is_some_and(|user_id| !is_ordinary_value("UserID", user_id))
+    {
+        // A UserID holding `%` or other characters the page's examples never show.
+        Some("a UserID the page does not require a server to accept")
+    } else {
+        None
+    };
     let unspecified =
         |user_id: Option<&String>, applied: Vec<Shown>, why| Expectation::Unspecified {
             context,
@@ -727,9 +861,23 @@ fn admitted(state: &State, request: &Request, context: Option<Context>) -> Expec
                     kept: Vec::new(),
                 },
                 removes: false,
-                may_refuse: unusual.or_else(|| {
-                    elsewhere(user_id).then_some("a UserID that exists in the other context")
-                }),
+                may_refuse: unusual
+                    .or_else(|| {
+                        elsewhere(user_id).then_some("a UserID that exists in the other context")
+                    })
+                    .or_else(|| {
+                        // Whether UserIDs compare by case is not on the page: a server may
+                        // hold them unique regardless of case (and, like any UserID, of
+                        // context). Accepted, it is its own record.
+                        state
+                            .primary
+                            .keys()
+                            .chain(state.second.keys())
+                            .any(|existing| {
+                                UserIdVariant::of(user_id, existing) == Some(UserIdVariant::Case)
+                            })
+                            .then_some("a UserID that differs from an existing one only in case")
+                    }),
             }
         }
         Action::FullUpdate {
@@ -795,7 +943,8 @@ fn admitted(state: &State, request: &Request, context: Option<Context>) -> Expec
                 context,
                 shown: unchanged(user_id, record),
                 removes: true,
-                may_refuse: None,
+                // Only a UserID the page does not require a server to accept (no value is sent).
+                may_refuse: unusual,
             },
         },
     }
@@ -815,14 +964,20 @@ pub fn accept(
     let expectation = expect(scope, state, request);
     let mut next = state.clone();
     if let Some(user_id) = request.user_id() {
-        let tag = format!(
-            "{} {}",
-            operation_tag(request.operation()),
-            request.auth.topic()
-        );
-        let tags = next.touched.entry(user_id.to_string()).or_default();
-        if !tags.contains(&tag) {
-            tags.push(tag);
+        let op = operation_tag(request.operation());
+        let mut note = |named: &str, tag: String| {
+            let tags = next.touched.entry(named.to_string()).or_default();
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        };
+        note(user_id, format!("{op} {}", request.auth.topic()));
+        // A look-alike of a record: should that record change, the request that named a
+        // UserID resembling it is the likely cause, so both histories say so.
+        for (existing, how) in look_alikes(state, user_id) {
+            let tag = format!("user_id_variants::{} {op}", how.name());
+            note(user_id, tag.clone());
+            note(existing, tag);
         }
     }
     let judge = Judge {
@@ -1672,5 +1827,164 @@ mod tests {
             violation.citation.starts_with("Authentication"),
             "{violation}"
         );
+    }
+
+    fn put(user_id: &str, name: &str) -> Request {
+        Request {
+            action: Action::FullUpdate {
+                user_id: user_id.to_string(),
+                values: Field::ALL
+                    .into_iter()
+                    .map(|field| (field, name.to_string()))
+                    .collect(),
+                body_user_id: true,
+            },
+            auth: Auth::Configured,
+        }
+    }
+
+    fn list() -> Request {
+        Request {
+            action: Action::List,
+            auth: Auth::Configured,
+        }
+    }
+
+    #[test]
+    fn look_alikes_are_told_apart_by_how_they_resemble_the_record() {
+        let of = UserIdVariant::of;
+        assert_eq!(of("zzconf-t-u", "zzconf-t-u0"), Some(UserIdVariant::Prefix));
+        assert_eq!(
+            of("zzconf-t-u0x", "zzconf-t-u0"),
+            Some(UserIdVariant::Extension)
+        );
+        assert_eq!(of("zzconf-t-U0", "zzconf-t-u0"), Some(UserIdVariant::Case));
+        assert_eq!(
+            of("zzconf-t-u%30", "zzconf-t-u0"),
+            Some(UserIdVariant::PercentEncoded)
+        );
+        assert_eq!(of("zzconf-t-u0", "zzconf-t-u0"), None);
+        assert_eq!(of("zzconf-t-u1", "zzconf-t-u0"), None);
+        assert_eq!(percent_decoded("a%30b%zz%"), "a0b%zz%");
+    }
+
+    #[test]
+    fn a_path_carries_a_literal_percent_encoded_once_more() {
+        let delete = Request {
+            action: Action::Delete {
+                user_id: "zzconf-t-u%30".to_string(),
+            },
+            auth: Auth::Configured,
+        };
+        assert_eq!(delete.path(), "/api/ipdrcustomers/zzconf-t-u%2530");
+        assert_eq!(
+            path_segment("Plain-1.a_b~"),
+            "Plain-1.a_b~",
+            "an ordinary UserID travels as itself"
+        );
+        assert_eq!(path_segment("a b/é"), "a%20b%2F%C3%A9");
+    }
+
+    #[test]
+    fn a_put_of_a_prefix_answered_with_the_records_object_is_a_refusal_and_the_list_catches_it() {
+        let state = holding(Context::Primary, "zzconf-t-u0", "First");
+        let request = put("zzconf-t-u", "Other");
+        // A server that found the record by prefix answers the record it changed: that is
+        // not a success for the UserID named, so the model sees a refusal...
+        let wrong_record = json_answer(
+            200,
+            json!({"id": 1, "UserID": "zzconf-t-u0", "Name": "Other", "Address": "Other",
+                   "Email": "Other", "PhoneNumber": "Other", "AltPhoneNumber": "Other"}),
+        );
+        let next = accept(&scope(), &state, &request, &wrong_record).unwrap();
+        assert_eq!(next.primary, state.primary);
+        // ...and the list, which shows the record changed, fails, naming the look-alike.
+        let listed = json_answer(
+            200,
+            json!([{"id": 1, "UserID": "zzconf-t-u0", "Name": "Other", "Address": "Other",
+                    "Email": "Other", "PhoneNumber": "Other", "AltPhoneNumber": "Other"}]),
+        );
+        let violation = accept(&scope(), &next, &list(), &listed).unwrap_err();
+        assert_eq!(violation.level, Level::Inferred, "{violation}");
+        assert!(
+            violation.topic.contains("user_id_variants::prefix"),
+            "{}",
+            violation.topic
+        );
+        // A conformant upsert under the UserID named is a record of its own.
+        let upsert = json_answer(
+            200,
+            json!({"id": 2, "UserID": "zzconf-t-u", "Name": "Other", "Address": "Other",
+                   "Email": "Other", "PhoneNumber": "Other", "AltPhoneNumber": "Other"}),
+        );
+        let next = accept(&scope(), &state, &request, &upsert).unwrap();
+        assert_eq!(next.primary["zzconf-t-u0"], state.primary["zzconf-t-u0"]);
+        assert_eq!(next.primary["zzconf-t-u"].id, 2);
+    }
+
+    #[test]
+    fn a_user_id_that_is_not_ordinary_may_be_refused_even_for_an_existing_record() {
+        let state = holding(Context::Primary, "zzconf-t-u%30", "First");
+        let delete = Request {
+            action: Action::Delete {
+                user_id: "zzconf-t-u%30".to_string(),
+            },
+            auth: Auth::Configured,
+        };
+        let refused = accept(&scope(), &state, &delete, &text_answer(422)).unwrap();
+        assert_eq!(refused.primary, state.primary);
+        // An ordinary UserID's DELETE must succeed.
+        let state = holding(Context::Primary, "zzconf-t-u0", "First");
+        let delete = Request {
+            action: Action::Delete {
+                user_id: "zzconf-t-u0".to_string(),
+            },
+            auth: Auth::Configured,
+        };
+        assert!(accept(&scope(), &state, &delete, &text_answer(422)).is_err());
+    }
+
+    #[test]
+    fn a_create_differing_from_a_record_only_in_case_may_be_refused_and_is_its_own_record() {
+        let state = holding(Context::Primary, "zzconf-t-u0", "First");
+        let request = create("zzconf-t-U0", "Second", Auth::Configured);
+        let refused = accept(&scope(), &state, &request, &text_answer(409)).unwrap();
+        assert_eq!(refused.primary, state.primary);
+        let accepted = json_answer(200, object(2, "zzconf-t-U0", "Second"));
+        let next = accept(&scope(), &state, &request, &accepted).unwrap();
+        assert_eq!(next.primary["zzconf-t-u0"], state.primary["zzconf-t-u0"]);
+        assert_eq!(next.primary["zzconf-t-U0"].id, 2);
+        // A prefix is another identifier altogether: refusing its create is a violation.
+        let prefix = create("zzconf-t-u", "Third", Auth::Configured);
+        assert!(accept(&scope(), &state, &prefix, &text_answer(409)).is_err());
+    }
+
+    #[test]
+    fn a_borrowed_username_must_be_refused_in_either_context() {
+        for auth in [Auth::OtherUsername, Auth::OtherUsernameInOtherContext] {
+            let request = create("zzconf-t-u0", "Trisul", auth);
+            // Any refusal: the page names no envelope for another user's name.
+            accept(&scope(), &State::default(), &request, &text_answer(403)).unwrap();
+            accept(
+                &scope(),
+                &State::default(),
+                &request,
+                &json_answer(
+                    200,
+                    json!({"status": "ERROR", "message": "Invalid API token"}),
+                ),
+            )
+            .unwrap();
+            let success = json_answer(200, object(1, "zzconf-t-u0", "Trisul"));
+            let violation = accept(&scope(), &State::default(), &request, &success).unwrap_err();
+            assert_eq!(violation.level, Level::Inferred, "{violation}");
+            assert!(violation.citation.starts_with("Authentication"));
+            assert!(
+                violation.topic.contains("cross_user")
+                    && violation.topic.contains("auth::username"),
+                "{}",
+                violation.topic
+            );
+        }
     }
 }

@@ -43,13 +43,14 @@ pub struct HistoryRun {
 }
 
 /// Runs `history` (one request list per client, with pool labels) under `own_prefix`, checks it, cleans up.
+/// What the case may create is recorded in `ledger` (fresh for the case).
 pub async fn run_history(
     client: &Client,
     identity: &RunIdentity,
+    ledger: &CleanupLedger,
     history: &[Vec<Request>],
     own_prefix: String,
 ) -> HistoryRun {
-    let ledger = CleanupLedger::default();
     let barrier = Arc::new(tokio::sync::Barrier::new(history.len()));
     let mut tasks = Vec::new();
     for requests in history {

@@ -5,8 +5,8 @@ use serde_json::{Map, Value};
 
 use crate::execution::client::{Client, Exchange};
 use crate::execution::scenario_run::{CleanupLedger, RunIdentity};
-use crate::spec::model::{operation_tag, Auth, Observed, Request, Violation};
-use crate::spec::scenario::Level;
+use crate::spec::model::{operation_tag, path_segment, Auth, Observed, Request, Violation};
+use crate::spec::scenario::{Level, Principal};
 use crate::spec::tamper::AuthField;
 
 /// One request as sent, and its answer.
@@ -45,6 +45,9 @@ pub enum SendError {
     /// The tamper cannot spoil the configured value (e.g. a case swap of a value without letters).
     #[error("{0} cannot be {1} for the configured value")]
     Untamperable(&'static str, &'static str),
+    /// The cleanup ledger could not record the UserID, so the request is not sent.
+    #[error("refused to send: the cleanup ledger could not record it: {0}")]
+    Ledger(String),
     /// A mutating request would touch a record that is not this run's.
     #[error("refused to send {method} {path}: UserID {user_id:?} does not carry this run's prefix {prefix:?}")]
     ForeignUserId {
@@ -59,16 +62,35 @@ pub enum SendError {
     },
 }
 
-/// The context a request's auth names, if the harness can list and clean it.
-pub fn cleanable_context(client: &Client, auth: Auth) -> Option<String> {
+/// Where a record a request may create would live, with whose credentials delete it:
+/// nowhere for a context the harness cannot clean up in.
+pub fn cleanup_places(client: &Client, auth: Auth) -> Vec<(Principal, String)> {
     let target = client.target();
+    let configured = |context: &String| (Principal::Configured, context.clone());
     match auth {
         // A spoiled parameter must be refused; if a server acts anyway, it most likely acts
         // in the configured context (a near-miss context name taken for the real one).
-        Auth::Configured | Auth::InvalidToken | Auth::Tampered(..) => Some(target.context.clone()),
-        Auth::SecondContext => target.second_context.clone(),
+        Auth::Configured | Auth::InvalidToken | Auth::Tampered(..) => {
+            vec![configured(&target.context)]
+        }
+        Auth::SecondContext => target.second_context.iter().map(configured).collect(),
+        // A borrowed username: a server that lets privileges follow the name acts as the
+        // other user, who may delete there too; in the other user's context only it may.
+        Auth::OtherUsername => std::iter::once(configured(&target.context))
+            .chain(
+                target
+                    .other
+                    .iter()
+                    .map(|_| (Principal::Other, target.context.clone())),
+            )
+            .collect(),
+        Auth::OtherUsernameInOtherContext => target
+            .other
+            .iter()
+            .map(|other| (Principal::Other, other.context.clone()))
+            .collect(),
         // None of these can be listed or cleaned with the configured credentials.
-        Auth::InvalidContext | Auth::ForbiddenContext | Auth::InvalidTokenAndContext => None,
+        Auth::InvalidContext | Auth::ForbiddenContext | Auth::InvalidTokenAndContext => Vec::new(),
     }
 }
 
@@ -106,6 +128,16 @@ pub fn body(
         Auth::InvalidTokenAndContext => {
             token = string(identity.invalid_token());
             contextname = string(identity.invalid_context());
+        }
+        Auth::OtherUsername | Auth::OtherUsernameInOtherContext => {
+            let other = target
+                .other
+                .as_ref()
+                .ok_or(SendError::Unconfigured("a second user"))?;
+            username = string(other.username.clone());
+            if request.auth == Auth::OtherUsernameInOtherContext {
+                contextname = string(other.context.clone());
+            }
         }
         Auth::Tampered(field, tamper) => {
             let slot = match field {
@@ -184,7 +216,10 @@ pub fn echoed_secret(client: &Client, step: &Step) -> Option<Violation> {
 }
 
 /// Sends `request`: refuses a mutating one whose UserID lacks the run prefix, and writes
-/// the (context, UserID) to `ledger` before the request goes out.
+/// the (context, UserID) to `ledger` (and its file, against a real target) before the
+/// request goes out. The ledger holds the UserID as the path segment that deletes it
+/// ([`path_segment`]): a literal `%30` is recorded as `%2530`, the way cleanup and `sweep`
+/// send it.
 pub async fn send(
     client: &Client,
     identity: &RunIdentity,
@@ -206,8 +241,11 @@ pub async fn send(
                     prefix,
                 });
             }
-            if let Some(context) = cleanable_context(client, request.auth) {
-                ledger.record_for_sweep(&context, user_id);
+            let segment = path_segment(user_id);
+            for (principal, context) in cleanup_places(client, request.auth) {
+                ledger
+                    .record(principal, &context, &segment)
+                    .map_err(SendError::Ledger)?;
             }
         }
     }

@@ -7,7 +7,10 @@
 //! numbers), and with every auth variant, tampered ones included.
 //!
 //! UserIDs are labels (`u0`, `u1`, ...) that the engine turns into this
-//! case's own UserIDs, so shrinking never has to know the run prefix. No
+//! case's own UserIDs, so shrinking never has to know the run prefix. Some
+//! requests name a look-alike of a pool UserID instead (`u`, `u0x`, `U0`,
+//! `u%30`: a prefix, an extension, another case, a literal `%XX` that decodes
+//! to it), a UserID that is not the record's and must leave it untouched. No
 //! generated value contains `${` (it would read as a scenario variable in
 //! a written reproduction) or starts with the harness prefix.
 
@@ -16,7 +19,7 @@ use proptest::option;
 use proptest::prelude::*;
 use proptest::sample::select;
 
-use crate::spec::model::{Action, Auth, Field, Request, Values};
+use crate::spec::model::{Action, Auth, Field, Request, UserIdVariant, Values};
 use crate::spec::tamper::{AuthField, Tamper};
 
 /// Which auth variants the target lets the harness use.
@@ -26,6 +29,8 @@ pub struct AuthChoices {
     pub second_context: bool,
     /// A forbidden context is configured.
     pub forbidden_context: bool,
+    /// A second user is configured (`--other-username` ...): its name can be borrowed.
+    pub other_user: bool,
     /// The tampers that spoil the configured values ([`Tamper::apply`] is not None for them).
     pub tampers: Vec<(AuthField, Tamper)>,
 }
@@ -38,6 +43,7 @@ impl AuthChoices {
         contextname: &str,
         second_context: bool,
         forbidden_context: bool,
+        other_user: bool,
     ) -> AuthChoices {
         let tampers = AuthField::ALL
             .into_iter()
@@ -52,6 +58,7 @@ impl AuthChoices {
         AuthChoices {
             second_context,
             forbidden_context,
+            other_user,
             tampers,
         }
     }
@@ -244,9 +251,14 @@ const OPTIONAL_FIELDS: &[Field] = &[
     Field::AltPhoneNumber,
 ];
 
-/// Weight of all tampered auth variants together, out of about 120: each of the
-/// ~30 variants comes up about 15 times in a default run, on every operation.
+/// Weight of all tampered auth variants together, out of about 140 (every variant
+/// configured): each of the ~30 variants comes up about 15 times in a default run, on
+/// every operation.
 const TAMPERED_WEIGHT: u32 = 30;
+
+/// Weight of the borrowed username (both contexts together), out of about 140: about
+/// one request in 23, some 90 in a default run.
+const BORROWED_USERNAME_WEIGHT: u32 = 6;
 
 fn auth(choices: &AuthChoices) -> BoxedStrategy<Auth> {
     let mut weighted: Vec<(u32, BoxedStrategy<Auth>)> = vec![
@@ -260,6 +272,17 @@ fn auth(choices: &AuthChoices) -> BoxedStrategy<Auth> {
     }
     if choices.forbidden_context {
         weighted.push((8, Just(Auth::ForbiddenContext).boxed()));
+    }
+    if choices.other_user {
+        // The configured token with the other user's name, in either user's context.
+        weighted.push((
+            BORROWED_USERNAME_WEIGHT,
+            prop_oneof![
+                Just(Auth::OtherUsername),
+                Just(Auth::OtherUsernameInOtherContext)
+            ]
+            .boxed(),
+        ));
     }
     if !choices.tampers.is_empty() {
         let tampers = choices.tampers.clone();
@@ -277,6 +300,77 @@ fn user(pool: usize) -> BoxedStrategy<String> {
     (0..pool).prop_map(user_label).boxed()
 }
 
+/// Out of this many UserIDs a request names, how many are look-alikes of a pool UserID:
+/// for PUT, PATCH and DELETE...
+const LOOK_ALIKES_IN_UPDATES: u32 = 2;
+/// ...and for a create (a look-alike created is a record of its own, which later requests
+/// on the pool's UserIDs then resemble).
+const LOOK_ALIKES_IN_CREATES: u32 = 1;
+/// The denominator of the two above.
+const USER_ID_CHOICES: u32 = 10;
+
+/// The label of a look-alike of pool label `label` (at least 2 characters, the first one
+/// kept, so the case's own prefix stays and a scenario can write it as `${uid:...}`):
+/// `position` picks which characters a prefix keeps or which one is percent-encoded,
+/// `extension` what an extension appends.
+pub fn look_alike_label(
+    label: &str,
+    how: UserIdVariant,
+    extension: &str,
+    position: usize,
+) -> String {
+    let chars: Vec<char> = label.chars().collect();
+    // 1..len: never the first character, never past the end.
+    let at = 1 + position % chars.len().saturating_sub(1).max(1);
+    match how {
+        UserIdVariant::Prefix => chars[..at.min(chars.len())].iter().collect(),
+        UserIdVariant::Extension => format!("{label}{extension}"),
+        UserIdVariant::Case => chars
+            .iter()
+            .map(|c| {
+                if c.is_ascii_lowercase() {
+                    c.to_ascii_uppercase()
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect(),
+        UserIdVariant::PercentEncoded => chars
+            .iter()
+            .enumerate()
+            .map(|(index, c)| {
+                if index == at {
+                    // The pool's labels are ASCII: one byte, one escape.
+                    format!("%{:02X}", u32::from(*c))
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    }
+}
+
+/// A pool UserID, or (`look_alikes` out of [`USER_ID_CHOICES`]) a look-alike of one
+/// ([`UserIdVariant`]): a prefix, an extension, a case variant, or one holding a literal
+/// `%XX` that a second decoding turns into the pool UserID. The pool UserID comes first,
+/// so shrinking tries it instead.
+fn user_or_look_alike(pool: usize, look_alikes: u32) -> BoxedStrategy<String> {
+    let look_alike = (
+        0..pool,
+        select(UserIdVariant::ALL.to_vec()),
+        "[a-z0-9]{1,2}",
+        0usize..8,
+    )
+        .prop_map(|(index, how, extension, position)| {
+            look_alike_label(&user_label(index), how, &extension, position)
+        });
+    prop_oneof![
+        USER_ID_CHOICES - look_alikes => user(pool),
+        look_alikes => look_alike,
+    ]
+    .boxed()
+}
+
 /// How often a generated request is a list, out of about 86. Against a large target
 /// the engine sends only some of them ([`super::sequence`]); the sequences generated do
 /// not depend on the target.
@@ -286,21 +380,21 @@ pub const LIST_WEIGHT: u32 = 10;
 fn action(pool: usize) -> BoxedStrategy<Action> {
     prop_oneof![
         LIST_WEIGHT => Just(Action::List),
-        26 => (user(pool), value(Field::Name), some_values(0.5, OPTIONAL_FIELDS)).prop_map(
+        26 => (user_or_look_alike(pool, LOOK_ALIKES_IN_CREATES), value(Field::Name), some_values(0.5, OPTIONAL_FIELDS)).prop_map(
             |(user_id, name, mut values)| {
                 values.insert(Field::Name, name);
                 Action::Create { user_id: Some(user_id), values }
             }
         ),
-        18 => (user(pool), some_values(0.35, &Field::ALL), proptest::bool::weighted(0.2)).prop_map(
+        18 => (user_or_look_alike(pool, LOOK_ALIKES_IN_UPDATES), some_values(0.35, &Field::ALL), proptest::bool::weighted(0.2)).prop_map(
             |(user_id, values, body_user_id)| Action::PartialUpdate { user_id, values, body_user_id }
         ),
-        12 => (user(pool), all_values()).prop_map(|(user_id, values)| Action::FullUpdate {
+        12 => (user_or_look_alike(pool, LOOK_ALIKES_IN_UPDATES), all_values()).prop_map(|(user_id, values)| Action::FullUpdate {
             user_id,
             values,
             body_user_id: true,
         }),
-        10 => user(pool).prop_map(|user_id| Action::Delete { user_id }),
+        10 => user_or_look_alike(pool, LOOK_ALIKES_IN_UPDATES).prop_map(|user_id| Action::Delete { user_id }),
         3 => (user(pool), some_values(0.5, OPTIONAL_FIELDS))
             .prop_map(|(user_id, values)| Action::Create { user_id: Some(user_id), values }),
         2 => some_values(0.5, OPTIONAL_FIELDS).prop_map(|values| Action::Create { user_id: None, values }),
@@ -465,7 +559,8 @@ mod tests {
 
     #[test]
     fn tampers_that_cannot_spoil_a_configured_value_are_not_generated() {
-        let choices = AuthChoices::for_values("Qm7RzT2vXk9LpW4sNa8c", "user", "12345", true, true);
+        let choices =
+            AuthChoices::for_values("Qm7RzT2vXk9LpW4sNa8c", "user", "12345", true, true, true);
         assert!(choices
             .tampers
             .contains(&(AuthField::ApiToken, Tamper::Prefix)));
@@ -492,5 +587,81 @@ mod tests {
             choices.tampers.len(),
             "every applicable tamper comes up"
         );
+    }
+
+    #[test]
+    fn look_alike_labels_keep_the_first_character_and_resemble_the_pool_label() {
+        for label in ["u0", "u1", "u12"] {
+            for how in UserIdVariant::ALL {
+                for position in 0..8 {
+                    let alike = look_alike_label(label, how, "x9", position);
+                    assert!(alike.starts_with(['u', 'U']), "{alike}");
+                    assert_ne!(alike, label);
+                    // Under any prefix, the model reads the relation the generator meant.
+                    let (named, pool) = (
+                        format!("zzconf-t-p1-{alike}"),
+                        format!("zzconf-t-p1-{label}"),
+                    );
+                    assert_eq!(
+                        UserIdVariant::of(&named, &pool),
+                        Some(how),
+                        "{named} {pool}"
+                    );
+                }
+            }
+        }
+        assert_eq!(look_alike_label("u0", UserIdVariant::Prefix, "", 3), "u");
+        assert_eq!(look_alike_label("u0", UserIdVariant::Case, "", 0), "U0");
+        assert_eq!(
+            look_alike_label("u0", UserIdVariant::PercentEncoded, "", 5),
+            "u%30"
+        );
+    }
+
+    #[test]
+    fn sequences_name_every_kind_of_look_alike_and_borrow_the_other_username() {
+        let choices =
+            AuthChoices::for_values("Qm7RzT2vXk9LpW4sNa8c", "user", "default", true, true, true);
+        let strategy = sequence(&choices, 3, 30);
+        let mut runner = TestRunner::deterministic();
+        let mut kinds = std::collections::BTreeMap::new();
+        let mut borrowed = 0;
+        let mut named = 0;
+        for _ in 0..128 {
+            for request in strategy.new_tree(&mut runner).unwrap().current() {
+                if matches!(
+                    request.auth,
+                    Auth::OtherUsername | Auth::OtherUsernameInOtherContext
+                ) {
+                    borrowed += 1;
+                }
+                let Some(label) = request.user_id() else {
+                    continue;
+                };
+                named += 1;
+                let how = (0..3).find_map(|index| UserIdVariant::of(label, &user_label(index)));
+                if let Some(how) = how {
+                    *kinds.entry(how).or_insert(0) += 1;
+                }
+            }
+        }
+        assert_eq!(kinds.len(), UserIdVariant::ALL.len(), "{kinds:?}");
+        let look_alikes: usize = kinds.values().sum();
+        // Sensible weights: look-alikes a minority of the UserIDs named, each kind tried often.
+        assert!(look_alikes * 5 < named, "{look_alikes} of {named}");
+        assert!(kinds.values().all(|count| *count >= 20), "{kinds:?}");
+        assert!(borrowed >= 20, "{borrowed} borrowed usernames");
+        // Without a second user configured, its name is never borrowed.
+        let alone =
+            AuthChoices::for_values("Qm7RzT2vXk9LpW4sNa8c", "user", "default", true, true, false);
+        let strategy = sequence(&alone, 3, 30);
+        for _ in 0..64 {
+            for request in strategy.new_tree(&mut runner).unwrap().current() {
+                assert!(!matches!(
+                    request.auth,
+                    Auth::OtherUsername | Auth::OtherUsernameInOtherContext
+                ));
+            }
+        }
     }
 }

@@ -38,7 +38,8 @@ use libtest_mimic::{Failed, Trial};
 use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestCaseError, TestError, TestRunner};
 
 use crate::execution::client::Client;
-use crate::execution::scenario_run::RunIdentity;
+use crate::execution::ledger_file::LedgerFile;
+use crate::execution::scenario_run::{CleanupLedger, RunIdentity};
 use crate::execution::suite::Suite;
 use crate::report::redact::Redactor;
 use crate::report::run_report::{millis, push_record, TrialRecord, TrialRecords, TrialVerdict};
@@ -177,6 +178,11 @@ pub struct PropertyOptions {
     /// Where a failing property writes its reproduction scenario.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_REPRO_DIR)]
     pub repro_dir: PathBuf,
+    /// The run's cleanup ledger on disk (a run against `--target`): every UserID a case
+    /// may create, look-alikes included, is written there before its request goes out,
+    /// so `sweep` finds it after a killed run. Not a flag: `run` passes its own.
+    #[arg(skip)]
+    pub ledger_file: Option<Arc<LedgerFile>>,
 }
 
 impl Default for PropertyOptions {
@@ -187,6 +193,7 @@ impl Default for PropertyOptions {
             concurrent_cases: DEFAULT_CONCURRENT_CASES,
             seed: SeedChoice::Default,
             repro_dir: PathBuf::from(DEFAULT_REPRO_DIR),
+            ledger_file: None,
         }
     }
 }
@@ -422,6 +429,7 @@ fn auth_choices(client: &Client) -> AuthChoices {
         &target.context,
         target.second_context.is_some(),
         target.forbidden_context.is_some(),
+        target.other.is_some(),
     )
 }
 
@@ -475,7 +483,10 @@ pub fn run_crud_sequences(
         |requests: &Vec<Request>| {
             let case = SEQUENCE_CASE_NUMBERS.fetch_add(1, Ordering::Relaxed);
             let own_prefix = format!("{}p{case}-", identity.uid_prefix());
-            let run = runtime.block_on(run_case(client, identity, requests, own_prefix, lists));
+            let ledger = CleanupLedger::with_file(options.ledger_file.clone());
+            let run = runtime.block_on(run_case(
+                client, identity, &ledger, requests, own_prefix, lists,
+            ));
             CaseOutcome {
                 cleanup_problems: run.cleanup_problems.clone(),
                 requests: run.steps.len(),
@@ -496,7 +507,10 @@ pub fn run_crud_sequences(
                 _ => {
                     let case = SEQUENCE_CASE_NUMBERS.fetch_add(1, Ordering::Relaxed);
                     let own_prefix = format!("{}p{case}-", identity.uid_prefix());
-                    runtime.block_on(run_case(client, identity, minimal, own_prefix, lists))
+                    let ledger = CleanupLedger::with_file(options.ledger_file.clone());
+                    runtime.block_on(run_case(
+                        client, identity, &ledger, minimal, own_prefix, lists,
+                    ))
                 }
             };
             Some(sequence_failure(
@@ -531,7 +545,9 @@ fn sequence_failure(
         match repro::write_scenario(&options.repro_dir, &scenario, &stem) {
             Ok((path, loaded)) => {
                 let tag = format!("r{}", REPRO_NUMBERS.fetch_add(1, Ordering::Relaxed));
-                let checked = runtime.block_on(repro::verify(path, loaded, client, identity, &tag));
+                let ledger = CleanupLedger::with_file(options.ledger_file.clone());
+                let checked =
+                    runtime.block_on(repro::verify(path, loaded, client, identity, &ledger, &tag));
                 note = repro::describe_written(&checked, failing);
                 written = Some(checked);
             }
@@ -580,7 +596,8 @@ pub fn run_concurrent(
         |history: &Vec<Vec<Request>>| {
             let case = HISTORY_CASE_NUMBERS.fetch_add(1, Ordering::Relaxed);
             let own_prefix = format!("{}c{case}-", identity.uid_prefix());
-            let run = runtime.block_on(run_history(client, identity, history, own_prefix));
+            let ledger = CleanupLedger::with_file(options.ledger_file.clone());
+            let run = runtime.block_on(run_history(client, identity, &ledger, history, own_prefix));
             CaseOutcome {
                 cleanup_problems: run.cleanup_problems.clone(),
                 requests: run.clients.iter().map(Vec::len).sum::<usize>() + run.finals.len(),
@@ -668,12 +685,13 @@ pub fn trials(
     PropertyTrial::ALL
         .into_iter()
         .map(|trial| {
-            let (runtime, suite, options, records) = (
+            let (runtime, suite, mut options, records) = (
                 Arc::clone(runtime),
                 Arc::clone(suite),
                 options.clone(),
                 Arc::clone(records),
             );
+            options.ledger_file = suite.ledger_file().cloned();
             let redactor = Redactor::new(token);
             Trial::test(trial.name(), move || {
                 let size = match trial {

@@ -222,11 +222,33 @@ struct ScenarioWriter<'a> {
 }
 
 impl ScenarioWriter<'_> {
-    /// `${uid:LABEL}` for one of the case's own UserIDs, the text itself otherwise.
+    /// `${uid:LABEL}` for one of the case's own UserIDs, the text itself otherwise. A
+    /// look-alike keeps what a label cannot hold after it: `…-u%30` (a literal `%30`) is
+    /// `${uid:u}%30`, which the engine resolves to the same text because `${uid:u}0` is
+    /// `${uid:u0}`.
     fn template(&self, text: &str) -> String {
-        match text.strip_prefix(&self.scope.own_prefix) {
-            Some(label) => format!("${{uid:{label}}}"),
-            None => text.to_string(),
+        self.template_with(text, str::to_string)
+    }
+
+    /// The path segment of `user_id` ([`model::path_segment`]) with the case's prefix as
+    /// `${uid:...}`: `…-u%30` becomes `${uid:u}%2530`.
+    fn path_template(&self, user_id: &str) -> String {
+        self.template_with(user_id, model::path_segment)
+    }
+
+    /// `${uid:LABEL}` followed by `rest(what follows the label)`; `rest(text)` for a text
+    /// that is not one of the case's own UserIDs.
+    fn template_with(&self, text: &str, rest: impl Fn(&str) -> String) -> String {
+        let Some(suffix) = text.strip_prefix(&self.scope.own_prefix) else {
+            return rest(text);
+        };
+        let label_end = suffix
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(suffix.len());
+        match suffix.split_at(label_end) {
+            // Nothing a label can hold: the generator never makes such a UserID.
+            ("", _) => rest(text),
+            (label, tail) => format!("${{uid:{label}}}{}", rest(tail)),
         }
     }
 
@@ -262,9 +284,13 @@ impl ScenarioWriter<'_> {
     }
 
     fn capture_name(&self, context: Context, user_id: &str) -> String {
-        let label = user_id
+        // A look-alike's label may hold `%`, which a variable name may not.
+        let label: String = user_id
             .strip_prefix(&self.scope.own_prefix)
-            .unwrap_or("record");
+            .unwrap_or("record")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
         match context {
             Context::Primary => format!("id_{label}"),
             Context::Second => format!("id_second_{label}"),
@@ -496,7 +522,7 @@ impl ScenarioWriter<'_> {
             Action::List | Action::Create { .. } => COLLECTION_PATH.to_string(),
             Action::FullUpdate { user_id, .. }
             | Action::PartialUpdate { user_id, .. }
-            | Action::Delete { user_id } => customer_path(&self.template(user_id)),
+            | Action::Delete { user_id } => customer_path(&self.path_template(user_id)),
         };
         ScenarioStep {
             name: step_name(request, step.final_check, &self.scope.own_prefix),
@@ -550,6 +576,16 @@ fn auth_variant(auth: Auth) -> AuthVariant {
             ..ExplicitAuth::default()
         }),
         Auth::Tampered(field, tamper) => AuthVariant::Tampered(TamperedAuth { field, tamper }),
+        // The configured token stays the configured one; only the names are borrowed.
+        Auth::OtherUsername => AuthVariant::Explicit(ExplicitAuth {
+            username: Some("${other_username}".to_string()),
+            ..ExplicitAuth::default()
+        }),
+        Auth::OtherUsernameInOtherContext => AuthVariant::Explicit(ExplicitAuth {
+            username: Some("${other_username}".to_string()),
+            contextname: Some("${other_context}".to_string()),
+            ..ExplicitAuth::default()
+        }),
     }
 }
 
@@ -669,10 +705,10 @@ async fn failing_step(
     loaded: &LoadedScenario,
     client: &Client,
     identity: &RunIdentity,
+    ledger: &CleanupLedger,
     tag: &str,
 ) -> Option<usize> {
-    let ledger = CleanupLedger::default();
-    let outcome = run_scenario(loaded, tag, client, identity, &ledger).await;
+    let outcome = run_scenario(loaded, tag, client, identity, ledger).await;
     for problem in ledger.clean(client, identity).await {
         eprintln!("warning: {problem}");
     }
@@ -682,15 +718,17 @@ async fn failing_step(
     }
 }
 
-/// Runs the written scenario against the target and against the embedded conformant servers.
+/// Runs the written scenario against the target (recording what it may create in
+/// `ledger`) and against the embedded conformant servers.
 pub async fn verify(
     path: PathBuf,
     loaded: LoadedScenario,
     client: &Client,
     identity: &RunIdentity,
+    ledger: &CleanupLedger,
     tag: &str,
 ) -> WrittenScenario {
-    let fails_at = failing_step(&loaded, client, identity, tag).await;
+    let fails_at = failing_step(&loaded, client, identity, ledger, tag).await;
     let mut fails_on_conformant = Vec::new();
     for flavour in [Flavour::Reference, Flavour::Alt] {
         let users = UsersFixture::builtin();
@@ -705,8 +743,14 @@ pub async fn verify(
         };
         let target = Target::from_harness(credentials, server.base_url(), Duration::from_secs(10));
         if let Ok(conformant) = Client::new(target) {
-            if let Some(index) =
-                failing_step(&loaded, &conformant, &RunIdentity::fresh(), "r0").await
+            if let Some(index) = failing_step(
+                &loaded,
+                &conformant,
+                &RunIdentity::fresh(),
+                &CleanupLedger::default(),
+                "r0",
+            )
+            .await
             {
                 fails_on_conformant.push((flavour.to_string(), index));
             }

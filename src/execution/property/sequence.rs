@@ -120,16 +120,17 @@ impl Lists {
     }
 }
 
-/// Runs `requests` (with pool labels) as one case under `own_prefix`, then cleans up.
+/// Runs `requests` (with pool labels) as one case under `own_prefix`, recording what it
+/// may create in `ledger` (fresh for the case), then cleans up.
 pub async fn run_case(
     client: &Client,
     identity: &RunIdentity,
+    ledger: &CleanupLedger,
     requests: &[Request],
     own_prefix: String,
     lists: Lists,
 ) -> CaseRun {
     let scope = scope(client, identity, own_prefix.clone());
-    let ledger = CleanupLedger::default();
     let mut run = CaseRun {
         own_prefix: own_prefix.clone(),
         steps: Vec::new(),
@@ -145,7 +146,7 @@ pub async fn run_case(
         .map(|(_, request)| (concretize(request, &own_prefix), false))
         .chain(final_lists(client).into_iter().map(|list| (list, true)));
     for (index, (request, final_check)) in planned.enumerate() {
-        let exchange = match send(client, identity, &ledger, &request).await {
+        let exchange = match send(client, identity, ledger, &request).await {
             Ok(exchange) => exchange,
             Err(error) => {
                 run.failure = Some((index, CaseFailure::Problem(error.to_string())));
@@ -186,7 +187,7 @@ pub async fn run_case(
     run.cleanup_problems = ledger.clean(client, identity).await;
     let finals: Vec<&Step> = run.steps.iter().filter(|step| step.final_check).collect();
     run.cleanup_problems
-        .extend(delete_duplicates(client, identity, &ledger, &finals, &own_prefix).await);
+        .extend(delete_duplicates(client, identity, ledger, &finals, &own_prefix).await);
     run
 }
 
