@@ -14,10 +14,14 @@
 //! rejected request changing nothing. Where the page is silent a clean
 //! refusal is conformant: any answer that does not claim success
 //! ([`claims_success`]), with nothing changed. That covers values that are
-//! not [ordinary](is_ordinary_value), a UserID that exists in the other
-//! context, a duplicate create, a PUT or PATCH of an unknown UserID, an
-//! empty PATCH, missing fields, and a request with several problems (the
-//! documented envelope is exact only when the auth problem is the only one).
+//! not [ordinary](is_ordinary_value) (a UserID holding `%` included, in a
+//! path too), a UserID that exists in the other context or differs from an
+//! existing one only in case, a duplicate create, a PUT or PATCH of an
+//! unknown UserID, an empty PATCH, missing fields, and a request with several
+//! problems (the documented envelope is exact only when the auth problem is
+//! the only one). A UserID that only resembles a record's ([`UserIdVariant`])
+//! names another record: that record is left untouched, whatever the answer.
+//! The configured token with the other user's name is refused, any refusal.
 //! A success claimed where the page is silent must show what it claims:
 //! the values sent, or for a duplicate create the existing record unchanged.
 

@@ -106,7 +106,7 @@ pub async fn run_history(
     }
     if run.failure.is_none() {
         for request in final_lists(client) {
-            match send(client, identity, &ledger, &request).await {
+            match send(client, identity, ledger, &request).await {
                 Ok(exchange) => run.finals.push(Step {
                     request,
                     exchange,
@@ -134,7 +134,7 @@ pub async fn run_history(
     run.cleanup_problems = ledger.clean(client, identity).await;
     let finals: Vec<&Step> = run.finals.iter().collect();
     run.cleanup_problems
-        .extend(delete_duplicates(client, identity, &ledger, &finals, &run.own_prefix).await);
+        .extend(delete_duplicates(client, identity, ledger, &finals, &run.own_prefix).await);
     run
 }
 

@@ -4,9 +4,11 @@
 //!
 //! Two trials join every `run`:
 //! - `property::crud_sequences`: sequences of up to `--max-ops` requests
-//!   (every operation, every auth variant the target has configured) on a
-//!   small pool of UserIDs, each answer checked, then the list of every
-//!   visible context compared with the model;
+//!   (every operation, every auth variant the target has configured, the
+//!   other user's name with the configured token) on a small pool of
+//!   UserIDs and their look-alikes (a prefix, an extension, another case, a
+//!   literal `%XX`), each answer checked, then the list of every visible
+//!   context compared with the model;
 //! - `property::concurrent_linearizable`: a few clients sending short
 //!   sequences at once on overlapping UserIDs, accepted iff some order of
 //!   the requests explains every answer and the final list.
