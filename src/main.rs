@@ -172,7 +172,7 @@ fn selfcheck(args: SelfcheckArgs) -> anyhow::Result<bool> {
     let scenarios = load_scenarios(args.specs.clone())?;
     let upstream = match &args.target.target {
         Some(url) => mutation::Upstream::Target {
-            target: runner::target_from_options(&args.target, url)?,
+            target: Box::new(runner::target_from_options(&args.target, url)?),
             retries: args.target.retries,
             ledger_dir: args.ledger_dir.clone(),
         },
@@ -203,7 +203,7 @@ fn selfcheck(args: SelfcheckArgs) -> anyhow::Result<bool> {
         target, retries, ..
     } = &upstream
     {
-        let client = ipdr_conformance::execution::client::Client::new(target.clone())?
+        let client = ipdr_conformance::execution::client::Client::new((**target).clone())?
             .with_retries(*retries);
         runtime.block_on(runner::preflight(&client))?;
     }

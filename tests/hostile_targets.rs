@@ -761,6 +761,7 @@ fn target(url: String) -> Target {
         context: "default".to_string(),
         second_context: None,
         forbidden_context: None,
+        other: None,
         // Nothing here waits for a timeout: a loaded machine must not turn
         // an immediate failure into one.
         timeout: Duration::from_secs(5),

@@ -28,7 +28,10 @@ use crate::execution::scenario_run::{
 };
 use crate::execution::suite::{scenario_tag, Suite};
 use crate::execution::target::Target;
-use crate::reference::{self, Flavour, ReferenceError, ServerConfig, UsersFixture};
+use crate::reference::{
+    self, Flavour, HarnessCredentials, Preload, PreloadCustomer, ReferenceError, ServerConfig,
+    UsersFixture,
+};
 use crate::spec::load::LoadedScenario;
 
 /// Per-request timeout against the embedded server.
@@ -59,7 +62,7 @@ pub enum Upstream {
     /// A server the harness is configured for (`--target`); each run's records are swept afterwards.
     Target {
         /// The target and its credentials.
-        target: Target,
+        target: Box<Target>,
         /// Extra attempts after a network error.
         retries: u32,
         /// Where each run's cleanup ledger is kept until it has cleaned up.
@@ -301,6 +304,32 @@ fn failed(outcome: &ScenarioOutcome) -> bool {
     matches!(outcome.verdict, Verdict::Failed(_) | Verdict::Errored(_))
 }
 
+/// Customers the harness did not create, for the runs of equivalent mutants:
+/// with them every list holds several elements (so order probes have
+/// something to reorder) and empty optional fields. Mutants that must be
+/// killed run on an empty server instead, where the suite can see every
+/// record (dropping a record it never created is invisible to it).
+fn foreign_customers(credentials: &HarnessCredentials) -> Preload {
+    let mut preload = Preload::new();
+    let contexts =
+        std::iter::once(credentials.context.clone()).chain(credentials.second_context.clone());
+    for context in contexts {
+        // The page's own examples ("Retrieving Customer List › Response Example").
+        let mut trisul = PreloadCustomer::new("B68t19", "Trisul");
+        trisul.address = "Chennai".to_string();
+        trisul.email = "demo@gmail.com".to_string();
+        trisul.phone_number = "1234567890".to_string();
+        trisul.alt_phone_number = "9999999999".to_string();
+        preload.add(context.clone(), trisul);
+        preload.add(
+            context.clone(),
+            PreloadCustomer::new("Xlr8d3", "Trisul Network Analytics"),
+        );
+        preload.add(context, PreloadCustomer::new("Q7m2k9", "Customer"));
+    }
+    preload
+}
+
 /// One run of the suite through a proxy applying `mutant`.
 async fn run_mutant(
     mutant: Option<Mutant>,
@@ -314,8 +343,11 @@ async fn run_mutant(
     let identity = unique_identity();
     let (server, target, retries, ledger_dir) = match upstream {
         Upstream::Embedded(flavour) => {
-            let config = ServerConfig::new(UsersFixture::builtin()).with_flavour(*flavour);
+            let mut config = ServerConfig::new(UsersFixture::builtin()).with_flavour(*flavour);
             let credentials = config.users.harness();
+            if mutant.is_some_and(|mutant| mutant.operator.equivalence().is_some()) {
+                config = config.with_preload(foreign_customers(&credentials));
+            }
             let server = reference::start(config, ([127, 0, 0, 1], 0).into()).await?;
             let target = Target::from_harness(credentials, server.base_url(), EMBEDDED_TIMEOUT);
             (Some(server), target, 0, None)
@@ -324,7 +356,7 @@ async fn run_mutant(
             target,
             retries,
             ledger_dir,
-        } => (None, target.clone(), *retries, Some(ledger_dir.clone())),
+        } => (None, (**target).clone(), *retries, Some(ledger_dir.clone())),
     };
     let missing = mutant
         .and_then(|mutant| mutant.operator.needs())

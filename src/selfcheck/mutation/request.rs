@@ -153,24 +153,27 @@ pub fn apply(
     }
 }
 
-/// The existing UserID of this run that `user_id` nearly names: a prefix or
-/// an extension of it, the same in another case, or it percent-encoded.
-/// None when `user_id` itself exists, or nothing is near.
+/// The existing UserID of this run that `user_id` (as the path carries it,
+/// percent-encoded) nearly names: once decoded, a prefix or an extension of
+/// it, the same in another case, or it after a second decoding. None when
+/// `user_id` names an existing record itself, or nothing is near.
 pub fn near_miss_of<'a>(
     user_id: &str,
     existing: &'a BTreeSet<String>,
     uid_prefix: &str,
 ) -> Option<&'a String> {
-    if existing.contains(user_id) {
+    // The server decodes the path once (RFC 3986): that is the UserID it sees.
+    let seen = percent_decoded(user_id).unwrap_or_else(|| user_id.to_string());
+    if existing.contains(&seen) {
         return None;
     }
-    let decoded = percent_decoded(user_id);
+    let decoded_twice = percent_decoded(&seen);
     existing.iter().find(|candidate| {
         candidate.starts_with(uid_prefix)
-            && (candidate.starts_with(user_id)
-                || user_id.starts_with(candidate.as_str())
-                || candidate.eq_ignore_ascii_case(user_id)
-                || decoded.as_deref() == Some(candidate.as_str()))
+            && (candidate.starts_with(seen.as_str())
+                || seen.starts_with(candidate.as_str())
+                || candidate.eq_ignore_ascii_case(&seen)
+                || decoded_twice.as_deref() == Some(candidate.as_str()))
     })
 }
 
@@ -466,7 +469,7 @@ mod tests {
             "zzconf-1-003-ab",
             "zzconf-1-003-abcd",
             "zzconf-1-003-ABC",
-            "zzconf-1-003-ab%63",
+            "zzconf-1-003-ab%2563",
         ] {
             let mut request = Outgoing {
                 path: format!("{COLLECTION_PATH}/{near}"),
@@ -479,7 +482,7 @@ mod tests {
             );
             assert_eq!(request.path, format!("{COLLECTION_PATH}/zzconf-1-003-abc"));
         }
-        for far in ["zzconf-1-003-abc", "zzconf-1-003-xyz"] {
+        for far in ["zzconf-1-003-abc", "zzconf-1-003-ab%63", "zzconf-1-003-xyz"] {
             assert_eq!(near_miss_of(far, &existing, "zzconf-1-"), None, "{far}");
         }
     }

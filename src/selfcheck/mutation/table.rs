@@ -417,4 +417,57 @@ mod tests {
         assert!(!MutantVerdict::SurvivedEquivalent("x").is_problem());
         assert!(!MutantVerdict::NotExercised(Needs::SecondContext).is_problem());
     }
+
+    fn campaign(runs: Vec<MutantRun>) -> Campaign {
+        Campaign {
+            upstream: "the embedded reference server".to_string(),
+            trials: 1,
+            baseline: MutantRun {
+                mutant: None,
+                ..run(Operator::List(ListEdit::DropFirst), false, 0)
+            },
+            runs,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_killed_equivalent_and_a_gap_are_printed_and_fail_the_table() {
+        let reverse = Operator::List(ListEdit::Reverse);
+        let drop = Operator::List(ListEdit::DropFirst);
+        let table = OperatorTable::new(campaign(vec![run(reverse, true, 2), run(drop, false, 2)]));
+        let printed = render(&table, false);
+        assert!(!table.is_clean());
+        assert_eq!(table.false_positives().len(), 1);
+        assert_eq!(table.gaps().len(), 1);
+        assert!(printed.contains("reverse the order @ GET (list): FALSE POSITIVE: equivalent ("));
+        assert!(printed.contains("killed by crud::x"));
+        assert!(printed
+            .contains("drop the first element @ GET (list): GAP: survived, applied 2 time(s)"));
+        assert!(printed.contains("operator kill rate: 0/1 mutants that must die were killed (0 %)"));
+    }
+
+    #[test]
+    fn killed_mutants_and_survived_equivalents_make_a_clean_table() {
+        let reverse = Operator::List(ListEdit::Reverse);
+        let drop = Operator::List(ListEdit::DropFirst);
+        let table = OperatorTable::new(campaign(vec![run(reverse, false, 2), run(drop, true, 2)]));
+        let printed = render(&table, false);
+        assert!(table.is_clean(), "{printed}");
+        assert!(printed.contains(
+            "reverse the order @ GET (list): survived (equivalent: the page gives no list order"
+        ));
+        assert!(
+            printed.contains("operator kill rate: 1/1 mutants that must die were killed (100 %)")
+        );
+        assert!(!printed.contains("drop the first element @"));
+        let mut baseline_failed = campaign(vec![run(drop, true, 2)]);
+        baseline_failed.baseline.killers = vec![Killer {
+            trial: "crud::x".to_string(),
+            errored: false,
+        }];
+        let table = OperatorTable::new(baseline_failed);
+        assert!(!table.is_clean());
+        assert!(render(&table, false).contains("BASELINE FAILED"));
+    }
 }
