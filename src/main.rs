@@ -92,6 +92,9 @@ struct SelfcheckArgs {
     /// Mutants run at once (each runs its trials one at a time).
     #[arg(long, default_value_t = 4, value_name = "N")]
     parallel_mutants: usize,
+    /// Without --target: which conformant flavour of the embedded server the operator table runs in front of.
+    #[arg(long, value_enum, default_value_t = Flavour::Reference)]
+    flavour: Flavour,
     /// Run each mutant's whole suite instead of stopping at its first kill.
     #[arg(long)]
     no_early_stop: bool,
@@ -180,7 +183,7 @@ fn selfcheck(args: SelfcheckArgs) -> anyhow::Result<bool> {
             if args.target.api_token.is_some() || args.target.username.is_some() {
                 eprintln!("note: no --target given, so the credentials given are ignored and the embedded reference server is used");
             }
-            mutation::Upstream::Embedded(Flavour::Reference)
+            mutation::Upstream::Embedded(args.flavour)
         }
     };
     let mut clean = true;
