@@ -90,7 +90,7 @@ struct SelfcheckArgs {
     #[arg(long)]
     every_mutant: bool,
     /// Mutants run at once (each runs its trials one at a time).
-    #[arg(long, default_value_t = 4, value_name = "N")]
+    #[arg(long, default_value_t = 2, value_name = "N")]
     parallel_mutants: usize,
     /// Without --target: which conformant flavour of the embedded server the operator table runs in front of.
     #[arg(long, value_enum, default_value_t = Flavour::Reference)]
