@@ -2,6 +2,8 @@
 //! when the upstream does, and the operator table runs in front of a
 //! `--target` without leaving records behind.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -249,4 +251,40 @@ fn the_operator_table_runs_in_front_of_a_target_and_leaves_nothing_behind() {
     assert!(ledgers.is_empty(), "ledger files left: {ledgers:?}");
     let _ = std::fs::remove_dir_all(&ledger_dir);
     runtime.block_on(server.shutdown());
+}
+
+/// `selfcheck --target` takes the usual target options and checks them
+/// before any mutant runs: an unreachable target or rejected credentials
+/// stop it with exit code 2 and one line saying why.
+#[test]
+fn selfcheck_against_a_target_checks_it_first() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let credentials = UsersFixture::builtin().harness();
+    let unreachable = common::harness()
+        .args(["selfcheck", "--operators-only", "--target", &url])
+        .args(["--username", &credentials.username])
+        .env("IPDR_API_TOKEN", &credentials.api_token)
+        .output()
+        .unwrap();
+    assert_eq!(unreachable.status.code(), Some(2));
+    assert!(
+        common::stderr(&unreachable).contains("unreachable"),
+        "{}",
+        common::stderr(&unreachable)
+    );
+    let server = common::Server::start(ServerConfig::builtin());
+    let rejected = common::harness()
+        .args(["selfcheck", "--operators-only", "--target", &server.url()])
+        .args(["--username", &credentials.username])
+        .env("IPDR_API_TOKEN", "not-the-token")
+        .output()
+        .unwrap();
+    assert_eq!(rejected.status.code(), Some(2));
+    assert!(
+        common::stderr(&rejected).contains("rejected the configured credentials"),
+        "{}",
+        common::stderr(&rejected)
+    );
 }
