@@ -1,7 +1,10 @@
 //! The harness proves itself: the whole suite against every deliberate
 //! deviation of the reference server (each must be caught, by a trial that
-//! belongs to the broken behaviour) and against the conformant `alt`
-//! flavour (nothing may fail).
+//! belongs to the broken behaviour), against every conformant flavour but
+//! the reference (nothing may fail), and through a mutating proxy applying
+//! generic operators one at a time ([`mutation`]).
+
+pub mod mutation;
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,13 +37,22 @@ impl DeviationRow {
     }
 }
 
+/// What failed against one conformant flavour: each is a false positive.
+#[derive(Debug, Clone)]
+pub struct FlavourRow {
+    /// The flavour.
+    pub flavour: Flavour,
+    /// Trials that failed against it.
+    pub false_positives: Vec<String>,
+}
+
 /// The whole self-check.
 #[derive(Debug, Clone)]
 pub struct Matrix {
     /// One row per deviation.
     pub rows: Vec<DeviationRow>,
-    /// Trials that failed against the conformant alt flavour.
-    pub false_positives: Vec<String>,
+    /// One row per conformant flavour other than the reference.
+    pub flavours: Vec<FlavourRow>,
 }
 
 impl Matrix {
@@ -49,10 +61,29 @@ impl Matrix {
         self.rows.iter().filter(|row| row.caught()).count()
     }
 
-    /// Whether every deviation was caught and nothing failed against alt.
-    pub fn is_perfect(&self) -> bool {
-        self.caught() == self.rows.len() && self.false_positives.is_empty()
+    /// Every trial that failed against a conformant flavour.
+    pub fn false_positives(&self) -> usize {
+        self.flavours
+            .iter()
+            .map(|row| row.false_positives.len())
+            .sum()
     }
+
+    /// Whether every deviation was caught and nothing failed against a conformant flavour.
+    pub fn is_perfect(&self) -> bool {
+        self.caught() == self.rows.len() && self.false_positives() == 0
+    }
+}
+
+/// Every conformant flavour that makes other choices than the reference
+/// where the page is silent (alt, and strict once it exists): each one's
+/// failures are false positives.
+pub fn conformant_flavours() -> Vec<Flavour> {
+    <Flavour as clap::ValueEnum>::value_variants()
+        .iter()
+        .copied()
+        .filter(|flavour| *flavour != Flavour::Reference)
+        .collect()
 }
 
 /// Why the self-check could not run.
@@ -95,7 +126,7 @@ fn belongs(result: &TrialResult, deviation: Deviation) -> bool {
         .any(|keyword| name.contains(keyword) || citation.contains(keyword))
 }
 
-/// Runs the suite against every deviation and against the alt flavour.
+/// Runs the suite against every deviation and against every conformant flavour.
 pub async fn run_matrix(scenarios: &[LoadedScenario]) -> Result<Matrix, SelfcheckError> {
     let mut rows = Vec::new();
     for deviation in Deviation::ALL {
@@ -115,15 +146,18 @@ pub async fn run_matrix(scenarios: &[LoadedScenario]) -> Result<Matrix, Selfchec
                 .collect(),
         });
     }
-    let alt = ServerConfig::new(UsersFixture::builtin()).with_flavour(Flavour::Alt);
-    let false_positives = failing(&run_against(alt, scenarios).await?)
-        .iter()
-        .map(|result| result.scenario.scenario.name.clone())
-        .collect();
-    Ok(Matrix {
-        rows,
-        false_positives,
-    })
+    let mut flavours = Vec::new();
+    for flavour in conformant_flavours() {
+        let config = ServerConfig::new(UsersFixture::builtin()).with_flavour(flavour);
+        flavours.push(FlavourRow {
+            flavour,
+            false_positives: failing(&run_against(config, scenarios).await?)
+                .iter()
+                .map(|result| result.scenario.scenario.name.clone())
+                .collect(),
+        });
+    }
+    Ok(Matrix { rows, flavours })
 }
 
 /// The matrix as people read it: deviation → failing trials, then the score.
@@ -166,16 +200,19 @@ pub fn render(matrix: &Matrix) -> String {
             100.0 * caught as f64 / total as f64
         }
     );
-    let _ = writeln!(
-        out,
-        "false positives against --flavour alt: {}{}",
-        matrix.false_positives.len(),
-        if matrix.false_positives.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", matrix.false_positives.join(", "))
-        }
-    );
+    for row in &matrix.flavours {
+        let _ = writeln!(
+            out,
+            "false positives against --flavour {}: {}{}",
+            row.flavour,
+            row.false_positives.len(),
+            if row.false_positives.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", row.false_positives.join(", "))
+            }
+        );
+    }
     out
 }
 
@@ -248,7 +285,7 @@ fn properties_against(
     Ok(reports)
 }
 
-/// The properties alone (no scenario) against every deviation and against the alt flavour.
+/// The properties alone (no scenario) against every deviation and against every conformant flavour.
 ///
 /// Sequences come from `options.seed` or [`PROPERTY_MATRIX_SEED`]; reproduction
 /// scenarios go to a temporary directory that is removed afterwards.
@@ -309,18 +346,21 @@ pub fn run_property_matrix(options: &PropertyOptions) -> Result<Matrix, Selfchec
                 .collect(),
         });
     }
-    let alt = ServerConfig::new(UsersFixture::builtin()).with_flavour(Flavour::Alt);
-    let false_positives = properties_against(&runtime, alt, &options, seed)?
-        .iter()
-        .filter(|report| report.failure.is_some())
-        .map(property_label)
-        .collect();
+    let mut flavours = Vec::new();
+    for flavour in conformant_flavours() {
+        let config = ServerConfig::new(UsersFixture::builtin()).with_flavour(flavour);
+        flavours.push(FlavourRow {
+            flavour,
+            false_positives: properties_against(&runtime, config, &options, seed)?
+                .iter()
+                .filter(|report| report.failure.is_some())
+                .map(property_label)
+                .collect(),
+        });
+    }
     // Best effort: the directory holds only scenarios written above.
     let _ = std::fs::remove_dir_all(&repro_dir);
-    Ok(Matrix {
-        rows,
-        false_positives,
-    })
+    Ok(Matrix { rows, flavours })
 }
 
 /// The properties-only matrix as people read it, headed so it is not mistaken for the full one.
