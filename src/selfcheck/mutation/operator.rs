@@ -241,7 +241,7 @@ impl Operator {
                 "request: the path's UserID becomes a neighbouring one".to_string()
             }
             Operator::NearMissUserIdAsExisting => {
-                "request: a near-miss UserID in the path becomes the existing one".to_string()
+                "request: a near-miss UserID becomes the existing one (path and body)".to_string()
             }
             Operator::ExtraCustomerMember => "probe: extra member on customer objects".to_string(),
             Operator::EmptyStringsAbsent => "probe: empty-string members left out".to_string(),

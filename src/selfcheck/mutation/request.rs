@@ -141,13 +141,21 @@ pub fn apply(
             let Some(user_id) = path_user_id(&request.path) else {
                 return false;
             };
-            match near_miss_of(user_id, existing, &known.uid_prefix) {
-                Some(found) => {
-                    request.path = format!("{COLLECTION_PATH}/{found}");
-                    true
+            let seen = percent_decoded(user_id).unwrap_or_else(|| user_id.to_string());
+            let Some(found) = near_miss_of(user_id, existing, &known.uid_prefix) else {
+                return false;
+            };
+            request.path = format!("{COLLECTION_PATH}/{found}");
+            // A PUT names its UserID in the body too: the server then acts on the
+            // existing record as a coherent request, not one refused for a mismatch.
+            if let Some(Value::Object(body)) = request.json.as_mut() {
+                if let Some(Value::String(body_user_id)) = body.get_mut("UserID") {
+                    if *body_user_id == seen {
+                        *body_user_id = found.clone();
+                    }
                 }
-                None => false,
             }
+            true
         }
         _ => false,
     }
