@@ -4,11 +4,12 @@
 //! the reference (nothing may fail), and through a mutating proxy applying
 //! generic operators one at a time ([`mutation`]).
 
+mod early_stop;
 pub mod mutation;
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::execution::client::Client;
@@ -24,7 +25,7 @@ use crate::spec::load::LoadedScenario;
 pub struct DeviationRow {
     /// The deviation.
     pub deviation: Deviation,
-    /// Names of the trials that failed.
+    /// Names of the trials that failed (the run stops at the first one that belongs to the deviation).
     pub failing: Vec<String>,
     /// Failing trials whose name or citation names the broken behaviour.
     pub attributed: Vec<String>,
@@ -116,36 +117,88 @@ fn failing(results: &[TrialResult]) -> Vec<&TrialResult> {
     results.iter().filter(|result| result.failed()).collect()
 }
 
-/// Whether a failing trial belongs to the behaviour a deviation breaks.
-fn belongs(result: &TrialResult, deviation: Deviation) -> bool {
-    let name = result.scenario.scenario.name.to_lowercase();
-    let citation = result.scenario.scenario.citation.to_lowercase();
+/// Whether a trial belongs to the behaviour a deviation breaks: one of its
+/// keywords is in the trial's name or citation.
+fn belongs(loaded: &LoadedScenario, deviation: Deviation) -> bool {
+    let name = loaded.scenario.name.to_lowercase();
+    let citation = loaded.scenario.citation.to_lowercase();
     deviation
         .behaviour()
         .iter()
         .any(|keyword| name.contains(keyword) || citation.contains(keyword))
 }
 
-/// Runs the suite against every deviation and against every conformant flavour.
+/// Deviations checked at once by the matrix (each on its own server).
+const MATRIX_PARALLELISM: usize = 2;
+/// Trials in flight against one deviation's server.
+const TRIALS_IN_FLIGHT: usize = 8;
+
+/// Runs the suite against one deviation until a trial that belongs to it fails.
+///
+/// Trials that belong to the deviation go first; that only changes how
+/// soon the run stops, never whether the deviation is caught.
+async fn deviation_row(
+    deviation: Deviation,
+    scenarios: Arc<Vec<LoadedScenario>>,
+) -> Result<DeviationRow, SelfcheckError> {
+    let config = ServerConfig::new(UsersFixture::builtin()).with_deviation(deviation);
+    let credentials = config.users.harness();
+    let server = reference::start(config, ([127, 0, 0, 1], 0).into()).await?;
+    let target = Target::from_harness(credentials, server.base_url(), Duration::from_secs(10));
+    let client = Client::new(target).map_err(|error| SelfcheckError::Client(error.to_string()))?;
+    let suite = Suite::new(client, scenarios.as_ref().clone());
+    let mut order: Vec<usize> = (0..scenarios.len()).collect();
+    order.sort_by_key(|index| !belongs(&scenarios[*index], deviation));
+    let outcomes = early_stop::run_until(
+        &suite,
+        &order,
+        TRIALS_IN_FLIGHT,
+        move |loaded, outcome| early_stop::failed(outcome) && belongs(loaded, deviation),
+        // The server is thrown away: a cancelled trial leaves nothing that matters.
+        true,
+    )
+    .await;
+    server.shutdown().await;
+    let failed: Vec<&LoadedScenario> = outcomes
+        .iter()
+        .zip(scenarios.iter())
+        .filter(|(outcome, _)| outcome.as_ref().is_some_and(early_stop::failed))
+        .map(|(_, loaded)| loaded)
+        .collect();
+    Ok(DeviationRow {
+        deviation,
+        failing: failed
+            .iter()
+            .map(|loaded| loaded.scenario.name.clone())
+            .collect(),
+        attributed: failed
+            .iter()
+            .filter(|loaded| belongs(loaded, deviation))
+            .map(|loaded| loaded.scenario.name.clone())
+            .collect(),
+    })
+}
+
+/// Runs the suite against every deviation (until it is caught) and, whole,
+/// against every conformant flavour.
 pub async fn run_matrix(scenarios: &[LoadedScenario]) -> Result<Matrix, SelfcheckError> {
-    let mut rows = Vec::new();
-    for deviation in Deviation::ALL {
-        let config = ServerConfig::new(UsersFixture::builtin()).with_deviation(deviation);
-        let results = run_against(config, scenarios).await?;
-        let failed = failing(&results);
-        rows.push(DeviationRow {
-            deviation,
-            failing: failed
-                .iter()
-                .map(|result| result.scenario.scenario.name.clone())
-                .collect(),
-            attributed: failed
-                .iter()
-                .filter(|result| belongs(result, deviation))
-                .map(|result| result.scenario.scenario.name.clone())
-                .collect(),
+    let shared = Arc::new(scenarios.to_vec());
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(MATRIX_PARALLELISM));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, deviation) in Deviation::ALL.into_iter().enumerate() {
+        let (shared, semaphore) = (Arc::clone(&shared), Arc::clone(&semaphore));
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            (index, deviation_row(deviation, shared).await)
         });
     }
+    let mut rows: Vec<Option<DeviationRow>> = vec![None; Deviation::ALL.len()];
+    while let Some(joined) = tasks.join_next().await {
+        let (index, row) = joined
+            .map_err(|error| SelfcheckError::Client(format!("a matrix run was lost: {error}")))?;
+        rows[index] = Some(row?);
+    }
+    let rows = rows.into_iter().flatten().collect();
     let mut flavours = Vec::new();
     for flavour in conformant_flavours() {
         let config = ServerConfig::new(UsersFixture::builtin()).with_flavour(flavour);

@@ -23,15 +23,14 @@ use super::proxy::{MutatingProxy, ProxyError};
 use super::request::KnownCredentials;
 use crate::execution::client::Client;
 use crate::execution::ledger_file::LedgerFile;
-use crate::execution::scenario_run::{
-    run_scenario, CleanupLedger, RunIdentity, ScenarioOutcome, Verdict,
-};
+use crate::execution::scenario_run::{RunIdentity, Verdict};
 use crate::execution::suite::{scenario_tag, Suite};
 use crate::execution::target::Target;
 use crate::reference::{
     self, Flavour, HarnessCredentials, Preload, PreloadCustomer, ReferenceError, ServerConfig,
     UsersFixture,
 };
+use crate::selfcheck::early_stop::{failed, run_until};
 use crate::spec::load::LoadedScenario;
 
 /// Per-request timeout against the embedded server.
@@ -301,10 +300,6 @@ pub async fn run_campaign(
     })
 }
 
-fn failed(outcome: &ScenarioOutcome) -> bool {
-    matches!(outcome.verdict, Verdict::Failed(_) | Verdict::Errored(_))
-}
-
 /// Customers the harness did not create, for the runs of equivalent mutants:
 /// with them every list holds several elements (so order probes have
 /// something to reorder) and empty optional fields. Mutants that must be
@@ -390,12 +385,14 @@ async fn run_mutant(
         ledger_file.clone(),
     );
     let stop_early = options.stop_at_first_kill && mutant.is_some();
-    let outcomes = run_until_killed(
+    let baseline = baseline_failing.clone();
+    let outcomes = run_until(
         &suite,
         order,
         options.trial_parallelism,
-        baseline_failing,
-        stop_early,
+        move |loaded, outcome| {
+            stop_early && failed(outcome) && !baseline.contains(&loaded.scenario.name)
+        },
         // The embedded server is thrown away: nothing to clean up after a cancelled trial.
         server.is_some(),
     )
@@ -472,88 +469,4 @@ fn touched_trials(
         }
     }
     names.into_iter().collect()
-}
-
-/// Runs the suite's trials in `order`, at most `parallelism` at once. With
-/// `stop_early`, once a trial fails that passed in the baseline, trials not
-/// yet started are skipped, and with `cancel_running` the ones running are
-/// cancelled (their records are left behind); otherwise they finish and
-/// clean up.
-async fn run_until_killed(
-    suite: &Arc<Suite>,
-    order: &[usize],
-    parallelism: usize,
-    baseline_failing: &BTreeSet<String>,
-    stop_early: bool,
-    cancel_running: bool,
-) -> Vec<Option<ScenarioOutcome>> {
-    let count = suite.scenarios().len();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let stop = Arc::new(stop);
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
-    let baseline_failing = Arc::new(baseline_failing.clone());
-    let mut tasks = tokio::task::JoinSet::new();
-    for index in order.iter().copied().filter(|index| *index < count) {
-        let (suite, stop, mut stopped, semaphore, baseline_failing) = (
-            Arc::clone(suite),
-            Arc::clone(&stop),
-            stopped.clone(),
-            Arc::clone(&semaphore),
-            Arc::clone(&baseline_failing),
-        );
-        tasks.spawn(async move {
-            let _permit = semaphore.acquire_owned().await;
-            if *stopped.borrow() {
-                return (index, None);
-            }
-            let outcome = if cancel_running {
-                let ledger = CleanupLedger::default();
-                let (task_suite, task_ledger) = (Arc::clone(&suite), ledger.clone());
-                let mut running = tokio::spawn(async move {
-                    run_scenario(
-                        &task_suite.scenarios()[index],
-                        &scenario_tag(index),
-                        task_suite.client(),
-                        task_suite.identity(),
-                        &task_ledger,
-                    )
-                    .await
-                });
-                tokio::select! {
-                    joined = &mut running => {
-                        for problem in ledger.clean(suite.client(), suite.identity()).await {
-                            eprintln!("warning: {problem}");
-                        }
-                        joined.unwrap_or_else(|error| ScenarioOutcome {
-                            steps: Vec::new(),
-                            verdict: Verdict::Errored(0),
-                            panic: Some(format!("the trial task failed: {error}")),
-                        })
-                    }
-                    () = async {
-                        // The guard `wait_for` returns must not live across an await.
-                        let _ = stopped.wait_for(|stop| *stop).await.is_ok();
-                    } => {
-                        running.abort();
-                        return (index, None);
-                    }
-                }
-            } else {
-                suite.run_one(index).await
-            };
-            let name = &suite.scenarios()[index].scenario.name;
-            if stop_early && failed(&outcome) && !baseline_failing.contains(name) {
-                stop.send_replace(true);
-            }
-            (index, Some(outcome))
-        });
-    }
-    let mut outcomes: Vec<Option<ScenarioOutcome>> = vec![None; count];
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((index, outcome)) => outcomes[index] = outcome,
-            Err(error) => eprintln!("warning: a trial task was lost: {error}"),
-        }
-    }
-    outcomes
 }
