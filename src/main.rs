@@ -35,12 +35,8 @@ enum Command {
         #[arg(long, default_value = "schemas")]
         out: PathBuf,
     },
-    /// Prove the suite: run it against every deviation and against the alt flavour, and print the matrix.
-    Selfcheck {
-        /// Load scenarios from this directory instead of the built-in ones.
-        #[arg(long, value_name = "DIR")]
-        specs: Option<PathBuf>,
-    },
+    /// Prove the suite: against every deviation, every conformant flavour, and every mutation operator.
+    Selfcheck(Box<SelfcheckArgs>),
     /// Print the scenario catalogue as a Markdown table (the README's contract table).
     Scenarios {
         /// Load scenarios from this directory instead of the built-in ones.
@@ -76,6 +72,35 @@ struct ProfileArgs {
     /// Where profiles live.
     #[arg(long, env = "IPDR_SNAPSHOTS_DIR", value_name = "DIR", default_value = snapshot::DEFAULT_DIR)]
     snapshots_dir: PathBuf,
+}
+
+/// Options of `selfcheck`.
+#[derive(clap::Args)]
+struct SelfcheckArgs {
+    /// Load scenarios from this directory instead of the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    specs: Option<PathBuf>,
+    /// The server to run the operator table in front of (default: the embedded reference server).
+    #[command(flatten)]
+    target: runner::TargetOptions,
+    /// Only the operator table: skip the deviation and flavour matrices.
+    #[arg(long)]
+    operators_only: bool,
+    /// Print every mutant, killed ones with the trials that killed them.
+    #[arg(long)]
+    every_mutant: bool,
+    /// Mutants run at once (each runs its trials one at a time).
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    parallel_mutants: usize,
+    /// Without --target: which conformant flavour of the embedded server the operator table runs in front of.
+    #[arg(long, value_enum, default_value_t = Flavour::Reference)]
+    flavour: Flavour,
+    /// Run each mutant's whole suite instead of stopping at its first kill.
+    #[arg(long)]
+    no_early_stop: bool,
+    /// Where the cleanup ledgers of runs against --target are kept until they have cleaned up.
+    #[arg(long, env = "IPDR_LEDGER_DIR", default_value = ipdr_conformance::execution::ledger_file::DEFAULT_LEDGER_DIR, value_name = "DIR")]
+    ledger_dir: PathBuf,
 }
 
 /// Options of `serve`.
@@ -114,7 +139,7 @@ fn main() -> ExitCode {
         Command::Scenarios { specs } => exit_on_error(print_scenarios(specs)),
         Command::Snapshots { action } => exit_on_error(settle_snapshots(action)),
         Command::Bench(options) => exit_on_error(ipdr_conformance::bench::run_from_cli(options)),
-        Command::Selfcheck { specs } => match selfcheck(specs) {
+        Command::Selfcheck(args) => match selfcheck(*args) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::from(1),
             Err(error) => {
@@ -142,18 +167,59 @@ fn load_scenarios(specs: Option<PathBuf>) -> anyhow::Result<Vec<load::LoadedScen
     })
 }
 
-/// Prints the self-check matrix; true when every deviation is caught and alt passes.
-fn selfcheck(specs: Option<PathBuf>) -> anyhow::Result<bool> {
-    let scenarios = load_scenarios(specs)?;
+/// Prints the self-check: the deviation and flavour matrices (embedded
+/// server only) and the operator table; true when all of them are clean.
+fn selfcheck(args: SelfcheckArgs) -> anyhow::Result<bool> {
+    use ipdr_conformance::selfcheck::{self as check, mutation};
+
+    let scenarios = load_scenarios(args.specs.clone())?;
+    let upstream = match &args.target.target {
+        Some(url) => mutation::Upstream::Target {
+            target: Box::new(runner::target_from_options(&args.target, url)?),
+            retries: args.target.retries,
+            ledger_dir: args.ledger_dir.clone(),
+        },
+        None => {
+            if args.target.api_token.is_some() || args.target.username.is_some() {
+                eprintln!("note: no --target given, so the credentials given are ignored and the embedded reference server is used");
+            }
+            mutation::Upstream::Embedded(args.flavour)
+        }
+    };
+    let mut clean = true;
+    let embedded = matches!(upstream, mutation::Upstream::Embedded(_));
+    if embedded && !args.operators_only {
+        let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+        let matrix = runtime.block_on(check::run_matrix(&scenarios))?;
+        print!("{}", check::render(&matrix));
+        clean &= matrix.is_perfect();
+        drop(runtime);
+        // The properties alone, scenarios skipped: reported, not part of the verdict.
+        let properties = check::run_property_matrix(&Default::default());
+        let rendered = check::render_property_matrix(&properties?);
+        println!("\n{}\n", rendered.trim_end());
+    } else if !embedded {
+        println!("against --target, only the operator table runs: the deviation and flavour matrices concern the embedded server\n");
+    }
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
-    let matrix = runtime.block_on(ipdr_conformance::selfcheck::run_matrix(&scenarios))?;
-    print!("{}", ipdr_conformance::selfcheck::render(&matrix));
-    // The properties alone, scenarios skipped: reported, not part of the verdict.
-    drop(runtime);
-    let properties = ipdr_conformance::selfcheck::run_property_matrix(&Default::default());
-    let rendered = ipdr_conformance::selfcheck::render_property_matrix(&properties?);
-    println!("\n{}", rendered.trim_end());
-    Ok(matrix.is_perfect())
+    if let mutation::Upstream::Target {
+        target, retries, ..
+    } = &upstream
+    {
+        let client = ipdr_conformance::execution::client::Client::new((**target).clone())?
+            .with_retries(*retries);
+        runtime.block_on(runner::preflight(&client))?;
+    }
+    let options = mutation::CampaignOptions {
+        parallel_mutants: args.parallel_mutants.max(1),
+        stop_at_first_kill: !args.no_early_stop,
+        progress_every: 25,
+        ..Default::default()
+    };
+    let campaign = runtime.block_on(mutation::run_campaign(&scenarios, &upstream, &options))?;
+    let table = mutation::OperatorTable::new(campaign);
+    print!("{}", mutation::render(&table, args.every_mutant));
+    Ok(clean && table.is_clean())
 }
 
 fn print_scenarios(specs: Option<PathBuf>) -> anyhow::Result<()> {

@@ -623,17 +623,19 @@ fn assert_fails(results: &[TrialResult], name: &str) {
 }
 
 #[test]
-fn the_scenarios_the_current_engine_can_run_pass_against_the_reference_server() {
-    let results = run(Twist::Faithful, |l| ours(l) && !needs_engine(l));
-    assert!(results.len() >= 30 + 2 + 1 + 3, "{}", summary(&results));
-    assert_all_pass(&results);
-}
-
-#[test]
-#[ignore = "needs the engine's answer/outcome/only_if (helper H1)"]
-fn the_scenarios_with_outcomes_pass_against_the_reference_server() {
-    let results = run(Twist::Faithful, |l| ours(l) && needs_engine(l));
-    assert!(results.len() >= 8, "{}", summary(&results));
+fn every_contract_derived_scenario_passes_against_the_reference_server() {
+    let results = run(Twist::Faithful, |l| {
+        ours(l) && !l.scenario.tags.iter().any(|tag| tag == "deep")
+    });
+    assert!(
+        results.len() >= 30 + 4 + 1 + 3 + 1 + 4,
+        "{}",
+        summary(&results)
+    );
+    assert!(
+        results.iter().any(|result| needs_engine(&result.scenario)),
+        "some of them branch on an outcome"
+    );
     assert_all_pass(&results);
 }
 
@@ -676,21 +678,18 @@ fn privileges_that_follow_the_name_fail_the_cross_user_trial() {
 }
 
 #[test]
-#[ignore = "needs the engine's answer/outcome/only_if (helper H1)"]
 fn a_prefix_match_on_user_ids_fails_its_variant_trial() {
     let results = run(Twist::UserIdPrefixMatch, named("user_id_variants::"));
     assert_fails(&results, "user_id_variants::prefix");
 }
 
 #[test]
-#[ignore = "needs the engine's answer/outcome/only_if (helper H1)"]
 fn case_insensitive_user_ids_fail_their_variant_trial() {
     let results = run(Twist::UserIdCaseInsensitive, named("user_id_variants::"));
     assert_fails(&results, "user_id_variants::case");
 }
 
 #[test]
-#[ignore = "needs the engine's answer/outcome/only_if (helper H1)"]
 fn double_decoded_user_ids_fail_their_variant_trial() {
     let results = run(Twist::UserIdDoubleDecoded, named("user_id_variants::"));
     assert_fails(&results, "user_id_variants::percent_encoded");
@@ -706,7 +705,6 @@ fn a_list_cut_at_250_fails_the_default_completeness_trial() {
 }
 
 #[test]
-#[ignore = "needs the engine's answer/outcome/only_if (helper H1)"]
 fn a_patch_that_answers_but_does_not_store_empty_strings_fails() {
     let results = run(
         Twist::PatchIgnoresEmptyStrings,
@@ -716,14 +714,12 @@ fn a_patch_that_answers_but_does_not_store_empty_strings_fails() {
 }
 
 #[test]
-#[ignore = "needs the engine's security check (helper H1)"]
 fn an_echoed_token_fails_the_security_trial() {
     let results = run(Twist::ApiTokenEchoed, named("security::"));
     assert_fails(&results, "security::token_never_echoed");
 }
 
 #[test]
-#[ignore = "needs the engine's exact $error (helper H1)"]
 fn a_forbidden_envelope_with_extra_members_fails_the_cross_user_trial() {
     let results = run(Twist::ForbiddenErrorCarriesData, named("cross_user::"));
     assert_fails(&results, "cross_user::other_context_is_forbidden");

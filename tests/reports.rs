@@ -150,11 +150,21 @@ fn a_passing_run_reports_every_trial_as_passed() {
     let (output, reports) = run_with_reports(&server.url(), "reports-pass");
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     let json: Value = serde_json::from_str(&read(&reports.json)).unwrap();
-    assert!(json["trials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|trial| trial["verdict"] == "pass"));
+    // Every trial passes, but those this run is not configured for (no
+    // second user, no --deep): skipped, with the reason.
+    for trial in json["trials"].as_array().unwrap() {
+        let name = trial["name"].as_str().unwrap();
+        let reason = trial["reason"].as_str().unwrap_or_default();
+        let unconfigured = (name.starts_with("cross_user::")
+            && reason.starts_with("needs a second user"))
+            || (name.starts_with("completeness::deep::")
+                && reason == "opt-in deep mode: run with --deep");
+        if unconfigured {
+            assert_eq!(trial["verdict"], "skipped", "{trial}");
+        } else {
+            assert_eq!(trial["verdict"], "pass", "{trial}");
+        }
+    }
     assert!(read(&reports.markdown).starts_with("## ✅"));
     assert_eq!(read(&reports.junit).matches("<failure").count(), 0);
     // The branches the reference does not take are listed, not counted as passes or failures.

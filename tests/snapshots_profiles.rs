@@ -12,7 +12,11 @@ use common::{counts, harness, harness_against, stable, stderr, stdout, Server};
 use ipdr_conformance::execution::snapshot::profile::parse_snapshot;
 use ipdr_conformance::execution::snapshot::snapshot_file_name;
 use ipdr_conformance::reference::{Deviation, Flavour, ServerConfig, UsersFixture};
+use ipdr_conformance::spec::contract::{
+    MESSAGE_INVALID_CONTEXT_PREFIX, MESSAGE_INVALID_TOKEN, STATUS_CONTEXT_ERROR, STATUS_TOKEN_ERROR,
+};
 use ipdr_conformance::spec::load::load_embedded;
+use ipdr_conformance::spec::scenario::DEEP_TAG;
 
 /// The committed profile.
 fn reference_dir() -> PathBuf {
@@ -57,6 +61,14 @@ fn alt_server() -> Server {
     Server::start(ServerConfig::new(UsersFixture::builtin()).with_flavour(Flavour::Alt))
 }
 
+fn strict_server() -> Server {
+    Server::start(ServerConfig::builtin().with_flavour(Flavour::Strict))
+}
+
+/// The check-order step: the page does not order the checks; the reference
+/// answers the token envelope, the strict flavour the context one.
+const CHECK_ORDER_STEP: &str = "errors::check_order::invalid_token_and_invalid_context · step 1 \"list with both errors: one of the two documented envelopes\" (inferred) differs from";
+
 fn all(output: &Output) -> String {
     format!("{}{}", stdout(output), stderr(output))
 }
@@ -74,13 +86,32 @@ fn failure_of(out: &str, trial: &str) -> String {
     out[start..start + 1 + end].to_string()
 }
 
-/// No diff line compares one id placeholder with another: id values are never a difference.
+/// No diff line compares one id placeholder with another on the same
+/// record: id values are never a difference. (After a divergence a list
+/// may hold another record at an index; then its UserID differs there too.)
 fn assert_no_id_difference(out: &str) {
-    for line in out.lines() {
-        assert!(
-            !(line.contains("/id: ") && line.matches("\"<id:").count() == 2),
-            "ids differ: {line}"
-        );
+    let lines: Vec<&str> = out.lines().collect();
+    for (at, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let Some((record, _)) = trimmed.split_once("/id: ") else {
+            continue;
+        };
+        if trimmed.matches("\"<id:").count() != 2 {
+            continue;
+        }
+        // The other lines of the same step: the diff lines around this one.
+        let indent = line.len() - trimmed.len();
+        let same_step = |other: &&&str| {
+            other.len() - other.trim_start().len() == indent && other.contains(": ")
+        };
+        let before = lines[..at].iter().rev().take_while(same_step);
+        let after = lines[at + 1..].iter().take_while(same_step);
+        let another_record = before.chain(after).any(|other| {
+            other
+                .trim_start()
+                .starts_with(&format!("{record}/UserID: "))
+        });
+        assert!(another_record, "ids differ: {line}");
     }
 }
 
@@ -107,6 +138,7 @@ fn pinned(out: &str) -> String {
 /// steps skipped that way.
 fn steps_the_reference_runs() -> (Vec<String>, usize) {
     use ipdr_conformance::execution::client::Client;
+    use ipdr_conformance::execution::scenario_run::Verdict;
     use ipdr_conformance::execution::suite::Suite;
     use ipdr_conformance::execution::target::Target;
 
@@ -122,6 +154,16 @@ fn steps_the_reference_runs() -> (Vec<String>, usize) {
     let mut skipped = 0;
     for result in results {
         let scenario = &result.scenario.scenario;
+        if matches!(result.outcome.verdict, Verdict::Ignored(_)) {
+            // Only the opt-in deep mode is off on the reference: its scenarios have no snapshots.
+            assert!(
+                scenario.tags.iter().any(|tag| tag == DEEP_TAG),
+                "{} is ignored on the reference: {:?}",
+                scenario.name,
+                result.outcome.verdict
+            );
+            continue;
+        }
         for step in &result.outcome.steps {
             if step.is_skipped() {
                 // Only a condition may keep a step from running on the reference.
@@ -265,8 +307,8 @@ fn alt_passes_by_default_and_reports_where_it_differs_from_the_profile() {
         "observed::user_id_mismatch::partial_update · step 2 \"PATCH with another UserID in the body\" (observed) differs from profile reference",
         // Concurrent responses, as a multiset.
         "      (response group 2) (HTTP status): profile 200, got 409",
-        // A list of 55 folded into one line per field.
-        "      /*/Email: profile \"\", got null (×55)",
+        // A list of 260 folded into one line per field.
+        "      /*/Email: profile \"\", got null (×260)",
     ] {
         assert!(summary.contains(expected), "missing {expected:?} in:\n{summary}");
     }
@@ -356,26 +398,124 @@ fn alt_strict_failures_read_as_pinned() {
     }
 }
 
+/// The text after the run from the snapshot summary's header on.
+fn summary_of(out: &str) -> &str {
+    let header =
+        "steps that differ from profile reference (reported, never a failure without --strict):";
+    &out[out
+        .find(header)
+        .unwrap_or_else(|| panic!("no summary:\n{out}"))..]
+}
+
 #[test]
-fn a_deviation_that_changes_a_field_value_fails_with_a_snapshot_diff() {
+fn a_conformant_server_whose_binding_answers_differ_from_the_profile_passes_by_default() {
+    let server = strict_server();
+    let output = harness_against(&server.url()).output().unwrap();
+    let out = stdout(&output);
+    assert!(
+        output.status.success(),
+        "strict is conformant: the profile is no oracle:\n{}",
+        all(&output)
+    );
+    assert_eq!(counts(&out).1, 0, "{out}");
+    assert!(!out.contains("snapshot diff against"), "{out}");
+    let summary = summary_of(&out);
+    // Listed at its own level: the canonical form does not explain it, the step's pattern passed it.
+    let inferred = &summary[summary
+        .find("\n  inferred: ")
+        .unwrap_or_else(|| panic!("no inferred step listed:\n{summary}"))..];
+    for expected in [
+        format!("{CHECK_ORDER_STEP} profile reference (beyond the canonical form; the step's own checks are the verdict; reported; fails only under --strict)"),
+        format!("      /status: profile {STATUS_TOKEN_ERROR:?}, got {STATUS_CONTEXT_ERROR:?}"),
+        format!("      /message: profile {MESSAGE_INVALID_TOKEN:?}, got \"{MESSAGE_INVALID_CONTEXT_PREFIX}<invalid_context>\""),
+    ] {
+        assert!(inferred.contains(&expected), "missing {expected:?} in:\n{summary}");
+    }
+    // The only binding step listed: every other difference is in what the page leaves open.
+    // (No id check: strict reuses ids after a delete, which observed::recreate_after_delete reports.)
+    assert!(summary.contains("\n  inferred: 1 step(s)\n"), "{summary}");
+    assert!(!summary.contains("\n  documented: "), "{summary}");
+}
+
+#[test]
+fn the_same_conformant_server_fails_under_strict_with_the_check_order_difference() {
+    let server = strict_server();
+    let output = harness_against(&server.url())
+        .arg("--strict")
+        .output()
+        .unwrap();
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{}", all(&output));
+    // Every failure is a snapshot difference; no expectation of the suite fails.
+    assert!(!out.contains("did not meet its expectation"), "{out}");
+    let failure = failure_of(
+        &out,
+        "errors::check_order::invalid_token_and_invalid_context",
+    );
+    for line in [
+        "snapshot diff against profile reference:",
+        "step 1/2 \"list with both errors: one of the two documented envelopes\" (inferred) differs from profile reference (beyond the canonical form; the step's own checks are the verdict; fails under --strict)",
+        &format!("    /status: profile {STATUS_TOKEN_ERROR:?}, got {STATUS_CONTEXT_ERROR:?}"),
+    ] {
+        assert!(failure.contains(line), "missing {line:?} in:\n{failure}");
+    }
+    assert!(
+        !out.contains("steps that differ from profile reference (reported"),
+        "under --strict every difference is in a failure:\n{out}"
+    );
+}
+
+#[test]
+fn a_deviation_that_changes_a_field_value_fails_on_its_pattern_and_the_snapshot_diff_is_reported() {
     for (deviation, trial, line) in [
         (
             Deviation::CreateDropsAltPhone,
             "crud::create_all_fields",
-            "    /AltPhoneNumber: profile \"9999999999\", got \"\"",
+            "/AltPhoneNumber: profile \"9999999999\", got \"\"",
         ),
         (
             Deviation::PutDropsAddress,
             "crud::full_update",
-            "    /Address: profile \"India\", got \"Chennai\"",
+            "/Address: profile \"India\", got \"Chennai\"",
         ),
     ] {
         let server =
             Server::start(ServerConfig::new(UsersFixture::builtin()).with_deviation(deviation));
-        let output = harness_against(&server.url())
-            .args(["--exact", trial])
-            .output()
-            .unwrap();
+        let run = |extra: &[&str]| {
+            harness_against(&server.url())
+                .args(["--exact", trial])
+                .args(extra)
+                .output()
+                .unwrap()
+        };
+        // By default the scenario's own checks fail it; the profile only reports.
+        let output = run(&[]);
+        let out = stdout(&output);
+        assert_eq!(output.status.code(), Some(1), "{}", all(&output));
+        let failure = failure_of(&out, trial);
+        assert!(
+            failure.contains("did not meet its expectation"),
+            "{failure}"
+        );
+        assert!(
+            !failure.contains("snapshot diff against"),
+            "a snapshot difference is no failure without --strict:\n{failure}"
+        );
+        let summary = summary_of(&out);
+        assert!(
+            summary.contains("\n  documented: 1 step(s)\n"),
+            "listed at its own level:\n{summary}"
+        );
+        assert!(
+            summary.contains("(documented) differs from profile reference (beyond the canonical form; the step's own checks are the verdict; reported; fails only under --strict)"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains(&format!("      {line}\n")),
+            "missing {line:?} in:\n{summary}"
+        );
+        // Under --strict the trial's failure holds the snapshot diff too.
+        let output = run(&["--strict"]);
         let out = stdout(&output);
         assert_eq!(output.status.code(), Some(1), "{}", all(&output));
         let failure = failure_of(&out, trial);
@@ -383,10 +523,9 @@ fn a_deviation_that_changes_a_field_value_fails_with_a_snapshot_diff() {
             failure.contains("snapshot diff against profile reference:\n"),
             "{failure}"
         );
-        assert!(failure.contains(line), "missing {line:?} in:\n{failure}");
         assert!(
-            failure.contains("(documented) differs from profile reference\n"),
-            "a binding difference fails:\n{failure}"
+            failure.contains(&format!("    {line}\n")),
+            "missing {line:?} in:\n{failure}"
         );
     }
 }
@@ -408,10 +547,41 @@ fn a_profile_recorded_from_alt_passes_alt_strictly() {
         "{out}"
     );
     let files = files_ending(&dir.join("alt"), ".snap");
-    assert_eq!(
-        files,
-        files_ending(&reference_dir(), ".snap"),
-        "the same steps"
+    // The same steps as the reference's, but for the branches of an
+    // `only_if` alt takes otherwise and the cross-user trials (this run has
+    // no second user; the reference profile was recorded with one).
+    let mut conditional = std::collections::BTreeSet::new();
+    let mut cross_user = std::collections::BTreeSet::new();
+    for loaded in load_embedded().unwrap() {
+        let scenario = &loaded.scenario;
+        for (index, step) in scenario.steps.iter().enumerate() {
+            let file = snapshot_file_name(&scenario.name, index, &step.name);
+            if step.only_if.is_some() {
+                conditional.insert(file.clone());
+            }
+            if scenario.name.starts_with("cross_user::") {
+                cross_user.insert(file);
+            }
+        }
+    }
+    let reference = files_ending(&reference_dir(), ".snap");
+    let only_alt: Vec<&String> = files.iter().filter(|f| !reference.contains(f)).collect();
+    let only_reference: Vec<&String> = reference.iter().filter(|f| !files.contains(f)).collect();
+    assert!(
+        only_alt.iter().all(|file| conditional.contains(*file)),
+        "{only_alt:?}"
+    );
+    assert!(
+        only_reference
+            .iter()
+            .all(|file| conditional.contains(*file) || cross_user.contains(*file)),
+        "{only_reference:?}"
+    );
+    assert!(
+        only_alt.len() >= 4 && files.len() + 100 > reference.len(),
+        "alt takes another branch only here and there: {} of {} files",
+        files.len(),
+        reference.len()
     );
     assert!(out.contains(&format!(
         "recorded snapshot profile alt: {} snapshot(s) of ",
@@ -625,9 +795,61 @@ fn compare_with_a_deviating_server_lists_a_documented_difference_and_fails() {
         .unwrap();
     let out = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{}", all(&output));
+    // The scenario's own checks fail it, not the difference.
+    assert!(
+        failure_of(&out, "crud::create_all_fields").contains("did not meet its expectation"),
+        "{out}"
+    );
+    assert!(!out.contains("snapshot diff against"), "{out}");
     assert!(out.contains("  documented: 1 step(s)\n"), "{out}");
     assert!(
         out.contains("      /AltPhoneNumber: compare-with \"9999999999\", target \"\""),
         "{out}"
+    );
+}
+
+#[test]
+fn compare_with_follows_the_same_rule_binding_differences_are_listed_and_fail_only_under_strict() {
+    let reference = Server::start(ServerConfig::builtin());
+    let strict = strict_server();
+    let run = |extra: &[&str]| {
+        harness_against(&strict.url())
+            .args(["--compare-with", &reference.url()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let output = run(&[]);
+    let out = stdout(&output);
+    assert!(output.status.success(), "{}", all(&output));
+    assert_eq!(counts(&out).1, 0, "{out}");
+    let listing = &out[out
+        .find("steps whose normalized responses differ from --compare-with ")
+        .unwrap_or_else(|| panic!("no listing:\n{out}"))..];
+    let inferred = &listing[listing
+        .find("\n  inferred: ")
+        .unwrap_or_else(|| panic!("no inferred step listed:\n{listing}"))..];
+    assert!(
+        inferred.contains(&format!("{CHECK_ORDER_STEP} --compare-with (beyond the canonical form; the step's own checks are the verdict; reported; fails only under --strict)")),
+        "{listing}"
+    );
+    assert!(
+        inferred.contains(&format!(
+            "      /status: compare-with {STATUS_TOKEN_ERROR:?}, target {STATUS_CONTEXT_ERROR:?}"
+        )),
+        "{listing}"
+    );
+
+    let output = run(&["--strict"]);
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{}", all(&output));
+    assert!(!out.contains("did not meet its expectation"), "{out}");
+    let failure = failure_of(
+        &out,
+        "errors::check_order::invalid_token_and_invalid_context",
+    );
+    assert!(
+        failure.contains("snapshot diff against --compare-with "),
+        "{failure}"
     );
 }

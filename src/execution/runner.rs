@@ -232,7 +232,8 @@ pub fn run_from_cli(options: RunOptions) -> ExitCode {
     }
 }
 
-fn target_from_options(options: &TargetOptions, base_url: &str) -> Result<Target, SetupError> {
+/// The target at `base_url` with the credentials of `options`, checked as `run` checks them.
+pub fn target_from_options(options: &TargetOptions, base_url: &str) -> Result<Target, SetupError> {
     let url = reqwest::Url::parse(base_url).map_err(|error| {
         SetupError::Configuration(format!("--target {base_url:?} is not a URL: {error}"))
     })?;
@@ -294,7 +295,7 @@ async fn start_embedded(options: &TargetOptions) -> Result<(RunningServer, Targe
 }
 
 /// One list request with the configured credentials: is the target there, and does it accept them?
-async fn preflight(client: &Client) -> Result<(), SetupError> {
+pub async fn preflight(client: &Client) -> Result<(), SetupError> {
     let target = client.target();
     let body = target.auth_body(&target.context);
     let exchange = client.send("GET", COLLECTION_PATH, Some(body)).await;

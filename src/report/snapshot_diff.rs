@@ -1,6 +1,7 @@
 //! Snapshot differences as people read them: each differing step with the
-//! snapshot it was compared with and the differences by JSON pointer, in a
-//! trial's failure output and in the summary after the run.
+//! snapshot it was compared with, why it may differ, and the differences by
+//! JSON pointer; in the summary after the run, and under `--strict` in the
+//! failure output of each trial it fails.
 
 use std::fmt::Write as _;
 
@@ -9,7 +10,7 @@ use serde_json::Value;
 use super::curl::curl_command_redacted;
 use super::redact::Redactor;
 use crate::execution::scenario_run::{ScenarioOutcome, Verdict};
-use crate::execution::snapshot::compare::OpenAnswer;
+use crate::execution::snapshot::compare::Leeway;
 use crate::execution::snapshot::profile::PendingSnapshot;
 use crate::execution::snapshot::{Comparand, Difference, ScenarioCheck, StepCheck, StepStatus};
 use crate::spec::scenario::Level;
@@ -73,7 +74,7 @@ pub fn difference_line(difference: &Difference, comparand: &Comparand) -> String
     )
 }
 
-/// What a differing step's differences mean for the verdict, in a few words.
+/// Why a differing step may differ, and what that means for the verdict, in a few words.
 fn step_verdict(check: &StepCheck, comparand: &Comparand, strict: bool) -> String {
     let unless = if strict {
         "fails under --strict"
@@ -83,26 +84,25 @@ fn step_verdict(check: &StepCheck, comparand: &Comparand, strict: bool) -> Strin
     match &check.status {
         StepStatus::Same => String::new(),
         StepStatus::Missing => format!("{} ({unless})", comparand.missing),
-        StepStatus::Differs(differences) if !differences.failing.is_empty() => {
-            format!("differs from {}", comparand.short)
-        }
         StepStatus::Differs(differences) => {
-            let why = match (differences.open_answer, differences.after_divergence) {
-                (Some(OpenAnswer::OutcomesDiffer), _) => {
-                    "one side accepted and the other refused; the page allows either here"
-                        .to_string()
+            let why = if differences.beyond_canonical.is_empty() {
+                match differences.leeway {
+                    Leeway::Silent => "the page is silent here".to_string(),
+                    Leeway::CanonicalForm => "only in what the page leaves open".to_string(),
+                    Leeway::OutcomesDiffer => {
+                        "one side accepted and the other refused; the page allows either here"
+                            .to_string()
+                    }
+                    Leeway::BothRefused => {
+                        "both refused; a refusal may take any shape here".to_string()
+                    }
+                    Leeway::AfterDivergence(earlier) => format!(
+                        "after the difference at step {} the state may differ where the page is silent",
+                        earlier + 1
+                    ),
                 }
-                (Some(OpenAnswer::BothRefused), _) => {
-                    "both refused; a refusal may take any shape here".to_string()
-                }
-                (None, Some(earlier)) => format!(
-                    "after the difference at step {} the state may differ where the page is silent",
-                    earlier + 1
-                ),
-                (None, None) if check.step.level.is_binding() => {
-                    "only in what the page leaves open".to_string()
-                }
-                (None, None) => "the page is silent here".to_string(),
+            } else {
+                "beyond the canonical form; the step's own checks are the verdict".to_string()
             };
             format!("differs from {} ({why}; {unless})", comparand.short)
         }
@@ -163,21 +163,21 @@ fn folded_lines(differences: &[&Difference], comparand: &Comparand, suffix: &str
         .collect()
 }
 
-/// The difference lines of one step: failing first, then reported ones
-/// (marked when they sit beside failing ones on a binding step).
+/// The difference lines of one step: those beyond the canonical form
+/// first, then the open ones (marked when they sit beside the others).
 fn step_lines(check: &StepCheck, comparand: &Comparand) -> Vec<String> {
     let StepStatus::Differs(differences) = &check.status else {
         return Vec::new();
     };
-    let failing: Vec<&Difference> = differences.failing.iter().collect();
-    let reported: Vec<&Difference> = differences.reported.iter().collect();
-    let mark = if failing.is_empty() {
+    let beyond: Vec<&Difference> = differences.beyond_canonical.iter().collect();
+    let open: Vec<&Difference> = differences.open.iter().collect();
+    let mark = if beyond.is_empty() {
         ""
     } else {
         " (the page leaves this open)"
     };
-    let mut lines = folded_lines(&failing, comparand, "");
-    lines.extend(folded_lines(&reported, comparand, mark));
+    let mut lines = folded_lines(&beyond, comparand, "");
+    lines.extend(folded_lines(&open, comparand, mark));
     if lines.len() > MAX_LINES {
         let more = lines.len() - MAX_LINES;
         lines.truncate(MAX_LINES);
@@ -186,20 +186,11 @@ fn step_lines(check: &StepCheck, comparand: &Comparand) -> Vec<String> {
     lines
 }
 
-/// Whether a step belongs in a failure: it fails, or anything fails under `--strict`.
-fn step_fails(check: &StepCheck, strict: bool) -> bool {
-    match &check.status {
-        StepStatus::Same => false,
-        StepStatus::Missing => strict,
-        StepStatus::Differs(differences) => !differences.failing.is_empty() || strict,
-    }
-}
-
 /// The failure section of a scenario whose steps differ: a header naming
-/// what the target is compared with, then every step that fails (under
-/// `--strict`, every differing step) with the snapshot it was compared with,
-/// the request as curl, and the differences by JSON pointer. Empty when no
-/// step fails.
+/// what the target is compared with, then every step that fails (only
+/// under `--strict`: every differing or missing step) with the snapshot it
+/// was compared with, the request as curl, and the differences by JSON
+/// pointer. Empty when no step fails.
 pub fn render_check_failure(
     check: &ScenarioCheck,
     outcome: &ScenarioOutcome,
@@ -212,7 +203,7 @@ pub fn render_check_failure(
     let failing: Vec<&StepCheck> = check
         .steps
         .iter()
-        .filter(|step| step_fails(step, strict))
+        .filter(|step| step.fails(strict))
         .collect();
     if failing.is_empty() {
         return String::new();
@@ -252,9 +243,10 @@ pub fn render_check_failure(
     redactor.text(out.trim_end())
 }
 
-/// The summary after the run: differing steps grouped by level.
-/// `all_levels` lists every level (`none` when empty) and the failing
-/// differences too (differential mode); otherwise only the reported ones.
+/// The summary after the run: differing steps grouped by the level they
+/// are listed under ([`StepCheck::listed_level`]). `all_levels` lists every
+/// step and every level (`none` when empty; differential mode); otherwise
+/// only the steps that did not fail, so nothing under `--strict`.
 pub fn render_summary(
     checks: &[(String, ScenarioCheck)],
     comparand: &Comparand,
@@ -271,9 +263,7 @@ pub fn render_summary(
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     for (scenario, check) in sorted {
         for step_check in check.differing() {
-            let failing =
-                matches!(&step_check.status, StepStatus::Differs(d) if !d.failing.is_empty());
-            if !all_levels && (failing || strict) {
+            if !all_levels && step_check.fails(strict) {
                 continue;
             }
             let step = &step_check.step;
@@ -287,7 +277,7 @@ pub fn render_summary(
             for line in step_lines(step_check, comparand) {
                 entry.push_str(&format!("\n      {line}"));
             }
-            let level = step_check.reported_level();
+            let level = step_check.listed_level();
             if let Some((_, entries)) = by_level.iter_mut().find(|(at, _)| *at == level) {
                 entries.push(entry);
             }
@@ -363,6 +353,103 @@ pub fn render_pending(profile: &str, pending: &[PendingSnapshot]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::execution::snapshot::NormalizedStep;
+    use crate::spec::scenario::Answer;
+    use serde_json::json;
+
+    /// A check-order scenario: the profile answered the token envelope, the
+    /// target the context one (step 1), and the profile lacks step 2.
+    fn check_order() -> ScenarioCheck {
+        let step = |index: usize, document: Value| NormalizedStep {
+            index,
+            name: format!("step {index}"),
+            level: Level::Documented,
+            answer: Answer::AsGiven,
+            file_name: format!("s__{index:02}.snap"),
+            request: "GET /api/ipdrcustomers".to_string(),
+            document,
+        };
+        ScenarioCheck::compare(
+            vec![
+                step(
+                    0,
+                    json!({"status": 200, "body": {"status": "Error", "message": "ctx"}}),
+                ),
+                step(1, json!({"status": 200})),
+            ],
+            |candidate| {
+                (candidate.index == 0)
+                    .then(|| json!({"status": 200, "body": {"status": "ERROR", "message": "tok"}}))
+            },
+        )
+    }
+
+    fn failure(check: &ScenarioCheck, strict: bool) -> String {
+        let outcome = ScenarioOutcome {
+            steps: Vec::new(),
+            verdict: Verdict::Passed,
+            panic: None,
+        };
+        render_check_failure(
+            check,
+            &outcome,
+            2,
+            &Comparand::profile("reference"),
+            &|_| None,
+            strict,
+            &Redactor::new("secret-token-value"),
+        )
+    }
+
+    fn summary(check: &ScenarioCheck, strict: bool, all_levels: bool) -> String {
+        render_summary(
+            &[("errors::check_order".to_string(), check.clone())],
+            &Comparand::profile("reference"),
+            strict,
+            all_levels,
+            &Redactor::new("secret-token-value"),
+        )
+    }
+
+    #[test]
+    fn without_strict_differences_are_summarized_and_no_step_fails() {
+        let check = check_order();
+        assert_eq!(failure(&check, false), "");
+        assert_eq!(
+            summary(&check, false, false),
+            "steps that differ from profile reference (reported, never a failure without --strict):\n\
+             \x20 documented: 1 step(s)\n\
+             \x20   errors::check_order · step 1 \"step 0\" (documented) differs from profile reference (beyond the canonical form; the step's own checks are the verdict; reported; fails only under --strict)\n\
+             \x20     /status: profile \"ERROR\", got \"Error\"\n\
+             \x20     /message: profile \"tok\", got \"ctx\"\n\
+             \x20 observed: 1 step(s)\n\
+             \x20   errors::check_order · step 2 \"step 1\" (documented) no snapshot in profile reference (reported; fails only under --strict)\n"
+        );
+    }
+
+    #[test]
+    fn under_strict_every_difference_is_in_the_failure_and_not_in_the_summary() {
+        let check = check_order();
+        let text = failure(&check, true);
+        assert!(
+            text.starts_with("snapshot diff against profile reference:\n  step 1/2 \"step 0\" (documented) differs from profile reference (beyond the canonical form; the step's own checks are the verdict; fails under --strict)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n    /status: profile \"ERROR\", got \"Error\"\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("\n  step 2/2 \"step 1\" (documented) no snapshot in profile reference (fails under --strict)"),
+            "{text}"
+        );
+        assert_eq!(summary(&check, true, false), "");
+        // Differential mode lists every step at every level, whether or not it failed.
+        let listed = summary(&check, true, true);
+        assert!(listed.contains("  documented: 1 step(s)\n"), "{listed}");
+        assert!(listed.contains("  inferred: none\n"), "{listed}");
+        assert!(listed.contains("  observed: 1 step(s)\n"), "{listed}");
+    }
 
     #[test]
     fn pointers_read_as_parts_of_a_response() {

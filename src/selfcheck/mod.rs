@@ -1,11 +1,15 @@
 //! The harness proves itself: the whole suite against every deliberate
 //! deviation of the reference server (each must be caught, by a trial that
-//! belongs to the broken behaviour) and against the conformant `alt`
-//! flavour (nothing may fail).
+//! belongs to the broken behaviour), against every conformant flavour but
+//! the reference (nothing may fail), and through a mutating proxy applying
+//! generic operators one at a time ([`mutation`]).
+
+mod early_stop;
+pub mod mutation;
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::execution::client::Client;
@@ -21,7 +25,7 @@ use crate::spec::load::LoadedScenario;
 pub struct DeviationRow {
     /// The deviation.
     pub deviation: Deviation,
-    /// Names of the trials that failed.
+    /// Names of the trials that failed (the run stops at the first one that belongs to the deviation).
     pub failing: Vec<String>,
     /// Failing trials whose name or citation names the broken behaviour.
     pub attributed: Vec<String>,
@@ -34,13 +38,22 @@ impl DeviationRow {
     }
 }
 
+/// What failed against one conformant flavour: each is a false positive.
+#[derive(Debug, Clone)]
+pub struct FlavourRow {
+    /// The flavour.
+    pub flavour: Flavour,
+    /// Trials that failed against it.
+    pub false_positives: Vec<String>,
+}
+
 /// The whole self-check.
 #[derive(Debug, Clone)]
 pub struct Matrix {
     /// One row per deviation.
     pub rows: Vec<DeviationRow>,
-    /// Trials that failed against the conformant alt flavour.
-    pub false_positives: Vec<String>,
+    /// One row per conformant flavour other than the reference.
+    pub flavours: Vec<FlavourRow>,
 }
 
 impl Matrix {
@@ -49,10 +62,29 @@ impl Matrix {
         self.rows.iter().filter(|row| row.caught()).count()
     }
 
-    /// Whether every deviation was caught and nothing failed against alt.
-    pub fn is_perfect(&self) -> bool {
-        self.caught() == self.rows.len() && self.false_positives.is_empty()
+    /// Every trial that failed against a conformant flavour.
+    pub fn false_positives(&self) -> usize {
+        self.flavours
+            .iter()
+            .map(|row| row.false_positives.len())
+            .sum()
     }
+
+    /// Whether every deviation was caught and nothing failed against a conformant flavour.
+    pub fn is_perfect(&self) -> bool {
+        self.caught() == self.rows.len() && self.false_positives() == 0
+    }
+}
+
+/// Every conformant flavour that makes other choices than the reference
+/// where the page is silent (alt, and strict once it exists): each one's
+/// failures are false positives.
+pub fn conformant_flavours() -> Vec<Flavour> {
+    <Flavour as clap::ValueEnum>::value_variants()
+        .iter()
+        .copied()
+        .filter(|flavour| *flavour != Flavour::Reference)
+        .collect()
 }
 
 /// Why the self-check could not run.
@@ -85,45 +117,100 @@ fn failing(results: &[TrialResult]) -> Vec<&TrialResult> {
     results.iter().filter(|result| result.failed()).collect()
 }
 
-/// Whether a failing trial belongs to the behaviour a deviation breaks.
-fn belongs(result: &TrialResult, deviation: Deviation) -> bool {
-    let name = result.scenario.scenario.name.to_lowercase();
-    let citation = result.scenario.scenario.citation.to_lowercase();
+/// Whether a trial belongs to the behaviour a deviation breaks: one of its
+/// keywords is in the trial's name or citation.
+fn belongs(loaded: &LoadedScenario, deviation: Deviation) -> bool {
+    let name = loaded.scenario.name.to_lowercase();
+    let citation = loaded.scenario.citation.to_lowercase();
     deviation
         .behaviour()
         .iter()
         .any(|keyword| name.contains(keyword) || citation.contains(keyword))
 }
 
-/// Runs the suite against every deviation and against the alt flavour.
+/// Deviations checked at once by the matrix (each on its own server).
+const MATRIX_PARALLELISM: usize = 2;
+/// Trials in flight against one deviation's server.
+const TRIALS_IN_FLIGHT: usize = 8;
+
+/// Runs the suite against one deviation until a trial that belongs to it fails.
+///
+/// Trials that belong to the deviation go first; that only changes how
+/// soon the run stops, never whether the deviation is caught.
+async fn deviation_row(
+    deviation: Deviation,
+    scenarios: Arc<Vec<LoadedScenario>>,
+) -> Result<DeviationRow, SelfcheckError> {
+    let config = ServerConfig::new(UsersFixture::builtin()).with_deviation(deviation);
+    let credentials = config.users.harness();
+    let server = reference::start(config, ([127, 0, 0, 1], 0).into()).await?;
+    let target = Target::from_harness(credentials, server.base_url(), Duration::from_secs(10));
+    let client = Client::new(target).map_err(|error| SelfcheckError::Client(error.to_string()))?;
+    let suite = Suite::new(client, scenarios.as_ref().clone());
+    let mut order: Vec<usize> = (0..scenarios.len()).collect();
+    order.sort_by_key(|index| !belongs(&scenarios[*index], deviation));
+    let outcomes = early_stop::run_until(
+        &suite,
+        &order,
+        TRIALS_IN_FLIGHT,
+        move |loaded, outcome| early_stop::failed(outcome) && belongs(loaded, deviation),
+        // The server is thrown away: a cancelled trial leaves nothing that matters.
+        true,
+    )
+    .await;
+    server.shutdown().await;
+    let failed: Vec<&LoadedScenario> = outcomes
+        .iter()
+        .zip(scenarios.iter())
+        .filter(|(outcome, _)| outcome.as_ref().is_some_and(early_stop::failed))
+        .map(|(_, loaded)| loaded)
+        .collect();
+    Ok(DeviationRow {
+        deviation,
+        failing: failed
+            .iter()
+            .map(|loaded| loaded.scenario.name.clone())
+            .collect(),
+        attributed: failed
+            .iter()
+            .filter(|loaded| belongs(loaded, deviation))
+            .map(|loaded| loaded.scenario.name.clone())
+            .collect(),
+    })
+}
+
+/// Runs the suite against every deviation (until it is caught) and, whole,
+/// against every conformant flavour.
 pub async fn run_matrix(scenarios: &[LoadedScenario]) -> Result<Matrix, SelfcheckError> {
-    let mut rows = Vec::new();
-    for deviation in Deviation::ALL {
-        let config = ServerConfig::new(UsersFixture::builtin()).with_deviation(deviation);
-        let results = run_against(config, scenarios).await?;
-        let failed = failing(&results);
-        rows.push(DeviationRow {
-            deviation,
-            failing: failed
+    let shared = Arc::new(scenarios.to_vec());
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(MATRIX_PARALLELISM));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, deviation) in Deviation::ALL.into_iter().enumerate() {
+        let (shared, semaphore) = (Arc::clone(&shared), Arc::clone(&semaphore));
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            (index, deviation_row(deviation, shared).await)
+        });
+    }
+    let mut rows: Vec<Option<DeviationRow>> = vec![None; Deviation::ALL.len()];
+    while let Some(joined) = tasks.join_next().await {
+        let (index, row) = joined
+            .map_err(|error| SelfcheckError::Client(format!("a matrix run was lost: {error}")))?;
+        rows[index] = Some(row?);
+    }
+    let rows = rows.into_iter().flatten().collect();
+    let mut flavours = Vec::new();
+    for flavour in conformant_flavours() {
+        let config = ServerConfig::new(UsersFixture::builtin()).with_flavour(flavour);
+        flavours.push(FlavourRow {
+            flavour,
+            false_positives: failing(&run_against(config, scenarios).await?)
                 .iter()
-                .map(|result| result.scenario.scenario.name.clone())
-                .collect(),
-            attributed: failed
-                .iter()
-                .filter(|result| belongs(result, deviation))
                 .map(|result| result.scenario.scenario.name.clone())
                 .collect(),
         });
     }
-    let alt = ServerConfig::new(UsersFixture::builtin()).with_flavour(Flavour::Alt);
-    let false_positives = failing(&run_against(alt, scenarios).await?)
-        .iter()
-        .map(|result| result.scenario.scenario.name.clone())
-        .collect();
-    Ok(Matrix {
-        rows,
-        false_positives,
-    })
+    Ok(Matrix { rows, flavours })
 }
 
 /// The matrix as people read it: deviation → failing trials, then the score.
@@ -166,16 +253,19 @@ pub fn render(matrix: &Matrix) -> String {
             100.0 * caught as f64 / total as f64
         }
     );
-    let _ = writeln!(
-        out,
-        "false positives against --flavour alt: {}{}",
-        matrix.false_positives.len(),
-        if matrix.false_positives.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", matrix.false_positives.join(", "))
-        }
-    );
+    for row in &matrix.flavours {
+        let _ = writeln!(
+            out,
+            "false positives against --flavour {}: {}{}",
+            row.flavour,
+            row.false_positives.len(),
+            if row.false_positives.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", row.false_positives.join(", "))
+            }
+        );
+    }
     out
 }
 
@@ -248,7 +338,7 @@ fn properties_against(
     Ok(reports)
 }
 
-/// The properties alone (no scenario) against every deviation and against the alt flavour.
+/// The properties alone (no scenario) against every deviation and against every conformant flavour.
 ///
 /// Sequences come from `options.seed` or [`PROPERTY_MATRIX_SEED`]; reproduction
 /// scenarios go to a temporary directory that is removed afterwards.
@@ -309,18 +399,21 @@ pub fn run_property_matrix(options: &PropertyOptions) -> Result<Matrix, Selfchec
                 .collect(),
         });
     }
-    let alt = ServerConfig::new(UsersFixture::builtin()).with_flavour(Flavour::Alt);
-    let false_positives = properties_against(&runtime, alt, &options, seed)?
-        .iter()
-        .filter(|report| report.failure.is_some())
-        .map(property_label)
-        .collect();
+    let mut flavours = Vec::new();
+    for flavour in conformant_flavours() {
+        let config = ServerConfig::new(UsersFixture::builtin()).with_flavour(flavour);
+        flavours.push(FlavourRow {
+            flavour,
+            false_positives: properties_against(&runtime, config, &options, seed)?
+                .iter()
+                .filter(|report| report.failure.is_some())
+                .map(property_label)
+                .collect(),
+        });
+    }
     // Best effort: the directory holds only scenarios written above.
     let _ = std::fs::remove_dir_all(&repro_dir);
-    Ok(Matrix {
-        rows,
-        false_positives,
-    })
+    Ok(Matrix { rows, flavours })
 }
 
 /// The properties-only matrix as people read it, headed so it is not mistaken for the full one.

@@ -1,27 +1,31 @@
-//! Comparing normalized steps: the diff by JSON pointer, the canonical form
-//! binding steps are judged on, and the verdict rules.
+//! Comparing normalized steps: the diff by JSON pointer, the canonical form,
+//! and the verdict rule.
 //!
-//! Rules, per step:
-//! - An **observed** step (the page is silent) that differs is *reported*.
-//! - A **documented** or **inferred** step is compared on its canonical
-//!   form, in which what the page leaves open is made equal (see
-//!   [`canonical`]); a difference that remains *fails*, and a difference
-//!   the canonical form absorbs is *reported*.
-//! - A step that allows a refusal (`refusal`, `success_or_refusal`) leaves
-//!   the outcome or the refusal's shape open: when the two sides' outcomes
-//!   differ (one accepted, one refused), or both refused, its differences
-//!   are *reported*; when both accepted, it is compared like any binding step.
-//! - After an observed step differs, or after a step whose outcome differs
-//!   from the other side's, later differences in the scenario are
-//!   *reported*, not failed: the server's state may legitimately have gone
-//!   another way where the page is silent (pattern checks still judge those
-//!   steps).
-//! - A step with no counterpart (not in the profile: the profile took the
-//!   other branch of an `only_if`, or predates the step) is *reported*.
-//! - A step the target skipped (its `only_if` did not hold) has no snapshot
-//!   and is not compared, whatever the profile holds for it.
+//! The verdict: **without `--strict`, a snapshot difference never fails a
+//! trial**; it is reported. The scenario's own checks, read from the page,
+//! are the only binding oracle: a profile records one server's answers,
+//! and where the page leaves an answer open (check order, a refusal's
+//! shape, ...) another server may answer otherwise and be conformant.
+//! With `--strict`, every difference fails, and so does a step with no
+//! counterpart.
 //!
-//! `--strict` fails on reported differences too.
+//! For the reader, each differing step says why it may differ:
+//! - an **observed** step: the page is silent;
+//! - a step that allows a refusal (`refusal`, `success_or_refusal`): one
+//!   side accepted and the other refused, or both refused differently
+//!   (when both accepted, it is sorted like any step of its level);
+//! - a **documented** or **inferred** step: differences the canonical form
+//!   absorbs (see [`canonical`]) are in what the page leaves open; those it
+//!   keeps are "beyond the canonical form", judged by the step's own checks
+//!   only, and the step is listed at its own level;
+//! - after an observed step differed, or a step whose outcome differed,
+//!   later differences in the scenario follow that divergence: the state
+//!   may have gone another way where the page is silent.
+//!
+//! A step with no counterpart (the profile took the other branch of an
+//! `only_if`, or predates the step) is reported as missing. A step the
+//! target skipped (its `only_if` did not hold) has no snapshot and is not
+//! compared, whatever the profile holds for it.
 
 use serde_json::{Map, Value};
 
@@ -113,8 +117,9 @@ fn is_documented_member(key: &str) -> bool {
     CUSTOMER_FIELDS.contains(&key) || key == "status" || key == "message"
 }
 
-/// The canonical form a binding step is judged on: what the page leaves
-/// open made equal.
+/// The canonical form of a binding step's document: what the page always
+/// leaves open made equal, so that what remains reads as "beyond the
+/// canonical form".
 ///
 /// - An optional field left unset may read as `""`, `null` or be absent
 ///   ("All other fields ... are optional and can be omitted"; the page never
@@ -169,26 +174,30 @@ pub enum StepStatus {
     Differs(StepDifferences),
 }
 
-/// The differences of one step, split by verdict.
+/// The differences of one step, sorted for the reader; none fails without `--strict`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepDifferences {
-    /// Differences that fail the run (binding step, beyond the canonical form).
-    pub failing: Vec<Difference>,
-    /// Differences that are reported (fail only under `--strict`).
-    pub reported: Vec<Difference>,
-    /// When failing differences were demoted: the index of the earlier observed step that differed.
-    pub after_divergence: Option<usize>,
-    /// Why a step that allows a refusal was only reported: the outcome or the refusal's shape is open.
-    pub open_answer: Option<OpenAnswer>,
+    /// Differences that remain in a binding step's canonical form: only the step's own checks judge them.
+    pub beyond_canonical: Vec<Difference>,
+    /// Differences in what the page leaves open, for the reason in `leeway`.
+    pub open: Vec<Difference>,
+    /// Why the `open` differences are open.
+    pub leeway: Leeway,
 }
 
-/// How the two sides of a step that allows a refusal compare.
+/// Why the page leaves a step's differences open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpenAnswer {
-    /// One side accepted, the other refused: either is conformant.
+pub enum Leeway {
+    /// An observed step: the page is silent.
+    Silent,
+    /// The canonical form absorbs them (unset optional fields, undocumented members).
+    CanonicalForm,
+    /// A step that allows a refusal: one side accepted, the other refused; either is conformant.
     OutcomesDiffer,
-    /// Both refused, differently: a refusal may take any shape.
+    /// A step that allows a refusal: both refused, differently; a refusal may take any shape.
     BothRefused,
+    /// After the step at this index diverged (observed, or outcomes differed), the state may differ.
+    AfterDivergence(usize),
 }
 
 /// Whether a normalized document claims success: HTTP 2xx and a list, or
@@ -217,12 +226,19 @@ pub struct StepCheck {
 }
 
 impl StepCheck {
-    /// The level this step's differences are listed under: binding steps
-    /// whose differences the canonical form absorbs (or that follow an
-    /// observed difference) count as observed.
-    pub fn reported_level(&self) -> Level {
+    /// Whether this step fails its trial: only under `--strict`, when it differs or is missing.
+    pub fn fails(&self, strict: bool) -> bool {
+        strict && self.status != StepStatus::Same
+    }
+
+    /// The level this step is listed under after the run: a binding step's
+    /// own when a difference remains in its canonical form, otherwise
+    /// observed (the page leaves the difference open).
+    pub fn listed_level(&self) -> Level {
         match &self.status {
-            StepStatus::Differs(differences) if !differences.failing.is_empty() => self.step.level,
+            StepStatus::Differs(differences) if !differences.beyond_canonical.is_empty() => {
+                self.step.level
+            }
             _ => Level::Observed,
         }
     }
@@ -249,57 +265,10 @@ impl ScenarioCheck {
                 None => StepStatus::Missing,
                 Some(other) => {
                     let raw = diff(other, &step.document);
-                    let open = (step.answer != Answer::AsGiven).then(|| {
-                        match (document_accepted(other), document_accepted(&step.document)) {
-                            (false, false) => Some(OpenAnswer::BothRefused),
-                            (theirs, mine) if theirs != mine => Some(OpenAnswer::OutcomesDiffer),
-                            _ => None,
-                        }
-                    });
                     if raw.is_empty() {
                         StepStatus::Same
-                    } else if let Some(Some(open)) = open {
-                        if open == OpenAnswer::OutcomesDiffer {
-                            diverged_at.get_or_insert(step.index);
-                        }
-                        StepStatus::Differs(StepDifferences {
-                            failing: Vec::new(),
-                            reported: raw,
-                            after_divergence: None,
-                            open_answer: Some(open),
-                        })
-                    } else if !step.level.is_binding() {
-                        diverged_at.get_or_insert(step.index);
-                        StepStatus::Differs(StepDifferences {
-                            failing: Vec::new(),
-                            reported: raw,
-                            after_divergence: None,
-                            open_answer: None,
-                        })
                     } else {
-                        let binding = diff(&canonical(other), &canonical(&step.document));
-                        let (failing, reported): (Vec<_>, Vec<_>) =
-                            raw.into_iter().partition(|difference| {
-                                binding
-                                    .iter()
-                                    .any(|kept| kept.pointer == difference.pointer)
-                            });
-                        match diverged_at {
-                            Some(earlier) if !failing.is_empty() => {
-                                StepStatus::Differs(StepDifferences {
-                                    failing: Vec::new(),
-                                    reported: failing.into_iter().chain(reported).collect(),
-                                    after_divergence: Some(earlier),
-                                    open_answer: None,
-                                })
-                            }
-                            _ => StepStatus::Differs(StepDifferences {
-                                failing,
-                                reported,
-                                after_divergence: None,
-                                open_answer: None,
-                            }),
-                        }
+                        StepStatus::Differs(sort_differences(&step, other, raw, &mut diverged_at))
                     }
                 }
             };
@@ -312,15 +281,9 @@ impl ScenarioCheck {
         ScenarioCheck { steps: checks }
     }
 
-    /// Whether a difference fails the scenario (`strict`: any difference, or a missing step).
+    /// Whether a difference fails the scenario: under `--strict`, any difference or missing step; otherwise never.
     pub fn fails(&self, strict: bool) -> bool {
-        self.steps.iter().any(|check| match &check.status {
-            StepStatus::Same => false,
-            StepStatus::Missing => strict,
-            StepStatus::Differs(differences) => {
-                !differences.failing.is_empty() || (strict && !differences.reported.is_empty())
-            }
-        })
+        self.steps.iter().any(|check| check.fails(strict))
     }
 
     /// Whether any step differs or is missing.
@@ -335,6 +298,52 @@ impl ScenarioCheck {
         self.steps
             .iter()
             .filter(|check| check.status != StepStatus::Same)
+    }
+}
+
+/// Sorts one step's `raw` differences from `other` by why they may be
+/// there, noting in `diverged_at` the first step after which the two
+/// sides' states may legitimately differ.
+fn sort_differences(
+    step: &NormalizedStep,
+    other: &Value,
+    raw: Vec<Difference>,
+    diverged_at: &mut Option<usize>,
+) -> StepDifferences {
+    let open = |leeway, open| StepDifferences {
+        beyond_canonical: Vec::new(),
+        open,
+        leeway,
+    };
+    if step.answer != Answer::AsGiven {
+        match (document_accepted(other), document_accepted(&step.document)) {
+            (false, false) => return open(Leeway::BothRefused, raw),
+            (theirs, mine) if theirs != mine => {
+                diverged_at.get_or_insert(step.index);
+                return open(Leeway::OutcomesDiffer, raw);
+            }
+            // Both accepted: compared like any step of its level.
+            _ => {}
+        }
+    }
+    if !step.level.is_binding() {
+        diverged_at.get_or_insert(step.index);
+        return open(Leeway::Silent, raw);
+    }
+    let kept = diff(&canonical(other), &canonical(&step.document));
+    let (beyond_canonical, absorbed): (Vec<_>, Vec<_>) = raw
+        .into_iter()
+        .partition(|difference| kept.iter().any(|kept| kept.pointer == difference.pointer));
+    match *diverged_at {
+        Some(earlier) if !beyond_canonical.is_empty() => open(
+            Leeway::AfterDivergence(earlier),
+            beyond_canonical.into_iter().chain(absorbed).collect(),
+        ),
+        _ => StepDifferences {
+            beyond_canonical,
+            open: absorbed,
+            leeway: Leeway::CanonicalForm,
+        },
     }
 }
 
@@ -368,48 +377,111 @@ mod tests {
         );
     }
 
+    /// The step's differences, or a panic naming what it was instead.
+    fn differences(check: &ScenarioCheck, index: usize) -> &StepDifferences {
+        match &check.steps[index].status {
+            StepStatus::Differs(differences) => differences,
+            other => panic!("step {index} does not differ: {other:?}"),
+        }
+    }
+
+    fn pointers(differences: &[Difference]) -> Vec<&str> {
+        differences
+            .iter()
+            .map(|difference| difference.pointer.as_str())
+            .collect()
+    }
+
     #[test]
-    fn unset_optional_fields_are_canonicalized_on_binding_steps_only() {
+    fn a_difference_fails_only_under_strict_and_a_missing_step_too() {
+        // The check-order case: the page does not order the checks, the
+        // profile answered the token envelope, the target the context one.
+        let profile =
+            json!({"status": 200, "body": {"status": "ERROR", "message": "Invalid API token"}});
+        let other = json!({"status": 200, "body": {"status": "Error", "message": "Invalid context name: <invalid_context>"}});
+        let check = ScenarioCheck::compare(
+            vec![
+                step(0, Level::Documented, other),
+                step(1, Level::Documented, json!({"status": 200})),
+            ],
+            |candidate| (candidate.index == 0).then(|| profile.clone()),
+        );
+        assert!(!check.fails(false), "reported, never failed by default");
+        assert!(check.fails(true), "--strict fails on it");
+        assert!(!check.steps[0].fails(false) && check.steps[0].fails(true));
+        assert_eq!(check.steps[1].status, StepStatus::Missing);
+        assert!(!check.steps[1].fails(false) && check.steps[1].fails(true));
+        let first = differences(&check, 0);
+        assert_eq!(
+            pointers(&first.beyond_canonical),
+            ["/body/status", "/body/message"]
+        );
+        assert_eq!(
+            check.steps[0].listed_level(),
+            Level::Documented,
+            "listed at its own level: the canonical form does not explain it"
+        );
+        // The same documents compare equal: nothing is reported, nothing fails.
+        let same =
+            ScenarioCheck::compare(vec![step(0, Level::Documented, json!({"a": 1}))], |_| {
+                Some(json!({"a": 1}))
+            });
+        assert!(!same.has_differences() && !same.fails(true));
+    }
+
+    #[test]
+    fn unset_optional_fields_are_open_on_binding_steps_and_a_value_that_became_unset_is_not() {
         let profile = json!({"body": {"Name": "n", "Address": "", "Email": "e"}});
         let nulls = json!({"body": {"Name": "n", "Address": null, "Email": "e"}});
-        let check = ScenarioCheck::compare(vec![step(0, Level::Documented, nulls.clone())], |_| {
+        let check = ScenarioCheck::compare(vec![step(0, Level::Documented, nulls)], |_| {
             Some(profile.clone())
         });
-        assert!(!check.fails(false));
-        assert!(check.fails(true));
+        assert!(!check.fails(false) && check.fails(true));
+        let first = differences(&check, 0);
+        assert_eq!(first.leeway, Leeway::CanonicalForm);
+        assert!(first.beyond_canonical.is_empty());
+        assert_eq!(pointers(&first.open), ["/body/Address"]);
+        assert_eq!(check.steps[0].listed_level(), Level::Observed);
         let dropped = json!({"body": {"Name": "n", "Address": "", "Email": ""}});
         let check = ScenarioCheck::compare(vec![step(0, Level::Documented, dropped)], |_| {
             Some(profile.clone())
         });
-        assert!(
-            check.fails(false),
-            "a value that became unset is a real difference"
+        assert!(!check.fails(false) && check.fails(true));
+        assert_eq!(
+            pointers(&differences(&check, 0).beyond_canonical),
+            ["/body/Email"],
+            "a value that became unset is beyond the canonical form"
         );
+        assert_eq!(check.steps[0].listed_level(), Level::Documented);
     }
 
     #[test]
-    fn undocumented_members_are_reported_not_failed() {
+    fn undocumented_members_are_open_and_a_documented_members_value_is_not() {
         let profile =
             json!({"status": 200, "body": {"status": "ERROR", "message": "Invalid API token"}});
         let extra = json!({"status": 200, "body": {"status": "ERROR", "message": "Invalid API token", "code": 7}});
         let check = ScenarioCheck::compare(vec![step(0, Level::Documented, extra)], |_| {
             Some(profile.clone())
         });
-        assert!(!check.fails(false));
-        assert!(check.fails(true));
-        let recased =
-            json!({"status": 200, "body": {"status": "Error", "message": "Invalid API token"}});
+        let first = differences(&check, 0);
+        assert!(first.beyond_canonical.is_empty());
+        assert_eq!(pointers(&first.open), ["/body/code"]);
+        let recased = json!({"status": 200, "body": {"status": "Error", "message": "Invalid API token", "code": 7}});
         let check = ScenarioCheck::compare(vec![step(0, Level::Documented, recased)], |_| {
             Some(profile.clone())
         });
-        assert!(
-            check.fails(false),
-            "a documented member's value is compared"
+        assert!(!check.fails(false) && check.fails(true));
+        let first = differences(&check, 0);
+        assert_eq!(pointers(&first.beyond_canonical), ["/body/status"]);
+        assert_eq!(
+            pointers(&first.open),
+            ["/body/code"],
+            "both kinds on one step"
         );
     }
 
     #[test]
-    fn differences_after_an_observed_difference_are_reported() {
+    fn an_observed_step_is_silent_and_later_differences_follow_it() {
         let steps = vec![
             step(0, Level::Observed, json!({"status": 404})),
             step(1, Level::Inferred, json!({"body": [1]})),
@@ -421,11 +493,13 @@ mod tests {
                 json!({"body": []})
             })
         });
-        assert!(!check.fails(false));
-        let StepStatus::Differs(second) = &check.steps[1].status else {
-            panic!("differs");
-        };
-        assert_eq!(second.after_divergence, Some(0));
+        assert!(!check.fails(false) && check.fails(true));
+        assert_eq!(differences(&check, 0).leeway, Leeway::Silent);
+        let second = differences(&check, 1);
+        assert_eq!(second.leeway, Leeway::AfterDivergence(0));
+        assert!(second.beyond_canonical.is_empty());
+        assert_eq!(pointers(&second.open), ["/body/0"]);
+        assert_eq!(check.steps[1].listed_level(), Level::Observed);
     }
 
     fn open_step(index: usize, document: Value) -> NormalizedStep {
@@ -436,7 +510,7 @@ mod tests {
     }
 
     #[test]
-    fn a_step_that_may_be_refused_is_reported_when_the_outcomes_differ_and_compared_when_both_succeed(
+    fn a_step_that_may_be_refused_is_open_when_the_outcomes_differ_or_both_refused_and_sorted_when_both_succeed(
     ) {
         let success = json!({"status": 200, "body": {"UserID": "<uid:a>", "Name": "Tab\t"}});
         let refusal = json!({"status": 422, "body": {"error": "invalid"}});
@@ -452,23 +526,34 @@ mod tests {
                 json!({"body": [{"UserID": "<uid:a>"}]})
             })
         });
-        assert!(!check.fails(false));
-        let StepStatus::Differs(first) = &check.steps[0].status else {
-            panic!("differs");
-        };
-        assert_eq!(first.open_answer, Some(OpenAnswer::OutcomesDiffer));
-        let StepStatus::Differs(second) = &check.steps[1].status else {
-            panic!("differs");
-        };
-        assert_eq!(second.after_divergence, Some(0));
-        // Two refusals of different shapes: reported, and later steps still judged.
-        let check = ScenarioCheck::compare(vec![open_step(0, refusal.clone())], |_| {
-            Some(json!({"status": 200, "body": {"status": "Error", "message": "no"}}))
+        assert!(!check.fails(false) && check.fails(true));
+        assert_eq!(differences(&check, 0).leeway, Leeway::OutcomesDiffer);
+        assert_eq!(differences(&check, 1).leeway, Leeway::AfterDivergence(0));
+        // Two refusals of different shapes: open, and later steps still sorted on their own.
+        let steps = vec![
+            open_step(0, refusal.clone()),
+            step(1, Level::Inferred, json!({"body": [2]})),
+        ];
+        let check = ScenarioCheck::compare(steps, |candidate| {
+            Some(if candidate.index == 0 {
+                json!({"status": 200, "body": {"status": "Error", "message": "no"}})
+            } else {
+                json!({"body": [1]})
+            })
         });
         assert!(!check.fails(false) && check.fails(true));
-        // Both accepted: a changed value fails like on any binding step.
+        assert_eq!(differences(&check, 0).leeway, Leeway::BothRefused);
+        assert_eq!(
+            pointers(&differences(&check, 1).beyond_canonical),
+            ["/body/0"]
+        );
+        // Both accepted: a changed value is beyond the canonical form, like on any binding step.
         let altered = json!({"status": 200, "body": {"UserID": "<uid:a>", "Name": "Tab"}});
         let check = ScenarioCheck::compare(vec![open_step(0, altered)], |_| Some(success.clone()));
-        assert!(check.fails(false));
+        assert!(!check.fails(false) && check.fails(true));
+        assert_eq!(
+            pointers(&differences(&check, 0).beyond_canonical),
+            ["/body/Name"]
+        );
     }
 }

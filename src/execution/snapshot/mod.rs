@@ -3,8 +3,8 @@
 //!
 //! - [`normalize`]: what a step's responses become (placeholders for ids,
 //!   UserIDs and run-specific names; lists filtered and sorted).
-//! - [`compare`]: the diff by JSON pointer, the canonical form binding
-//!   steps are judged on, and the verdict rules.
+//! - [`compare`]: the diff by JSON pointer, the canonical form, and the
+//!   verdict rule (a difference is reported, and fails only under `--strict`).
 //! - [`profile`]: profiles on disk and built into the binary, recording,
 //!   pending `.snap.new` changes.
 //!
@@ -46,7 +46,7 @@ pub struct SnapshotOptions {
     /// With --record: replace an existing profile.
     #[arg(long, requires = "record")]
     pub force: bool,
-    /// Fail on every difference from the profile (or the --compare-with target), observed steps included.
+    /// Fail on every difference from the profile (or the --compare-with target); without it, differences are only reported.
     #[arg(long)]
     pub strict: bool,
     /// Write a .snap.new beside each snapshot the target differs from, for review.
