@@ -24,8 +24,13 @@ use super::unspecified::UnspecifiedError;
 /// Largest id a preload may fix (2^53: exact in every JSON number implementation).
 const MAX_PRELOAD_ID: i64 = 1 << 53;
 
-/// How long a racy create waits between its duplicate check and its insert.
+/// How long a racy create waits between its duplicate check and its insert,
+/// after the last create arrived: a burst of creates whose arrivals are
+/// closer together than this all pass the check before any inserts, however
+/// slowly a loaded machine spreads the burst out.
 const RACE_WINDOW: Duration = Duration::from_millis(20);
+/// The longest a racy create waits for the burst to end.
+const RACE_WINDOW_MAX: Duration = Duration::from_secs(2);
 
 /// One stored customer, serialised in the contract's field order.
 ///
@@ -338,6 +343,8 @@ pub(crate) struct Store {
     inner: Mutex<Inner>,
     choices: StoreChoices,
     faults: StoreFaults,
+    /// When the last create arrived (the racy store's window follows it).
+    last_create: Mutex<std::time::Instant>,
 }
 
 impl Store {
@@ -421,7 +428,14 @@ impl Store {
             inner: Mutex::new(inner),
             choices,
             faults,
+            last_create: Mutex::new(std::time::Instant::now()),
         })
+    }
+
+    fn last_create_lock(&self) -> MutexGuard<'_, std::time::Instant> {
+        self.last_create
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -510,9 +524,18 @@ impl Store {
                 self.insert_new(&mut inner, context, user_id, fields)
             }
             Uniqueness::CheckThenInsert => {
+                let arrived = std::time::Instant::now();
+                *self.last_create_lock() = arrived;
                 self.check_unique(&self.lock(), context, &user_id)?;
-                // The lock is released: another create may pass its check now.
-                tokio::time::sleep(RACE_WINDOW).await;
+                // The lock is released: another create may pass its check now,
+                // until the burst of creates has been quiet for RACE_WINDOW.
+                loop {
+                    tokio::time::sleep(RACE_WINDOW).await;
+                    let quiet = self.last_create_lock().elapsed() >= RACE_WINDOW;
+                    if quiet || arrived.elapsed() >= RACE_WINDOW_MAX {
+                        break;
+                    }
+                }
                 self.insert_new(&mut self.lock(), context, user_id, fields)
             }
             Uniqueness::Unchecked => self.insert_new(&mut self.lock(), context, user_id, fields),
