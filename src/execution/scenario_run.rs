@@ -2,6 +2,7 @@
 //! outcomes and conditions, the security check on every answer), captures,
 //! and the cleanup ledger of every record the scenario may have created.
 
+use crate::spec::contract::percent_decoded;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -813,31 +814,6 @@ pub fn carries_prefix(uid: &str, prefix: &str) -> bool {
     decoded
         .get(..prefix.len())
         .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
-}
-
-/// `text` with every `%XX` escape decoded (invalid escapes and non-UTF-8 results kept as they are).
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let escape = (bytes[index] == b'%')
-            .then(|| bytes.get(index + 1..index + 3))
-            .flatten()
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escape {
-            Some(byte) => {
-                out.push(byte);
-                index += 3;
-            }
-            None => {
-                out.push(bytes[index]);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
 }
 
 /// The UserID a success must carry: the path's, else the body's (a create).

@@ -422,7 +422,7 @@ impl Deviations {
     /// Hook point: the UserID a path names, after the router decoded it once.
     pub(crate) fn path_user_id<'a>(&self, decoded: &'a str) -> Cow<'a, str> {
         if self.is_on(Deviation::UserIdDoubleDecoded) {
-            Cow::Owned(percent_decode_again(decoded))
+            Cow::Owned(crate::spec::contract::percent_decoded(decoded))
         } else {
             Cow::Borrowed(decoded)
         }
@@ -739,31 +739,6 @@ fn echo_auth(customer: &mut Map<String, Value>, body: Option<&Map<String, Value>
             customer.insert(key.to_string(), value.clone());
         }
     }
-}
-
-/// Decodes `%XX` escapes once more (a path the router already decoded).
-fn percent_decode_again(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = bytes
-            .get(i + 1..i + 3)
-            .filter(|_| bytes[i] == b'%')
-            .and_then(|pair| std::str::from_utf8(pair).ok())
-            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// An all-digit string as a JSON number (leading zeros lost, as a numeric column would).

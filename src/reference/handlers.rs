@@ -374,40 +374,16 @@ fn parse_body(bytes: &[u8]) -> Result<Body, UnspecifiedError> {
 fn fill_auth_from_query(body: &mut Body, query: &str) {
     for pair in query.split('&') {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = percent_decode(key);
+        let key = form_decoded(key);
         if AUTH_FIELDS.contains(&key.as_str()) && !body.contains_key(&key) {
-            body.insert(key, Value::String(percent_decode(value)));
+            body.insert(key, Value::String(form_decoded(value)));
         }
     }
 }
 
-/// Decodes `application/x-www-form-urlencoded` text (`+` and `%XX`).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = bytes
-            .get(i + 1..i + 3)
-            .filter(|_| bytes[i] == b'%')
-            .and_then(|pair| std::str::from_utf8(pair).ok())
-            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
-        match (bytes[i], escaped) {
-            (_, Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (b'+', None) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (byte, None) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// Decodes `application/x-www-form-urlencoded` text: `+` is a space, then `%XX` escapes.
+fn form_decoded(text: &str) -> String {
+    crate::spec::contract::percent_decoded(&text.replace('+', " "))
 }
 
 /// The customer fields present in a body, keyed by contract name.

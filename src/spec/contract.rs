@@ -16,6 +16,51 @@ pub fn customer_path(user_id: &str) -> String {
     format!("{COLLECTION_PATH}/{user_id}")
 }
 
+/// `user_id` as one path segment of `/api/ipdrcustomers/{UserID}`: every byte but ASCII
+/// letters, digits and `-._~` (RFC 3986 "unreserved") percent-encoded, so that a server
+/// decoding the path once reads exactly `user_id` (a literal `%30` travels as `%2530`).
+pub fn path_segment(user_id: &str) -> String {
+    let mut segment = String::with_capacity(user_id.len());
+    for byte in user_id.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            segment.push(char::from(byte));
+        } else {
+            segment.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    segment
+}
+
+/// `text` with every valid `%XX` escape decoded once (RFC 3986), as a server
+/// decodes a path segment; invalid escapes, and a result that is not UTF-8,
+/// are kept as they are.
+pub fn percent_decoded(text: &str) -> String {
+    if !text.contains('%') {
+        return text.to_string();
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let escape = (bytes[index] == b'%')
+            .then(|| bytes.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escape {
+            Some(byte) => {
+                out.push(byte);
+                index += 3;
+            }
+            None => {
+                out.push(bytes[index]);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
+}
+
 /// `status` of the invalid-token envelope: upper case ("Error Handling › Invalid API Token").
 pub const STATUS_TOKEN_ERROR: &str = "ERROR";
 /// `status` of both context envelopes: mixed case ("Invalid Context Name", "Unauthorized Context Access").
@@ -504,6 +549,18 @@ mod tests {
         let envelope = serde_json::json!({"status": "Error", "message": "x"});
         assert!(!claims_success(200, Some(&envelope), None));
         assert!(!claims_success(200, None, None));
+    }
+
+    #[test]
+    fn path_segments_decode_back_to_the_user_id() {
+        assert_eq!(path_segment("Plain-1.a_b~"), "Plain-1.a_b~");
+        assert_eq!(path_segment("a b/é"), "a%20b%2F%C3%A9");
+        assert_eq!(path_segment("u%30"), "u%2530");
+        for user_id in ["B68t19", "a b/é", "u%30", "東京"] {
+            assert_eq!(percent_decoded(&path_segment(user_id)), user_id);
+        }
+        assert_eq!(percent_decoded("a%30b%zz%"), "a0b%zz%");
+        assert_eq!(percent_decoded("%FF"), "%FF");
     }
 
     #[test]

@@ -31,8 +31,9 @@ use std::fmt;
 use serde_json::{json, Map, Value};
 
 use super::contract::{
-    claims_success, customer_path, is_ordinary_value, DocumentedError, Operation, COLLECTION_PATH,
-    ERROR_HTTP_STATUS, FULL_UPDATE_FIELDS, SUCCESS_HTTP_STATUS,
+    claims_success, customer_path, is_ordinary_value, path_segment, percent_decoded,
+    DocumentedError, Operation, COLLECTION_PATH, ERROR_HTTP_STATUS, FULL_UPDATE_FIELDS,
+    SUCCESS_HTTP_STATUS,
 };
 use super::scenario::Level;
 use super::tamper::{expected_refusal, AuthField, ExpectedRefusal, Tamper};
@@ -527,47 +528,6 @@ impl UserIdVariant {
             None
         }
     }
-}
-
-/// `text` with every valid `%XX` escape decoded once (what a server decoding a second time
-/// reads); invalid escapes, and a result that is not UTF-8, are kept as they are.
-pub fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let escape = (bytes[index] == b'%')
-            .then(|| bytes.get(index + 1..index + 3))
-            .flatten()
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escape {
-            Some(byte) => {
-                out.push(byte);
-                index += 3;
-            }
-            None => {
-                out.push(bytes[index]);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
-}
-
-/// `user_id` as one path segment of `/api/ipdrcustomers/{UserID}`: every byte but ASCII
-/// letters, digits and `-._~` (RFC 3986 "unreserved") percent-encoded, so that a server
-/// decoding the path once reads exactly `user_id` (a literal `%30` travels as `%2530`).
-pub fn path_segment(user_id: &str) -> String {
-    let mut segment = String::with_capacity(user_id.len());
-    for byte in user_id.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            segment.push(char::from(byte));
-        } else {
-            segment.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    segment
 }
 
 /// Every record of `state` (in any context) whose UserID `named` resembles, with how.
@@ -1869,7 +1829,6 @@ mod tests {
         );
         assert_eq!(of("zzconf-t-u0", "zzconf-t-u0"), None);
         assert_eq!(of("zzconf-t-u1", "zzconf-t-u0"), None);
-        assert_eq!(percent_decoded("a%30b%zz%"), "a0b%zz%");
     }
 
     #[test]
@@ -1881,12 +1840,6 @@ mod tests {
             auth: Auth::Configured,
         };
         assert_eq!(delete.path(), "/api/ipdrcustomers/zzconf-t-u%2530");
-        assert_eq!(
-            path_segment("Plain-1.a_b~"),
-            "Plain-1.a_b~",
-            "an ordinary UserID travels as itself"
-        );
-        assert_eq!(path_segment("a b/é"), "a%20b%2F%C3%A9");
     }
 
     #[test]

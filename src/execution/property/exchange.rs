@@ -5,7 +5,8 @@ use serde_json::{Map, Value};
 
 use crate::execution::client::{Client, Exchange};
 use crate::execution::scenario_run::{CleanupLedger, RunIdentity};
-use crate::spec::model::{operation_tag, path_segment, Auth, Observed, Request, Violation};
+use crate::spec::contract::path_segment;
+use crate::spec::model::{operation_tag, Auth, Observed, Request, Violation};
 use crate::spec::scenario::{Level, Principal};
 use crate::spec::tamper::AuthField;
 

@@ -230,10 +230,10 @@ impl ScenarioWriter<'_> {
         self.template_with(text, str::to_string)
     }
 
-    /// The path segment of `user_id` ([`model::path_segment`]) with the case's prefix as
+    /// The path segment of `user_id` ([`crate::spec::contract::path_segment`]) with the case's prefix as
     /// `${uid:...}`: `…-u%30` becomes `${uid:u}%2530`.
     fn path_template(&self, user_id: &str) -> String {
-        self.template_with(user_id, model::path_segment)
+        self.template_with(user_id, crate::spec::contract::path_segment)
     }
 
     /// `${uid:LABEL}` followed by `rest(what follows the label)`; `rest(text)` for a text

@@ -7,6 +7,7 @@
 //! a UserID without the run's prefix, so a mutant cannot touch a record the
 //! harness did not create.
 
+use crate::spec::contract::percent_decoded;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -141,7 +142,7 @@ pub fn apply(
             let Some(user_id) = path_user_id(&request.path) else {
                 return false;
             };
-            let seen = percent_decoded(user_id).unwrap_or_else(|| user_id.to_string());
+            let seen = percent_decoded(user_id);
             let Some(found) = near_miss_of(user_id, existing, &known.uid_prefix) else {
                 return false;
             };
@@ -171,11 +172,11 @@ pub fn near_miss_of<'a>(
     uid_prefix: &str,
 ) -> Option<&'a String> {
     // The server decodes the path once (RFC 3986): that is the UserID it sees.
-    let seen = percent_decoded(user_id).unwrap_or_else(|| user_id.to_string());
+    let seen = percent_decoded(user_id);
     if existing.contains(&seen) {
         return None;
     }
-    let decoded_twice = percent_decoded(&seen);
+    let decoded_twice = seen.contains('%').then(|| percent_decoded(&seen));
     existing.iter().find(|candidate| {
         candidate.starts_with(uid_prefix)
             && (candidate.starts_with(seen.as_str())
@@ -183,33 +184,6 @@ pub fn near_miss_of<'a>(
                 || candidate.eq_ignore_ascii_case(&seen)
                 || decoded_twice.as_deref() == Some(candidate.as_str()))
     })
-}
-
-/// `%XX` sequences decoded, when there are any and they make UTF-8.
-fn percent_decoded(text: &str) -> Option<String> {
-    if !text.contains('%') {
-        return None;
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let hex = bytes
-            .get(index + 1..index + 3)
-            .and_then(|pair| std::str::from_utf8(pair).ok())
-            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
-        match (bytes[index], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                index += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// The UserID a `/api/ipdrcustomers/{UserID}` path names.
