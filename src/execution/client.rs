@@ -7,13 +7,11 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use super::resolve::{HarnessResolver, ResolveError};
 use super::target::Target;
-
-/// How much of a response body is read before the rest is dropped.
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+pub use crate::outcome::exchange::{
+    Exchange, ReceivedResponse, SentRequest, Transcript, TransportError, MAX_BODY_BYTES,
+};
 
 /// The most a body buffer is given before any of the body arrives.
 const INITIAL_BUFFER: usize = 64 * 1024;
@@ -23,94 +21,6 @@ pub const MAX_REDIRECTS: usize = 5;
 
 /// The longest the connect phase (resolve, TCP, TLS) may take.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A request as sent: method, URL and body text.
-#[derive(Debug, Clone)]
-pub struct SentRequest {
-    /// HTTP method.
-    pub method: String,
-    /// Full URL.
-    pub url: String,
-    /// Body text, if any.
-    pub body: Option<String>,
-}
-
-/// A response as received.
-#[derive(Debug, Clone)]
-pub struct ReceivedResponse {
-    /// HTTP status.
-    pub status: u16,
-    /// The Content-Type header, if any.
-    pub content_type: Option<String>,
-    /// Every header as (name, value), values read as lossy UTF-8: kept so the
-    /// security check can look for a secret in them.
-    pub headers: Vec<(String, String)>,
-    /// Body text (lossy UTF-8 where it is not valid UTF-8).
-    pub body: String,
-    /// Whether the body was valid UTF-8.
-    pub utf8: bool,
-    /// Whether the body was cut at [`MAX_BODY_BYTES`].
-    pub truncated: bool,
-    /// The body parsed as JSON, if it parses.
-    pub json: Option<Value>,
-    /// Time from sending to the end of the body.
-    pub elapsed: Duration,
-}
-
-impl ReceivedResponse {
-    /// Whether the Content-Type is JSON (`application/json` or `*+json`).
-    pub fn has_json_content_type(&self) -> bool {
-        self.content_type.as_deref().is_some_and(|value| {
-            let media = value
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            media == "application/json"
-                || (media.starts_with("application/") && media.ends_with("+json"))
-        })
-    }
-
-    /// Why the body is not a JSON document, in one line; `None` when it is one.
-    pub fn body_problem(&self) -> Option<String> {
-        if self.json.is_some() {
-            return None;
-        }
-        Some(if self.truncated {
-            format!(
-                "more than {} MiB; the harness stopped reading at {MAX_BODY_BYTES} bytes",
-                MAX_BODY_BYTES >> 20
-            )
-        } else if !self.utf8 {
-            "not valid UTF-8".to_string()
-        } else if self.body.is_empty() {
-            "empty".to_string()
-        } else {
-            match serde_json::from_str::<Value>(&self.body) {
-                Err(error) => format!("not JSON ({error})"),
-                Ok(_) => "not JSON".to_string(),
-            }
-        })
-    }
-}
-
-/// Why no response came back.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct TransportError(pub String);
-
-/// One request and what came of it.
-#[derive(Debug, Clone)]
-pub struct Exchange {
-    /// What was sent.
-    pub request: SentRequest,
-    /// What came back.
-    pub response: Result<ReceivedResponse, TransportError>,
-}
-
-/// Every exchange of a scenario, in order.
-pub type Transcript = Vec<Exchange>;
 
 /// A shared HTTP client bound to one target.
 ///
@@ -123,6 +33,8 @@ pub struct Client {
     http: reqwest::Client,
     target: std::sync::Arc<Target>,
     retries: u32,
+    /// STUB wiring (helper A): the run's request gate; helper B's client replaces this.
+    gate: Option<std::sync::Arc<super::gate::RequestGate>>,
 }
 
 /// Whether a failed attempt may be tried again.
@@ -190,6 +102,7 @@ impl Client {
             http,
             target: std::sync::Arc::new(target),
             retries: 0,
+            gate: None,
         })
     }
 
@@ -200,6 +113,12 @@ impl Client {
     /// retried create or delete cannot turn into a false contract failure.
     pub fn with_retries(mut self, retries: u32) -> Client {
         self.retries = retries;
+        self
+    }
+
+    /// STUB wiring (helper A): the same client, its sends counted by `gate`.
+    pub fn with_gate(mut self, gate: std::sync::Arc<super::gate::RequestGate>) -> Client {
+        self.gate = Some(gate);
         self
     }
 
@@ -220,6 +139,9 @@ impl Client {
             url: self.target.url(path),
             body,
         };
+        if let Some(gate) = &self.gate {
+            gate.count();
+        }
         let response = self.perform(&request).await;
         Exchange { request, response }
     }
@@ -363,6 +285,7 @@ impl Client {
             status,
             content_type,
             headers,
+            body_bytes: body.len(),
             body,
             utf8,
             truncated,
@@ -596,6 +519,7 @@ mod tests {
             } else {
                 None
             },
+            body_bytes: text.len(),
             body: text,
             utf8,
             truncated,

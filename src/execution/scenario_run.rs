@@ -2,15 +2,17 @@
 //! outcomes and conditions, the security check on every answer), captures,
 //! and the cleanup ledger of every record the scenario may have created.
 
-use crate::spec::contract::percent_decoded;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 
-use super::client::{Client, Exchange, ReceivedResponse};
+use super::client::Client;
 use super::target::Target;
-use crate::report::redact::Redactor;
+use crate::outcome::exchange::ReceivedResponse;
+use crate::outcome::redact::Redactor;
+pub use crate::outcome::scenario::{ScenarioOutcome, StepOutcome, Verdict};
+use crate::spec::contract::percent_decoded;
 use crate::spec::contract::{claims_success, COLLECTION_PATH};
 use crate::spec::load::LoadedScenario;
 use crate::spec::pattern::{MatchContext, Mismatch, Pattern};
@@ -29,6 +31,28 @@ pub const DEEP_REASON: &str = "opt-in deep mode: run with --deep";
 
 /// Every UserID the harness creates starts with this, so `sweep` can find them.
 pub const HARNESS_PREFIX: &str = "zzconf-";
+
+/// Watches a scenario run step by step: the engine turns what it sees into
+/// events, and may stop a scenario before its next step (Ctrl-C).
+pub trait StepObserver: Send + Sync {
+    /// Called before each step that would send a request: `Err(reason)`
+    /// stops the scenario there (the step errs with `reason`, nothing is sent).
+    fn proceed(&self, _step: usize) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// A step's request (or its `copies` concurrent copies) is going out.
+    fn sent(&self, _step: usize, _method: &str, _url: &str, _copies: usize) {}
+
+    /// A step's answers came back and were checked.
+    fn answered(&self, _step: &StepOutcome) {}
+}
+
+/// An observer that sees nothing and never stops a scenario.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unobserved;
+
+impl StepObserver for Unobserved {}
 
 /// Identifies one run; every UserID it creates starts with [`RunIdentity::uid_prefix`].
 #[derive(Debug, Clone)]
@@ -120,97 +144,6 @@ fn text_of(value: Option<&Value>) -> String {
         Some(Value::String(text)) => text.clone(),
         Some(other) => other.to_string(),
     }
-}
-
-/// What happened at one step.
-#[derive(Debug, Clone)]
-pub struct StepOutcome {
-    /// 0-based position in the scenario.
-    pub index: usize,
-    /// The step's name.
-    pub name: String,
-    /// The level it was checked at.
-    pub level: Level,
-    /// Which answers the step allows.
-    pub answer: Answer,
-    /// Every exchange (several for a concurrent step; none for a skipped step).
-    pub exchanges: Vec<Exchange>,
-    /// Expected HTTP status (of a success, for `success_or_refusal`).
-    pub expected_status: u16,
-    /// Whether a JSON response was expected.
-    pub expected_json: bool,
-    /// The expected body, rendered for display.
-    pub expected_body: Option<Value>,
-    /// Every difference from the expectation.
-    pub mismatches: Vec<Mismatch>,
-    /// A harness or network problem that kept the step from being checked.
-    pub problem: Option<String>,
-    /// Whether the answer claimed success ([`claims_success`]); None when no
-    /// answer came, and for concurrent steps.
-    pub accepted: Option<bool>,
-    /// Why the step did not run (its `only_if` did not hold); a skipped step neither passes nor fails.
-    pub skipped: Option<String>,
-    /// Security failures: an answer carried a secret (named by label, never by value).
-    pub leaks: Vec<String>,
-}
-
-impl StepOutcome {
-    fn new(index: usize, step: &Step, level: Level) -> StepOutcome {
-        StepOutcome {
-            index,
-            name: step.name.clone(),
-            level,
-            answer: step.expect.answer,
-            exchanges: Vec::new(),
-            expected_status: step.expect.status,
-            expected_json: step.expect.json,
-            expected_body: None,
-            mismatches: Vec::new(),
-            problem: None,
-            accepted: None,
-            skipped: None,
-            leaks: Vec::new(),
-        }
-    }
-
-    /// Whether the response met the expectation (a skipped step has nothing to meet).
-    pub fn met(&self) -> bool {
-        self.mismatches.is_empty() && self.problem.is_none() && self.leaks.is_empty()
-    }
-
-    /// Whether the step was skipped (see [`StepOutcome::skipped`]).
-    pub fn is_skipped(&self) -> bool {
-        self.skipped.is_some()
-    }
-
-    /// Whether this step alone fails the trial: a binding mismatch, or a security failure at any level.
-    pub fn fails(&self) -> bool {
-        !self.leaks.is_empty() || (self.level.is_binding() && !self.met())
-    }
-}
-
-/// How a scenario ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// Every binding step met its expectation.
-    Passed,
-    /// A binding step did not (index of the step).
-    Failed(usize),
-    /// A harness or network problem stopped the scenario (index of the step).
-    Errored(usize),
-    /// The scenario needs configuration the run does not have.
-    Ignored(String),
-}
-
-/// A scenario's steps and verdict.
-#[derive(Debug, Clone)]
-pub struct ScenarioOutcome {
-    /// The steps that ran or were skipped, in order.
-    pub steps: Vec<StepOutcome>,
-    /// The verdict.
-    pub verdict: Verdict,
-    /// The harness's own panic, if it panicked.
-    pub panic: Option<String>,
 }
 
 /// One record a scenario may have created, and whose credentials delete it.
@@ -496,6 +429,19 @@ pub async fn run_scenario(
     identity: &RunIdentity,
     ledger: &CleanupLedger,
 ) -> ScenarioOutcome {
+    run_scenario_observed(loaded, tag, client, identity, ledger, &Unobserved).await
+}
+
+/// Like [`run_scenario`], telling `observer` about each step, which may stop
+/// the scenario before its next step.
+pub async fn run_scenario_observed(
+    loaded: &LoadedScenario,
+    tag: &str,
+    client: &Client,
+    identity: &RunIdentity,
+    ledger: &CleanupLedger,
+    observer: &dyn StepObserver,
+) -> ScenarioOutcome {
     if let Some(reason) = missing_configuration(loaded, client) {
         return ScenarioOutcome {
             steps: Vec::new(),
@@ -510,7 +456,8 @@ pub async fn run_scenario(
         captures: BTreeMap::new(),
         copy: None,
     };
-    let redactor = Redactor::for_target(client.target());
+    let redactor = client.target().redactor();
+    let own = identity.uid_prefix();
     // Outcome name → (step index, accepted).
     let mut outcomes: BTreeMap<&str, (usize, bool)> = BTreeMap::new();
     let mut steps = Vec::new();
@@ -522,7 +469,17 @@ pub async fn run_scenario(
             steps.push(outcome);
             continue;
         }
-        let outcome = run_step(
+        if let Err(reason) = observer.proceed(index) {
+            let mut outcome = StepOutcome::new(index, step, level);
+            outcome.problem = Some(reason);
+            steps.push(outcome);
+            return ScenarioOutcome {
+                steps,
+                verdict: Verdict::Errored(index),
+                panic: None,
+            };
+        }
+        let mut outcome = run_step(
             index,
             step,
             level,
@@ -530,8 +487,16 @@ pub async fn run_scenario(
             &mut bindings,
             ledger,
             &redactor,
+            observer,
         )
         .await;
+        observer.answered(&outcome);
+        // Checked: from here on the step keeps a bounded excerpt of each body.
+        for exchange in &mut outcome.exchanges {
+            if let Ok(response) = &mut exchange.response {
+                response.keep_excerpt(|item| is_own_record(item, &own));
+            }
+        }
         if let (Some(name), Some(accepted)) = (&step.outcome, outcome.accepted) {
             outcomes.insert(name.as_str(), (index, accepted));
         }
@@ -869,6 +834,16 @@ pub fn leaks_in(response: &ReceivedResponse, redactor: &Redactor) -> Vec<String>
     found
 }
 
+/// Whether a list element is one of this run's records (a snapshot keeps
+/// only those), or not a record at all.
+fn is_own_record(item: &Value, prefix: &str) -> bool {
+    match item.get("UserID") {
+        Some(Value::String(uid)) => uid.starts_with(prefix),
+        _ => !item.is_object(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn run_step(
     index: usize,
     step: &Step,
@@ -877,6 +852,7 @@ async fn run_step(
     bindings: &mut ScenarioBindings<'_>,
     ledger: &CleanupLedger,
     redactor: &Redactor,
+    observer: &dyn StepObserver,
 ) -> StepOutcome {
     let mut outcome = StepOutcome::new(index, step, level);
     let copies = step.request.concurrent.unwrap_or(1) as usize;
@@ -950,6 +926,9 @@ async fn run_step(
         .iter()
         .map(|(path, body)| success_uid(path, body.as_deref()))
         .collect();
+    if let Some((path, _)) = requests.first() {
+        observer.sent(index, method, &client.target().url(path), copies);
+    }
     outcome.exchanges = if copies == 1 {
         let (path, body) = requests.pop().expect("one request");
         vec![client.send(method, &path, body).await]
@@ -1124,6 +1103,7 @@ mod tests {
                 .map(|(name, value)| (name.to_string(), value.to_string()))
                 .collect(),
             body: body.into(),
+            body_bytes: body.len(),
             utf8: true,
             truncated: false,
             json: serde_json::from_str(body).ok(),

@@ -1,15 +1,15 @@
 //! A suite: scenarios bound to one target and one run identity, runnable
-//! one at a time (for libtest-mimic trials) or all at once (for self-checks).
+//! one at a time (the engine's trials) or all at once (self-checks, bench).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
 use super::client::Client;
 use super::ledger_file::LedgerFile;
 use super::scenario_run::{
-    opt_in_reason, principal_auth_body, run_scenario, CleanupLedger, RunIdentity, ScenarioOutcome,
-    Verdict,
+    opt_in_reason, principal_auth_body, run_scenario_observed, CleanupLedger, RunIdentity,
+    ScenarioOutcome, StepObserver, Unobserved, Verdict,
 };
 use super::snapshot::{NormalizedStep, Normalizer};
 use crate::spec::contract::COLLECTION_PATH;
@@ -24,6 +24,19 @@ pub struct Suite {
     scenarios: Vec<LoadedScenario>,
     ledger_file: Option<Arc<LedgerFile>>,
     deep: bool,
+    /// Cleanup problems of [`Suite::run_one`] and [`Suite::sweep_leftovers`], for the caller to show.
+    problems: Mutex<Vec<String>>,
+}
+
+/// One scenario run and the cleanup after it.
+#[derive(Debug, Clone)]
+pub struct ScenarioRun {
+    /// What the steps did.
+    pub outcome: ScenarioOutcome,
+    /// Deletions sent for records the scenario may have created.
+    pub deletions: usize,
+    /// Deletions that failed.
+    pub cleanup_problems: Vec<String>,
 }
 
 /// One scenario's result.
@@ -75,7 +88,25 @@ impl Suite {
             client,
             scenarios,
             deep,
+            problems: Mutex::default(),
         })
+    }
+
+    /// The cleanup problems met so far, taken (each is returned once).
+    pub fn take_problems(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .problems
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
+    fn note_problems(&self, problems: &[String]) {
+        self.problems
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend(problems.iter().cloned());
     }
 
     /// Whether scenarios tagged `deep` run.
@@ -103,38 +134,84 @@ impl Suite {
         &self.scenarios
     }
 
-    /// Runs scenario `index`, then deletes what it may have created, even if it panicked.
+    /// Runs scenario `index`, then deletes what it may have created, even if
+    /// it panicked; cleanup problems are kept for [`Suite::take_problems`].
     pub async fn run_one(self: &Arc<Self>, index: usize) -> ScenarioOutcome {
+        let run = self.run_one_observed(index, Arc::new(Unobserved)).await;
+        self.note_problems(&run.cleanup_problems);
+        run.outcome
+    }
+
+    /// Runs scenario `index` telling `observer` about each step, then
+    /// deletes what it may have created, even if it panicked.
+    pub async fn run_one_observed(
+        self: &Arc<Self>,
+        index: usize,
+        observer: Arc<dyn StepObserver>,
+    ) -> ScenarioRun {
         if let Some(reason) = opt_in_reason(&self.scenarios[index], self.deep) {
-            return ScenarioOutcome {
-                steps: Vec::new(),
-                verdict: Verdict::Ignored(reason),
-                panic: None,
+            return ScenarioRun {
+                outcome: ScenarioOutcome {
+                    steps: Vec::new(),
+                    verdict: Verdict::Ignored(reason),
+                    panic: None,
+                },
+                deletions: 0,
+                cleanup_problems: Vec::new(),
             };
         }
+        let (outcome, ledger) = self.run_steps(index, observer).await;
+        let (deletions, cleanup_problems) = self.clean_up(&ledger).await;
+        ScenarioRun {
+            outcome,
+            deletions,
+            cleanup_problems,
+        }
+    }
+
+    /// Runs scenario `index`'s steps (no opt-in check, no cleanup): the
+    /// outcome, and the ledger of what it may have created, to hand to
+    /// [`Suite::clean_up`] even if the harness panicked.
+    pub async fn run_steps(
+        self: &Arc<Self>,
+        index: usize,
+        observer: Arc<dyn StepObserver>,
+    ) -> (ScenarioOutcome, CleanupLedger) {
         let ledger = CleanupLedger::with_file(self.ledger_file.clone());
         let suite = Arc::clone(self);
         let task_ledger = ledger.clone();
+        // A task of its own, so that a panic in the harness still leaves the ledger to clean.
         let joined = tokio::spawn(async move {
             let loaded = &suite.scenarios[index];
-            run_scenario(
+            run_scenario_observed(
                 loaded,
                 &scenario_tag(index),
                 &suite.client,
                 &suite.identity,
                 &task_ledger,
+                &*observer,
             )
             .await
         })
         .await;
-        for problem in ledger.clean(&self.client, &self.identity).await {
-            eprintln!("warning: {problem}");
-        }
-        joined.unwrap_or_else(|error| ScenarioOutcome {
+        let outcome = joined.unwrap_or_else(|error| ScenarioOutcome {
             steps: Vec::new(),
             verdict: Verdict::Errored(0),
             panic: Some(panic_message(error)),
-        })
+        });
+        (outcome, ledger)
+    }
+
+    /// Deletes every record of this run that `ledger` lists: how many
+    /// deletions were sent, and those that failed.
+    pub async fn clean_up(&self, ledger: &CleanupLedger) -> (usize, Vec<String>) {
+        let prefix = self.identity.uid_prefix();
+        let deletions = ledger
+            .entries()
+            .iter()
+            .filter(|entry| entry.user_id.starts_with(&prefix))
+            .count();
+        (deletions, ledger.clean(&self.client, &self.identity).await)
     }
 
     /// The normalizer of scenario `index` as this suite runs it (its UserIDs carry [`scenario_tag`]).
@@ -188,7 +265,7 @@ impl Suite {
     /// Deletes anything of this run's still on the target, in every context
     /// the user may access and, with `--other-*`, in the other user's
     /// context as the other user; returns how many records were found per
-    /// context.
+    /// context (deletion problems are kept for [`Suite::take_problems`]).
     pub async fn sweep_leftovers(&self) -> Vec<(String, usize)> {
         let target = self.client.target();
         let prefix = self.identity.uid_prefix();
@@ -226,9 +303,8 @@ impl Suite {
                 }
             }
             if count > 0 {
-                for problem in ledger.clean(&self.client, &self.identity).await {
-                    eprintln!("warning: {problem}");
-                }
+                let problems = ledger.clean(&self.client, &self.identity).await;
+                self.note_problems(&problems);
                 let label = match principal {
                     Principal::Configured => context,
                     Principal::Other => format!("{context} (as the other user)"),

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::outcome::redact::Redactor;
+
 /// An API token. Its `Debug` and `Display` never show the value.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiToken(String);
@@ -80,6 +82,14 @@ impl Target {
         std::iter::once(self.api_token.expose())
             .chain(self.other.as_ref().map(|other| other.api_token.expose()))
             .collect()
+    }
+
+    /// Removes both tokens from anything shown or written (see [`Redactor`]).
+    pub fn redactor(&self) -> Redactor {
+        Redactor::for_tokens(
+            self.api_token.expose(),
+            self.other.as_ref().map(|other| other.api_token.expose()),
+        )
     }
 
     /// The configured credentials for `contextname`, as the JSON body of a list or delete ("Authentication").

@@ -1,14 +1,21 @@
-//! What a person reads on the console: failure explanations and the
-//! observed-behaviour summary.
+//! What a person reads on the console: libtest-style lines (`test NAME ...
+//! ok`), the failures and the `test result:` summary, the observed-behaviour
+//! summary and the run's cleanup; and the failure explanations every report
+//! shows.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
+use std::time::Instant;
 
 use serde_json::Value;
 
 use super::curl::curl_command_redacted;
-use super::redact::Redactor;
-use crate::execution::client::Exchange;
-use crate::execution::scenario_run::{ScenarioOutcome, StepOutcome, Verdict};
+use super::{ReportError, Reporter};
+use crate::outcome::event::{Event, PlannedTrial, RunCleanup};
+use crate::outcome::exchange::Exchange;
+use crate::outcome::redact::Redactor;
+use crate::outcome::scenario::{ScenarioOutcome, StepOutcome, Verdict};
+use crate::outcome::trial::TrialVerdict;
 use crate::spec::load::LoadedScenario;
 use crate::spec::scenario::Answer;
 
@@ -64,8 +71,8 @@ fn response_body(exchange: &Exchange) -> String {
             None if response.body.is_empty() => "(empty body)".to_string(),
             None => {
                 let cut: String = response.body.chars().take(LONG_BODY).collect();
-                if cut.len() < response.body.len() {
-                    format!("{cut}… ({} bytes)", response.body.len())
+                if cut.len() < response.body_bytes {
+                    format!("{cut}… ({} bytes)", response.body_bytes)
                 } else {
                     cut
                 }
@@ -240,4 +247,258 @@ pub fn render_observations(
             ))
         })
         .collect()
+}
+
+/// `--list`: one line per trial, `[kind] name: test`, as libtest lists tests.
+pub fn render_list(trials: &[PlannedTrial]) -> String {
+    trials
+        .iter()
+        .map(|trial| format!("[{}] {}: test\n", trial.kind, trial.name))
+        .collect()
+}
+
+/// The console: libtest's lines and summary on stdout, warnings on stderr.
+#[derive(Debug)]
+pub struct ConsoleReporter {
+    /// Colour the verdict words (stdout is a terminal).
+    colour: bool,
+    name_width: usize,
+    kind_width: usize,
+    started: Option<Instant>,
+    filtered_out: usize,
+    passed: usize,
+    failed: usize,
+    ignored: usize,
+    /// Failed trials and what explains them, in the order they finished.
+    failures: Vec<(String, Option<String>)>,
+    /// Observed-behaviour lines per trial.
+    observations: Vec<(String, Vec<String>)>,
+    cleanup: Option<RunCleanup>,
+}
+
+impl ConsoleReporter {
+    /// A console reporter; `colour` for a terminal.
+    pub fn new(colour: bool) -> ConsoleReporter {
+        ConsoleReporter {
+            colour,
+            name_width: 0,
+            kind_width: 0,
+            started: None,
+            filtered_out: 0,
+            passed: 0,
+            failed: 0,
+            ignored: 0,
+            failures: Vec::new(),
+            observations: Vec::new(),
+            cleanup: None,
+        }
+    }
+
+    /// `word` in the colour libtest gives it, when colouring.
+    fn coloured(&self, word: &str, colour: u8) -> String {
+        if self.colour {
+            format!("\x1b[{colour}m{word}\x1b[0m")
+        } else {
+            word.to_string()
+        }
+    }
+
+    fn trial_line(&mut self, name: &str, kind: &str, verdict: &TrialVerdict) -> String {
+        let kind = if kind.is_empty() {
+            String::new()
+        } else {
+            format!("[{kind}] ")
+        };
+        let outcome = match verdict {
+            TrialVerdict::Pass => {
+                self.passed += 1;
+                self.coloured("ok", 32)
+            }
+            TrialVerdict::Fail | TrialVerdict::Error { .. } => {
+                self.failed += 1;
+                self.coloured("FAILED", 31)
+            }
+            TrialVerdict::Skipped { reason } => {
+                self.ignored += 1;
+                self.coloured(&format!("ignored ({reason})"), 33)
+            }
+            TrialVerdict::Unsupported { reason } => {
+                self.ignored += 1;
+                self.coloured(&format!("ignored (unsupported: {reason})"), 33)
+            }
+        };
+        format!(
+            "test {kind:<kind_width$}{name:<name_width$} ... {outcome}\n",
+            kind_width = self.kind_width,
+            name_width = self.name_width
+        )
+    }
+
+    /// The failures, the `test result:` line and the observations.
+    fn summary(&self, interrupted: bool, not_run: &[String]) -> String {
+        let mut out = String::new();
+        if !self.failures.is_empty() {
+            out.push_str("\nfailures:\n\n");
+            for (name, message) in &self.failures {
+                let _ = writeln!(out, "---- {name} ----");
+                if let Some(message) = message {
+                    let _ = writeln!(out, "{message}");
+                }
+                out.push('\n');
+            }
+            out.push_str("\nfailures:\n");
+            for (name, _) in &self.failures {
+                let _ = writeln!(out, "    {name}");
+            }
+        }
+        let result = if interrupted {
+            self.coloured("interrupted", 33)
+        } else if self.failed > 0 {
+            self.coloured("FAILED", 31)
+        } else {
+            self.coloured("ok", 32)
+        };
+        let elapsed = self
+            .started
+            .map(|at| at.elapsed().as_secs_f64())
+            .unwrap_or(0.0);
+        let _ = writeln!(
+            out,
+            "\ntest result: {result}. {} passed; {} failed; {} ignored; 0 measured; {} filtered out; finished in {elapsed:.2}s\n",
+            self.passed, self.failed, self.ignored, self.filtered_out
+        );
+        if interrupted {
+            let _ = writeln!(
+                out,
+                "interrupted (Ctrl-C): {} trial(s) not run or cut short{}\n",
+                not_run.len(),
+                if not_run.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", not_run.join(", "))
+                }
+            );
+        }
+        let mut observations = self.observations.clone();
+        observations.sort();
+        if !observations.is_empty() {
+            out.push_str(
+                "observed behaviour where the page is silent (reported, never a failure):\n",
+            );
+            for (_, lines) in observations {
+                for line in lines {
+                    let _ = writeln!(out, "  {line}");
+                }
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Prints to stdout; a closed stdout (a pipe gone) is not a report failure.
+fn print(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+impl Reporter for ConsoleReporter {
+    fn event(&mut self, event: &Event) -> Result<(), ReportError> {
+        match event {
+            Event::RunStarted(run) => {
+                self.started = Some(Instant::now());
+                self.filtered_out = run.filtered_out;
+                self.name_width = run
+                    .trials
+                    .iter()
+                    .map(|trial| trial.name.chars().count())
+                    .max()
+                    .unwrap_or(0);
+                self.kind_width = run
+                    .trials
+                    .iter()
+                    .map(|trial| {
+                        if trial.kind.is_empty() {
+                            0
+                        } else {
+                            trial.kind.chars().count() + 3
+                        }
+                    })
+                    .max()
+                    .unwrap_or(0);
+                let mut out = format!(
+                    "run id {} (every record this run creates starts with {})\n",
+                    run.run_id, run.uid_prefix
+                );
+                for note in &run.notes {
+                    let _ = writeln!(out, "{note}");
+                }
+                let count = run.trials.len();
+                let _ = writeln!(
+                    out,
+                    "\nrunning {count} test{}",
+                    if count == 1 { "" } else { "s" }
+                );
+                print(&out);
+            }
+            Event::Note(line) => print(&format!("{line}\n")),
+            Event::Warning(line) => eprintln!("warning: {line}"),
+            Event::Cleanup { problems, .. } => {
+                for problem in problems {
+                    eprintln!("warning: {problem}");
+                }
+            }
+            Event::Interrupting => eprintln!(
+                "interrupted: no trial starts any more; the requests in flight finish, then this run's records are deleted and the reports written (Ctrl-C again to exit at once)"
+            ),
+            Event::TrialFinished(finished) => {
+                let record = &finished.record;
+                let line = self.trial_line(&record.name, &finished.kind, &record.verdict);
+                if record.verdict.is_failure() {
+                    self.failures
+                        .push((record.name.clone(), record.message.clone()));
+                }
+                if !finished.observations.is_empty() {
+                    self.observations
+                        .push((record.name.clone(), finished.observations.clone()));
+                }
+                print(&line);
+            }
+            Event::TrialsFinished {
+                interrupted,
+                not_run,
+            } => print(&self.summary(*interrupted, not_run)),
+            Event::RunCleanup(cleanup) => self.cleanup = Some(cleanup.clone()),
+            Event::RunFinished(_) => {
+                let Some(cleanup) = self.cleanup.take() else {
+                    return Ok(());
+                };
+                let mut out = String::new();
+                for (context, count, compare) in &cleanup.leftovers {
+                    let _ = writeln!(
+                        out,
+                        "cleanup: deleted {count} record(s) of this run left in context {context}{}",
+                        if *compare { " on --compare-with" } else { "" }
+                    );
+                }
+                print(&out);
+                for problem in &cleanup.problems {
+                    eprintln!("warning: {problem}");
+                }
+                if let Some(ledger) = &cleanup.ledger_kept {
+                    eprintln!(
+                        "warning: records of this run may be left on the target; they are listed in {}; run `ipdr-conformance sweep` to delete them",
+                        ledger.display()
+                    );
+                }
+            }
+            Event::TrialStarted { .. }
+            | Event::StepSent { .. }
+            | Event::StepAnswered { .. }
+            | Event::Verdict { .. }
+            | Event::Heartbeat { .. } => {}
+        }
+        Ok(())
+    }
 }

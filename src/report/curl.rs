@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::redact::Redactor;
-use crate::execution::client::SentRequest;
+use crate::outcome::exchange::SentRequest;
 
 /// Quotes `text` for a POSIX shell.
 fn shell_quote(text: &str) -> String {
@@ -80,27 +80,13 @@ mod tests {
 
     #[test]
     fn the_other_users_token_becomes_its_own_variable() {
-        let mut target = crate::execution::target::Target {
-            base_url: "http://127.0.0.1:1".into(),
-            api_token: crate::execution::target::ApiToken::new("s3cret"),
-            username: "u".into(),
-            context: "default".into(),
-            second_context: None,
-            forbidden_context: None,
-            other: None,
-            timeout: std::time::Duration::from_secs(1),
-        };
-        target.other = Some(crate::execution::target::OtherUser {
-            username: "o".into(),
-            api_token: crate::execution::target::ApiToken::new("0ther"),
-            context: "c".into(),
-        });
         let request = SentRequest {
             method: "POST".into(),
             url: "http://127.0.0.1:1/api/ipdrcustomers".into(),
             body: Some(r#"{"api_token":"0ther","note":"s3cret"}"#.into()),
         };
-        let command = curl_command_redacted(&request, &Redactor::for_target(&target));
+        let command =
+            curl_command_redacted(&request, &Redactor::for_tokens("s3cret", Some("0ther")));
         assert!(
             !command.contains("s3cret") && !command.contains("0ther"),
             "{command}"

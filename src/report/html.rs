@@ -4,8 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
 
-use super::run_report::{RunReport, TrialRecord, TrialVerdict};
+use super::spool::Spool;
+use super::{write_file, CompactRun, ReportError, Reporter};
+use crate::outcome::event::Event;
+use crate::outcome::trial::{RunReport, TrialRecord, TrialVerdict};
 use crate::spec::contract::Operation;
 
 /// Escapes text for HTML element content and attribute values.
@@ -56,6 +61,20 @@ details.skipped,details.unsupported{border-color:#999}ul.skipped-steps{color:#66
 
 /// The report as a self-contained HTML page.
 pub fn render(report: &RunReport) -> String {
+    let mut out = head(report);
+    for trial in &report.trials {
+        out.push_str(&trial_section(trial));
+    }
+    out.push_str(FOOT);
+    out
+}
+
+/// The end of the page.
+pub const FOOT: &str = "</body></html>\n";
+
+/// The page up to the trials: title, counts, interruption, the matrix (from
+/// `report`'s trials, transcripts not needed).
+pub fn head(report: &RunReport) -> String {
     let counts = report.counts();
     let mut out = String::new();
     let _ = write!(
@@ -69,12 +88,17 @@ pub fn render(report: &RunReport) -> String {
         counts.pass, counts.fail, counts.error, counts.skipped, counts.unsupported,
         escape(&report.run_id), counts.pass, counts.fail, counts.error, counts.skipped, counts.unsupported, report.duration_ms
     );
+    if report.interrupted {
+        let _ = writeln!(
+            out,
+            "<p id=\"interrupted\" data-not-run=\"{}\"><strong>Interrupted</strong> (Ctrl-C): the trials done so far; {} trial(s) not run: {}</p>",
+            report.not_run.len(),
+            report.not_run.len(),
+            escape(&report.not_run.join(", "))
+        );
+    }
     render_matrix(report, &mut out);
     let _ = writeln!(out, "<h2>Trials</h2>");
-    for trial in &report.trials {
-        render_trial(trial, &mut out);
-    }
-    out.push_str("</body></html>\n");
     out
 }
 
@@ -141,6 +165,13 @@ fn render_matrix(report: &RunReport, out: &mut String) {
     out.push_str("</tbody></table>\n");
 }
 
+/// One trial's section: verdict, message, skipped steps, transcript.
+pub fn trial_section(trial: &TrialRecord) -> String {
+    let mut out = String::new();
+    render_trial(trial, &mut out);
+    out
+}
+
 fn render_trial(trial: &TrialRecord, out: &mut String) {
     let verdict = trial.verdict.name();
     let open = if matches!(
@@ -198,9 +229,13 @@ fn render_trial(trial: &TrialRecord, out: &mut String) {
                 .as_ref()
                 .map(|body| body.to_string())
                 .unwrap_or_default();
+            let excerpt = exchange
+                .response_body_bytes
+                .map(|bytes| format!(" (excerpt of a {bytes}-byte body)"))
+                .unwrap_or_default();
             let response = match (&exchange.status, &exchange.transport_error) {
                 (Some(status), _) => format!(
-                    "HTTP {status} {}\n{}",
+                    "HTTP {status} {}{excerpt}\n{}",
                     exchange.content_type.as_deref().unwrap_or(""),
                     exchange
                         .response_body
@@ -223,4 +258,59 @@ fn render_trial(trial: &TrialRecord, out: &mut String) {
         out.push_str("</details>\n");
     }
     out.push_str("</details>\n");
+}
+
+/// Writes the HTML page: each trial's section is spooled as it finishes,
+/// the page assembled (matrix first) when the run ends.
+#[derive(Debug)]
+pub struct HtmlReporter {
+    path: PathBuf,
+    run: CompactRun,
+    spool: Option<Spool>,
+}
+
+impl HtmlReporter {
+    /// An HTML page written to `path`.
+    pub fn new(path: PathBuf) -> HtmlReporter {
+        HtmlReporter {
+            path,
+            run: CompactRun::default(),
+            spool: None,
+        }
+    }
+}
+
+impl Reporter for HtmlReporter {
+    fn event(&mut self, event: &Event) -> Result<(), ReportError> {
+        match event {
+            Event::RunStarted(_) => {
+                self.spool = Some(Spool::new().map_err(|error| {
+                    ReportError::new(&self.path, format!("spooling trials: {error}"))
+                })?);
+            }
+            Event::TrialFinished(finished) => {
+                if let Some(spool) = &mut self.spool {
+                    let section = self.run.redact(&trial_section(&finished.record));
+                    spool
+                        .push(&finished.record.name, &section)
+                        .map_err(|error| {
+                            ReportError::new(&self.path, format!("spooling trials: {error}"))
+                        })?;
+                }
+            }
+            _ => {}
+        }
+        if let Some(report) = self.run.event(event) {
+            let head = self.run.redact(&head(&report));
+            let mut spool = self.spool.take();
+            write_file(&self.path, |out| {
+                out.write_all(head.as_bytes())?;
+                if let Some(spool) = &mut spool {
+                    spool.copy_sorted(out, "")?;
+                }
+                out.write_all(FOOT.as_bytes())
+            })?;
+        }
+        Ok(())
+    }
 }

@@ -1,14 +1,27 @@
 //! JUnit XML, as GitLab, Jenkins and GitHub test reporters read it.
 
+use std::io::Write as _;
+use std::path::PathBuf;
+
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::run_report::{RunReport, TrialVerdict};
+use super::{write_file, CompactRun, ReportError, Reporter};
+use crate::outcome::event::Event;
+use crate::outcome::trial::{RunReport, TrialVerdict};
 
 /// The report as JUnit XML: one testsuite, one testcase per trial, with its level and citation as properties.
 pub fn render(report: &RunReport) -> Result<String, quick_junit::SerializeError> {
     let mut suite = TestSuite::new("ipdr-conformance");
     suite.add_property(Property::new("target", report.target.as_str()));
     suite.add_property(Property::new("run_id", report.run_id.as_str()));
+    if report.interrupted {
+        // Ctrl-C: the testcases are the trials done so far.
+        suite.add_property(Property::new("interrupted", "true"));
+        suite.add_property(Property::new(
+            "not_run",
+            report.not_run.len().to_string().as_str(),
+        ));
+    }
     suite.set_time(std::time::Duration::from_secs_f64(
         report.duration_ms / 1000.0,
     ));
@@ -59,4 +72,32 @@ pub fn render(report: &RunReport) -> Result<String, quick_junit::SerializeError>
     let mut junit = Report::new("ipdr-conformance");
     junit.add_test_suite(suite);
     junit.to_string()
+}
+
+/// Writes the JUnit report when the run ends.
+#[derive(Debug)]
+pub struct JunitReporter {
+    path: PathBuf,
+    run: CompactRun,
+}
+
+impl JunitReporter {
+    /// A JUnit report written to `path`.
+    pub fn new(path: PathBuf) -> JunitReporter {
+        JunitReporter {
+            path,
+            run: CompactRun::default(),
+        }
+    }
+}
+
+impl Reporter for JunitReporter {
+    fn event(&mut self, event: &Event) -> Result<(), ReportError> {
+        if let Some(report) = self.run.event(event) {
+            let xml = render(&report).map_err(|error| ReportError::new(&self.path, error))?;
+            let xml = self.run.redact(&xml);
+            write_file(&self.path, |out| out.write_all(xml.as_bytes()))?;
+        }
+        Ok(())
+    }
 }

@@ -1,5 +1,11 @@
 //! Markdown renderings for the README and CI summaries.
 
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use super::{write_file, CompactRun, ReportError, Reporter};
+use crate::outcome::event::Event;
+use crate::outcome::trial::{RunReport, TrialVerdict};
 use crate::spec::load::LoadedScenario;
 
 fn cell(text: &str) -> String {
@@ -45,10 +51,11 @@ pub fn scenario_table(scenarios: &[LoadedScenario]) -> String {
 }
 
 /// A Markdown summary fit for a CI job summary or a pull-request comment.
-pub fn summary(report: &super::run_report::RunReport) -> String {
-    use super::run_report::TrialVerdict;
+pub fn summary(report: &RunReport) -> String {
     let counts = report.counts();
-    let icon = if counts.fail > 0 {
+    let icon = if report.interrupted {
+        "⏹️"
+    } else if counts.fail > 0 {
         "❌"
     } else if counts.error > 0 {
         "⚠️"
@@ -64,6 +71,12 @@ pub fn summary(report: &super::run_report::RunReport) -> String {
         counts.skipped,
         counts.unsupported
     );
+    if report.interrupted {
+        out.push_str(&format!(
+            "**Interrupted** (Ctrl-C): the trials done so far; {} trial(s) not run.\n\n",
+            report.not_run.len()
+        ));
+    }
     let mut bad: Vec<_> = report
         .trials
         .iter()
@@ -118,4 +131,31 @@ pub fn summary(report: &super::run_report::RunReport) -> String {
         report.run_id, report.duration_ms
     ));
     out
+}
+
+/// Writes the Markdown summary when the run ends.
+#[derive(Debug)]
+pub struct MarkdownReporter {
+    path: PathBuf,
+    run: CompactRun,
+}
+
+impl MarkdownReporter {
+    /// A Markdown summary written to `path`.
+    pub fn new(path: PathBuf) -> MarkdownReporter {
+        MarkdownReporter {
+            path,
+            run: CompactRun::default(),
+        }
+    }
+}
+
+impl Reporter for MarkdownReporter {
+    fn event(&mut self, event: &Event) -> Result<(), ReportError> {
+        if let Some(report) = self.run.event(event) {
+            let text = self.run.redact(&summary(&report));
+            write_file(&self.path, |out| out.write_all(text.as_bytes()))?;
+        }
+        Ok(())
+    }
 }

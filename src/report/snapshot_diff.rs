@@ -4,15 +4,18 @@
 //! failure output of each trial it fails.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 
 use serde_json::Value;
 
 use super::curl::curl_command_redacted;
-use super::redact::Redactor;
-use crate::execution::scenario_run::{ScenarioOutcome, Verdict};
-use crate::execution::snapshot::compare::Leeway;
-use crate::execution::snapshot::profile::PendingSnapshot;
-use crate::execution::snapshot::{Comparand, Difference, ScenarioCheck, StepCheck, StepStatus};
+use super::{ReportError, Reporter};
+use crate::outcome::event::{Event, SnapshotContext, SnapshotSetup};
+use crate::outcome::redact::Redactor;
+use crate::outcome::scenario::{ScenarioOutcome, Verdict};
+use crate::outcome::snapshot::{
+    Comparand, Difference, Leeway, PendingSnapshot, ScenarioCheck, StepCheck, StepStatus,
+};
 use crate::spec::scenario::Level;
 
 /// Displayed values are cut at this many characters.
@@ -350,10 +353,174 @@ pub fn render_pending(profile: &str, pending: &[PendingSnapshot]) -> String {
     out
 }
 
+/// The snapshot summary after the run: what was recorded, or every step
+/// that differs from the profile or the `--compare-with` target, by level.
+#[derive(Debug, Default)]
+pub struct SnapshotSummaryReporter {
+    context: Option<SnapshotContext>,
+    redactor: Redactor,
+    /// Scenarios with a differing step.
+    checks: Vec<(String, ScenarioCheck)>,
+    recorded: usize,
+    recorded_scenarios: usize,
+    incomplete: Vec<String>,
+    pending: usize,
+    other_failed: Vec<String>,
+}
+
+impl SnapshotSummaryReporter {
+    /// A summary printed on stdout when the trials are done.
+    pub fn new() -> SnapshotSummaryReporter {
+        SnapshotSummaryReporter::default()
+    }
+
+    /// The summary's text (empty when there is nothing to say).
+    pub fn render(&self) -> String {
+        let Some(context) = &self.context else {
+            return String::new();
+        };
+        let comparand = &context.comparand;
+        let strict = context.strict;
+        let redactor = &self.redactor;
+        let mut out = String::new();
+        match &context.setup {
+            SnapshotSetup::Record { name, dir } => match dir {
+                Some(dir) => {
+                    out.push_str(&format!(
+                        "recorded snapshot profile {name}: {} snapshot(s) of {} scenario(s) in {}\n",
+                        self.recorded,
+                        self.recorded_scenarios,
+                        dir.display()
+                    ));
+                    if !self.incomplete.is_empty() {
+                        let mut incomplete = self.incomplete.clone();
+                        incomplete.sort();
+                        out.push_str(&format!(
+                            "  {} scenario(s) did not pass, so their steps after the failing one are not in the profile: {}\n",
+                            incomplete.len(),
+                            incomplete.join(", ")
+                        ));
+                    }
+                }
+                None => out.push_str(&format!(
+                    "CI is set: nothing was written; profile {name} was not recorded\n"
+                )),
+            },
+            SnapshotSetup::Compare => {
+                out.push_str(&render_summary(
+                    &self.checks,
+                    comparand,
+                    strict,
+                    true,
+                    redactor,
+                ));
+                if !self.other_failed.is_empty() {
+                    let mut failed = self.other_failed.clone();
+                    failed.sort();
+                    out.push_str(&format!(
+                        "note: --compare-with did not meet the expectations of {} scenario(s): {}\n",
+                        failed.len(),
+                        failed.join(", ")
+                    ));
+                }
+            }
+            SnapshotSetup::Check {
+                profile,
+                pending_dir,
+                ..
+            } => {
+                out.push_str(&render_summary(
+                    &self.checks,
+                    comparand,
+                    strict,
+                    false,
+                    redactor,
+                ));
+                if let Some(dir) = pending_dir {
+                    if self.pending > 0 {
+                        out.push_str(&format!(
+                            "wrote {} pending snapshot change(s) as .snap.new in {}; review them with `cargo insta review` (in the source tree) or `ipdr-conformance snapshots pending|accept|reject {profile}{}`\n",
+                            self.pending,
+                            dir.display(),
+                            match dir.parent() {
+                                Some(parent) if parent != std::path::Path::new(crate::outcome::snapshot::DEFAULT_SNAPSHOTS_DIR) => {
+                                    format!(" --snapshots-dir {}", parent.display())
+                                }
+                                _ => String::new(),
+                            }
+                        ));
+                    }
+                }
+            }
+        }
+        if !out.is_empty() && !out.ends_with("\n\n") {
+            out.push('\n');
+        }
+        out
+    }
+}
+
+impl Reporter for SnapshotSummaryReporter {
+    fn event(&mut self, event: &Event) -> Result<(), ReportError> {
+        match event {
+            Event::RunStarted(run) => {
+                self.context = run.snapshots.clone();
+                self.redactor = run.redactor.clone();
+            }
+            Event::TrialFinished(finished) => {
+                let name = &finished.record.name;
+                let tally = finished.snapshots;
+                self.pending += tally.pending;
+                if tally.other_failed {
+                    self.other_failed.push(name.clone());
+                }
+                let ran = finished
+                    .scenario
+                    .as_ref()
+                    .is_some_and(|finding| !matches!(finding.outcome.verdict, Verdict::Ignored(_)));
+                if let Some(SnapshotContext {
+                    setup: SnapshotSetup::Record { .. },
+                    ..
+                }) = &self.context
+                {
+                    if ran
+                        && finished
+                            .scenario
+                            .as_ref()
+                            .is_some_and(|finding| finding.snapshot_error.is_none())
+                    {
+                        self.recorded += tally.recorded;
+                        self.recorded_scenarios += 1;
+                        if tally.incomplete {
+                            self.incomplete.push(name.clone());
+                        }
+                    }
+                }
+                if let Some(check) = finished
+                    .scenario
+                    .as_ref()
+                    .and_then(|finding| finding.snapshot.as_ref())
+                    .filter(|check| check.has_differences())
+                {
+                    self.checks.push((name.clone(), check.clone()));
+                }
+            }
+            Event::TrialsFinished { .. } => {
+                let text = self.render();
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout.write_all(text.as_bytes());
+                let _ = stdout.flush();
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::execution::snapshot::NormalizedStep;
+    use crate::outcome::snapshot::NormalizedStep;
     use crate::spec::scenario::Answer;
     use serde_json::json;
 

@@ -36,15 +36,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use libtest_mimic::{Failed, Trial};
 use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestCaseError, TestError, TestRunner};
 
 use crate::execution::client::Client;
 use crate::execution::ledger_file::LedgerFile;
 use crate::execution::scenario_run::{CleanupLedger, RunIdentity};
 use crate::execution::suite::Suite;
+use crate::outcome::event::{Event, EventSink, FinishedTrial, SnapshotTally};
+use crate::outcome::trial::{millis, TrialRecord, TrialVerdict};
 use crate::report::redact::Redactor;
-use crate::report::run_report::{millis, push_record, TrialRecord, TrialRecords, TrialVerdict};
 use crate::spec::model::{Request, Violation};
 
 use concurrent::run_history;
@@ -673,91 +673,85 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The property trials for this run.
-pub fn trials(
-    runtime: &Arc<tokio::runtime::Runtime>,
-    suite: &Arc<Suite>,
+/// One property trial as the engine runs it (blocking: call it off the
+/// async workers): its seed line, verdict, cleanup and record go out as
+/// events. `seed` is chosen once per run, so that both trials print the same.
+pub fn run_as_trial(
+    trial: PropertyTrial,
+    runtime: &tokio::runtime::Handle,
+    suite: &Suite,
     options: &PropertyOptions,
-    records: &TrialRecords,
-    token: &str,
-) -> Vec<Trial> {
-    // One seed for both trials, chosen now so that both print the same.
-    let seed = options.seed.resolve();
-    let origin = options.seed.origin();
-    PropertyTrial::ALL
-        .into_iter()
-        .map(|trial| {
-            let (runtime, suite, mut options, records) = (
-                Arc::clone(runtime),
-                Arc::clone(suite),
-                options.clone(),
-                Arc::clone(records),
-            );
-            options.ledger_file = suite.ledger_file().cloned();
-            let redactor = Redactor::new(token);
-            Trial::test(trial.name(), move || {
-                let size = match trial {
-                    PropertyTrial::CrudSequences => format!(
-                        "{} sequences of up to {} requests",
-                        options.cases, options.max_ops
-                    ),
-                    PropertyTrial::ConcurrentLinearizable => format!(
-                        "{} histories of {CONCURRENT_CLIENTS} concurrent clients",
-                        options.concurrent_cases
-                    ),
-                };
-                println!(
-                    "{}: seed {seed} ({origin}{size}; --seed {seed} replays them)",
-                    trial.name()
-                );
-                let report = run_trial(
-                    trial,
-                    runtime.handle(),
-                    suite.client(),
-                    suite.identity(),
-                    &options,
-                    seed,
-                );
-                for problem in &report.cleanup_problems {
-                    eprintln!("warning: {problem}");
-                }
-                println!(
-                    "{}: seed {seed}: {} case(s) run, {} request(s), sequence fingerprint {:016x}",
-                    trial.name(),
-                    report.replays,
-                    report.requests,
-                    report.fingerprint
-                );
-                push_record(
-                    &records,
-                    TrialRecord {
-                        name: trial.name().to_string(),
-                        level: "property".to_string(),
-                        citation: "Managing IPDR Customers (generated operation sequences)"
-                            .to_string(),
-                        tags: ["list", "create", "full_update", "partial_update", "delete"]
-                            .map(String::from)
-                            .to_vec(),
-                        verdict: if report.failure.is_some() {
-                            TrialVerdict::Fail
-                        } else {
-                            TrialVerdict::Pass
-                        },
-                        duration_ms: millis(report.elapsed),
-                        message: report
-                            .failure
-                            .as_ref()
-                            .map(|failure| redactor.text(&failure.rendered)),
-                        transcript: Vec::new(),
-                        skipped_steps: Vec::new(),
-                    },
-                );
-                match report.failure {
-                    None => Ok(()),
-                    Some(failure) => Err(Failed::from(failure.rendered)),
-                }
-            })
-            .with_kind("property")
-        })
-        .collect()
+    seed: u64,
+    sink: &EventSink,
+) {
+    let name = trial.name();
+    sink.emit(Event::TrialStarted {
+        trial: name.clone(),
+    });
+    let mut options = options.clone();
+    options.ledger_file = suite.ledger_file().cloned();
+    let size = match trial {
+        PropertyTrial::CrudSequences => format!(
+            "{} sequences of up to {} requests",
+            options.cases, options.max_ops
+        ),
+        PropertyTrial::ConcurrentLinearizable => format!(
+            "{} histories of {CONCURRENT_CLIENTS} concurrent clients",
+            options.concurrent_cases
+        ),
+    };
+    sink.emit(Event::Note(format!(
+        "{name}: seed {seed} ({}{size}; --seed {seed} replays them)",
+        options.seed.origin()
+    )));
+    let report = run_trial(
+        trial,
+        runtime,
+        suite.client(),
+        suite.identity(),
+        &options,
+        seed,
+    );
+    sink.emit(Event::Note(format!(
+        "{name}: seed {seed}: {} case(s) run, {} request(s), sequence fingerprint {:016x}",
+        report.replays, report.requests, report.fingerprint
+    )));
+    let verdict = if report.failure.is_some() {
+        TrialVerdict::Fail
+    } else {
+        TrialVerdict::Pass
+    };
+    sink.emit(Event::Verdict {
+        trial: name.clone(),
+        verdict: verdict.clone(),
+    });
+    // Each case deleted its own records; what failed there is this trial's cleanup.
+    sink.emit(Event::Cleanup {
+        trial: name.clone(),
+        deletions: 0,
+        problems: report.cleanup_problems.clone(),
+    });
+    let redactor = suite.client().target().redactor();
+    sink.emit(Event::TrialFinished(Box::new(FinishedTrial {
+        record: TrialRecord {
+            name,
+            level: "property".to_string(),
+            citation: "Managing IPDR Customers (generated operation sequences)".to_string(),
+            tags: ["list", "create", "full_update", "partial_update", "delete"]
+                .map(String::from)
+                .to_vec(),
+            verdict,
+            duration_ms: millis(report.elapsed),
+            message: report
+                .failure
+                .as_ref()
+                .map(|failure| redactor.text(&failure.rendered)),
+            transcript: Vec::new(),
+            skipped_steps: Vec::new(),
+        },
+        kind: "property".to_string(),
+        scenario: None,
+        snapshots: SnapshotTally::default(),
+        observations: Vec::new(),
+    })));
 }

@@ -3,7 +3,7 @@
 //!
 //! - [`normalize`]: what a step's responses become (placeholders for ids,
 //!   UserIDs and run-specific names; lists filtered and sorted).
-//! - [`compare`]: the diff by JSON pointer, the canonical form, and the
+//! - [`compare`] (in [`crate::outcome::snapshot`]): the diff by JSON pointer, the canonical form, and the
 //!   verdict rule (a difference is reported, and fails only under `--strict`).
 //! - [`profile`]: profiles on disk and built into the binary, recording,
 //!   pending `.snap.new` changes.
@@ -11,117 +11,73 @@
 //! [`SnapshotPlan`] is what `run` does with them, chosen by
 //! [`SnapshotOptions`].
 
-pub mod compare;
 pub mod normalize;
 pub mod profile;
 
 use std::path::PathBuf;
 
-pub use compare::{canonical, diff, Difference, ScenarioCheck, StepCheck, StepStatus};
+/// Comparing normalized steps lives in the outcome layer, where reports read it.
+pub use crate::outcome::snapshot as compare;
+pub use crate::outcome::snapshot::{
+    canonical, diff, Comparand, Difference, ScenarioCheck, StepCheck, StepStatus,
+};
 pub use normalize::{snapshot_file_name, NormalizedStep, Normalizer};
 pub use profile::{
     ci_is_set, Profile, ProfileSource, ProfileWriter, SnapshotError, DEFAULT_DIR, DEFAULT_PROFILE,
 };
 
 use super::target::ApiToken;
+use crate::outcome::event::{SnapshotContext, SnapshotHome, SnapshotSetup};
 use crate::spec::load::LoadedScenario;
 
-/// Snapshot options of `run`.
-#[derive(Debug, Clone, clap::Args)]
+/// Snapshot options of `run` (the command line's `--snapshots`, `--record`, ... in `cli`).
+#[derive(Debug, Clone)]
 pub struct SnapshotOptions {
-    /// Check every step against this snapshot profile.
-    #[arg(
-        long = "snapshots",
-        value_name = "PROFILE",
-        default_value = DEFAULT_PROFILE,
-        conflicts_with = "record"
-    )]
+    /// Check every step against this snapshot profile (`--snapshots`).
     pub profile: String,
-    /// Where profiles live [default: ./snapshots if it holds the profile, else the profiles built into the binary].
-    #[arg(long, env = "IPDR_SNAPSHOTS_DIR", value_name = "DIR")]
+    /// Where profiles live (default: ./snapshots if it holds the profile, else the built-in ones).
     pub snapshots_dir: Option<PathBuf>,
-    /// Record a profile from the current target (into ./snapshots or --snapshots-dir) instead of checking one.
-    #[arg(long, value_name = "PROFILE")]
+    /// Record a profile from the current target instead of checking one.
     pub record: Option<String>,
-    /// With --record: replace an existing profile.
-    #[arg(long, requires = "record")]
+    /// With `record`: replace an existing profile.
     pub force: bool,
-    /// Fail on every difference from the profile (or the --compare-with target); without it, differences are only reported.
-    #[arg(long)]
+    /// Fail on every difference from the profile (or the `--compare-with` target).
     pub strict: bool,
-    /// Write a .snap.new beside each snapshot the target differs from, for review.
-    #[arg(long, conflicts_with = "record")]
+    /// Write a .snap.new beside each snapshot the target differs from.
     pub write_pending: bool,
     /// Differential mode.
-    #[command(flatten)]
     pub compare: CompareOptions,
 }
 
+impl Default for SnapshotOptions {
+    fn default() -> Self {
+        SnapshotOptions {
+            profile: DEFAULT_PROFILE.to_string(),
+            snapshots_dir: None,
+            record: None,
+            force: false,
+            strict: false,
+            write_pending: false,
+            compare: CompareOptions::default(),
+        }
+    }
+}
+
 /// `--compare-with`: a second target, run side by side with the first.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default)]
 pub struct CompareOptions {
-    /// Run every scenario against this target too and report each step whose normalized responses differ.
-    #[arg(long, value_name = "URL", conflicts_with = "record")]
+    /// The second target's base URL.
     pub compare_with: Option<String>,
-    /// API token on the --compare-with target [default: the target's].
-    #[arg(
-        long,
-        env = "IPDR_COMPARE_API_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
+    /// API token there (default: the target's).
     pub compare_api_token: Option<ApiToken>,
-    /// Username on the --compare-with target [default: the target's].
-    #[arg(long, value_name = "NAME")]
+    /// Username there (default: the target's).
     pub compare_username: Option<String>,
-    /// Context on the --compare-with target [default: the target's].
-    #[arg(long, value_name = "NAME")]
+    /// Context there (default: the target's).
     pub compare_context: Option<String>,
-    /// Second context on the --compare-with target [default: the target's].
-    #[arg(long, value_name = "NAME")]
+    /// Second context there (default: the target's).
     pub compare_second_context: Option<String>,
-    /// Forbidden context on the --compare-with target [default: the target's].
-    #[arg(long, value_name = "NAME")]
+    /// Forbidden context there (default: the target's).
     pub compare_forbidden_context: Option<String>,
-}
-
-/// How the two sides of a comparison are named in output.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Comparand {
-    /// What the target is compared with: `profile reference`, `--compare-with URL`.
-    pub title: String,
-    /// The same, short, for lines about one step: `profile reference`, `--compare-with`.
-    pub short: String,
-    /// The expected side in diff lines: `profile`, `compare-with`.
-    pub expected: String,
-    /// The target's side in diff lines: `got`, `target`.
-    pub actual: String,
-    /// Why a step has no counterpart.
-    pub missing: String,
-}
-
-impl Comparand {
-    /// A profile.
-    pub fn profile(name: &str) -> Comparand {
-        Comparand {
-            title: format!("profile {name}"),
-            short: format!("profile {name}"),
-            expected: "profile".to_string(),
-            actual: "got".to_string(),
-            missing: format!("no snapshot in profile {name}"),
-        }
-    }
-
-    /// A second target.
-    pub fn target(url: &str) -> Comparand {
-        Comparand {
-            title: format!("--compare-with {url}"),
-            short: "--compare-with".to_string(),
-            expected: "compare-with".to_string(),
-            actual: "target".to_string(),
-            missing: "not reached on --compare-with (a step before it failed there)".to_string(),
-        }
-    }
 }
 
 /// What `run` does with snapshots.
@@ -272,6 +228,34 @@ impl SnapshotPlan {
             SnapshotPlan::Check { profile, .. } => Comparand::profile(&profile.name),
             SnapshotPlan::Record { name, .. } => Comparand::profile(name),
             SnapshotPlan::Compare { url, .. } => Comparand::target(url),
+        }
+    }
+
+    /// What reporters need to know of this plan.
+    pub fn context(&self) -> SnapshotContext {
+        let setup = match self {
+            SnapshotPlan::Check {
+                profile,
+                pending_dir,
+                ..
+            } => SnapshotSetup::Check {
+                profile: profile.name.clone(),
+                home: match profile.directory() {
+                    Some(dir) => SnapshotHome::Directory(dir.to_path_buf()),
+                    None => SnapshotHome::BuiltIn(profile.name.clone()),
+                },
+                pending_dir: pending_dir.clone(),
+            },
+            SnapshotPlan::Record { name, writer, .. } => SnapshotSetup::Record {
+                name: name.clone(),
+                dir: writer.as_ref().map(|writer| writer.dir().to_path_buf()),
+            },
+            SnapshotPlan::Compare { .. } => SnapshotSetup::Compare,
+        };
+        SnapshotContext {
+            setup,
+            comparand: self.comparand(),
+            strict: self.strict(),
         }
     }
 

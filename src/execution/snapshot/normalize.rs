@@ -17,36 +17,19 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use crate::execution::client::{ReceivedResponse, TransportError};
-use crate::execution::scenario_run::{RunIdentity, ScenarioOutcome};
+use crate::execution::scenario_run::RunIdentity;
 use crate::execution::target::Target;
-use crate::report::redact::Redactor;
+use crate::outcome::exchange::{ReceivedResponse, TransportError};
+use crate::outcome::redact::Redactor;
+use crate::outcome::scenario::ScenarioOutcome;
+pub use crate::outcome::snapshot::NormalizedStep;
 use crate::spec::contract::MESSAGE_INVALID_CONTEXT_PREFIX;
 use crate::spec::load::LoadedScenario;
-use crate::spec::scenario::{Answer, AuthVariant, Level, Step};
+use crate::spec::scenario::{AuthVariant, Step};
 use crate::spec::template::{templates_in, Template, Variable};
 
 /// Longest step slug in a snapshot file name.
 const MAX_SLUG: usize = 60;
-
-/// One step's responses, normalized, with what names it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NormalizedStep {
-    /// 0-based position in the scenario.
-    pub index: usize,
-    /// The step's name.
-    pub name: String,
-    /// The level the step is checked at.
-    pub level: Level,
-    /// Which answers the step allows: where a refusal is allowed, the page leaves the outcome open.
-    pub answer: Answer,
-    /// The snapshot file name (see [`snapshot_file_name`]).
-    pub file_name: String,
-    /// The request as the scenario writes it, e.g. `PUT /api/ipdrcustomers/${uid:a}`.
-    pub request: String,
-    /// The normalized responses.
-    pub document: Value,
-}
 
 /// `<scenario name with :: → __>__<NN>_<step slug>.snap`, NN counting from 01.
 ///
@@ -118,7 +101,7 @@ impl Normalizer {
                 (identity.invalid_token(), "<invalid_token>".to_string()),
             ],
             names,
-            redactor: Redactor::for_target(target),
+            redactor: target.redactor(),
         }
     }
 
@@ -358,8 +341,8 @@ fn responses_len(step: &Step, received: usize) -> usize {
         .unwrap_or(received)
 }
 
-/// Every `${uid:LABEL}` label a scenario uses.
-fn scenario_labels(loaded: &LoadedScenario) -> Vec<String> {
+/// Every `${uid:LABEL}` label a scenario names (with repeats).
+pub fn scenario_labels(loaded: &LoadedScenario) -> Vec<String> {
     let mut templates = Vec::new();
     for step in &loaded.scenario.steps {
         templates.extend(Template::parse(&step.request.path).ok());

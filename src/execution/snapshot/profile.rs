@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::compare::{diff, Difference};
 use super::normalize::NormalizedStep;
+use crate::outcome::snapshot::diff;
+pub use crate::outcome::snapshot::PendingSnapshot;
 use crate::spec::load::LoadedScenario;
 
 include!(concat!(env!("OUT_DIR"), "/embedded_snapshots.rs"));
@@ -17,7 +18,7 @@ include!(concat!(env!("OUT_DIR"), "/embedded_snapshots.rs"));
 /// The profile checked against when `--snapshots` is not given.
 pub const DEFAULT_PROFILE: &str = "reference";
 /// Where profiles live when `--snapshots-dir` is not given (relative to the working directory).
-pub const DEFAULT_DIR: &str = "snapshots";
+pub const DEFAULT_DIR: &str = crate::outcome::snapshot::DEFAULT_SNAPSHOTS_DIR;
 /// Extension of a snapshot file.
 pub const SNAP_EXTENSION: &str = ".snap";
 /// Extension of a pending change, beside its snapshot (as insta writes them).
@@ -383,15 +384,6 @@ pub fn write_pending(
         }
         Ok(false)
     }
-}
-
-/// One pending change of a profile.
-#[derive(Debug, Clone)]
-pub struct PendingSnapshot {
-    /// The snapshot file name (without `.new`).
-    pub file_name: String,
-    /// The differences from the committed snapshot; None when the snapshot is new.
-    pub differences: Option<Vec<Difference>>,
 }
 
 /// The pending changes (`.snap.new` files) of the profile in `dir`.

@@ -2,8 +2,6 @@
 
 use serde_json::Value;
 
-use crate::execution::target::Target;
-
 /// What replaces a secret in output.
 pub const REDACTED: &str = "<redacted>";
 
@@ -45,16 +43,12 @@ impl Redactor {
         redactor
     }
 
-    /// A redactor for every secret the harness holds for `target`: the
+    /// A redactor for every secret the harness holds for a target: the
     /// token and, with `--other-*`, the other user's token, redacted alike.
-    pub fn for_target(target: &Target) -> Redactor {
-        let mut redactor = Redactor::new(target.api_token.expose());
-        if let Some(other) = &target.other {
-            redactor.push(
-                other.api_token.expose(),
-                OTHER_TOKEN_VARIABLE,
-                "the other user's API token",
-            );
+    pub fn for_tokens(token: &str, other_token: Option<&str>) -> Redactor {
+        let mut redactor = Redactor::new(token);
+        if let Some(other) = other_token {
+            redactor.push(other, OTHER_TOKEN_VARIABLE, "the other user's API token");
         }
         redactor
     }

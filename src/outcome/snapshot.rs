@@ -1,5 +1,7 @@
-//! Comparing normalized steps: the diff by JSON pointer, the canonical form,
-//! and the verdict rule.
+//! Snapshot results: normalized steps, and comparing them (the diff by JSON
+//! pointer, the canonical form, and the verdict rule). Normalizing and
+//! recording live in `execution::snapshot`; showing them in
+//! `report::snapshot_diff`.
 //!
 //! The verdict: **without `--strict`, a snapshot difference never fails a
 //! trial**; it is reported. The scenario's own checks, read from the page,
@@ -29,9 +31,78 @@
 
 use serde_json::{Map, Value};
 
-use super::normalize::NormalizedStep;
 use crate::spec::contract::{CREATE_MANDATORY_FIELDS, CUSTOMER_FIELDS};
+
+/// Where profiles live by default, relative to the working directory.
+pub const DEFAULT_SNAPSHOTS_DIR: &str = "snapshots";
 use crate::spec::scenario::{Answer, Level};
+
+/// One step's responses, normalized, with what names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NormalizedStep {
+    /// 0-based position in the scenario.
+    pub index: usize,
+    /// The step's name.
+    pub name: String,
+    /// The level the step is checked at.
+    pub level: Level,
+    /// Which answers the step allows: where a refusal is allowed, the page leaves the outcome open.
+    pub answer: Answer,
+    /// The snapshot file name (`execution::snapshot::snapshot_file_name`).
+    pub file_name: String,
+    /// The request as the scenario writes it, e.g. `PUT /api/ipdrcustomers/${uid:a}`.
+    pub request: String,
+    /// The normalized responses.
+    pub document: Value,
+}
+
+/// How the two sides of a comparison are named in output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comparand {
+    /// What the target is compared with: `profile reference`, `--compare-with URL`.
+    pub title: String,
+    /// The same, short, for lines about one step: `profile reference`, `--compare-with`.
+    pub short: String,
+    /// The expected side in diff lines: `profile`, `compare-with`.
+    pub expected: String,
+    /// The target's side in diff lines: `got`, `target`.
+    pub actual: String,
+    /// Why a step has no counterpart.
+    pub missing: String,
+}
+
+impl Comparand {
+    /// A profile.
+    pub fn profile(name: &str) -> Comparand {
+        Comparand {
+            title: format!("profile {name}"),
+            short: format!("profile {name}"),
+            expected: "profile".to_string(),
+            actual: "got".to_string(),
+            missing: format!("no snapshot in profile {name}"),
+        }
+    }
+
+    /// A second target.
+    pub fn target(url: &str) -> Comparand {
+        Comparand {
+            title: format!("--compare-with {url}"),
+            short: "--compare-with".to_string(),
+            expected: "compare-with".to_string(),
+            actual: "target".to_string(),
+            missing: "not reached on --compare-with (a step before it failed there)".to_string(),
+        }
+    }
+}
+
+/// One pending change of a profile.
+#[derive(Debug, Clone)]
+pub struct PendingSnapshot {
+    /// The snapshot file name (without `.new`).
+    pub file_name: String,
+    /// The differences from the committed snapshot; None when the snapshot is new.
+    pub differences: Option<Vec<Difference>>,
+}
 
 /// One difference between two normalized documents.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,16 +1,19 @@
-//! The record of one run that every report format is rendered from:
-//! trials with verdicts, levels, citations, timings and transcripts, with
-//! the token already redacted.
+//! What a finished trial leaves: its one verdict ([`TrialVerdict`]), level,
+//! citation, timing and a compact transcript (bounded body excerpts), with
+//! the tokens already redacted; and [`RunReport`], the JSON report's shape,
+//! which `--rerun-failed` reads back.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::exchange::Exchange;
 use super::redact::Redactor;
-use crate::execution::client::Exchange;
+use super::scenario::{ScenarioOutcome, Verdict};
+use crate::spec::load::LoadedScenario;
 
-/// How one trial ended.
+/// How one trial ended: the one verdict of a trial, whatever ran it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum TrialVerdict {
@@ -46,6 +49,43 @@ impl TrialVerdict {
             TrialVerdict::Error { .. } => "error",
         }
     }
+
+    /// The verdict of a scenario trial: from how its steps ended, and
+    /// whether anything else (a snapshot difference under `--strict`) failed
+    /// it (`failed_otherwise`). The one place a scenario's ending becomes a
+    /// trial verdict.
+    pub fn of_scenario(
+        outcome: &ScenarioOutcome,
+        failed_otherwise: bool,
+        redactor: &Redactor,
+    ) -> TrialVerdict {
+        match &outcome.verdict {
+            Verdict::Ignored(reason) => TrialVerdict::Skipped {
+                reason: reason.clone(),
+            },
+            Verdict::Errored(index) => TrialVerdict::Error {
+                reason: outcome
+                    .panic
+                    .clone()
+                    .or_else(|| {
+                        outcome
+                            .steps
+                            .get(*index)
+                            .and_then(|step| step.problem.clone())
+                    })
+                    .map(|reason| redactor.text(&reason))
+                    .unwrap_or_else(|| "the harness could not check this trial".to_string()),
+            },
+            Verdict::Failed(_) => TrialVerdict::Fail,
+            Verdict::Passed if failed_otherwise => TrialVerdict::Fail,
+            Verdict::Passed => TrialVerdict::Pass,
+        }
+    }
+
+    /// Whether the trial counts as failed in libtest's terms (a contract failure or an error).
+    pub fn is_failure(&self) -> bool {
+        matches!(self, TrialVerdict::Fail | TrialVerdict::Error { .. })
+    }
 }
 
 /// One request and its response, as reports show it.
@@ -64,9 +104,14 @@ pub struct ExchangeRecord {
     /// Response Content-Type.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
-    /// Response body (JSON where it parses, else text), token redacted.
+    /// Response body (JSON where it parses, else text), token redacted; for a
+    /// body over [`BODY_EXCERPT_BYTES`](super::exchange::BODY_EXCERPT_BYTES),
+    /// an excerpt: the first bytes of a text, or a list's own records only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_body: Option<Value>,
+    /// The whole body's size in bytes, when `response_body` is an excerpt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_body_bytes: Option<usize>,
     /// Why no response came.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transport_error: Option<String>,
@@ -102,6 +147,10 @@ impl ExchangeRecord {
                     None,
                 ),
             };
+        let response_body_bytes = match &exchange.response {
+            Ok(response) if response.is_excerpt() => Some(response.body_bytes),
+            _ => None,
+        };
         ExchangeRecord {
             method: exchange.request.method.clone(),
             url: redactor.text(&exchange.request.url),
@@ -109,6 +158,7 @@ impl ExchangeRecord {
             status,
             content_type,
             response_body,
+            response_body_bytes,
             transport_error,
             elapsed_ms,
         }
@@ -178,6 +228,13 @@ pub struct RunReport {
     pub target: String,
     /// Wall time of the whole run in milliseconds.
     pub duration_ms: f64,
+    /// Whether Ctrl-C (SIGINT or SIGTERM) stopped the run: `trials` holds
+    /// only those that finished, `not_run` the rest.
+    #[serde(default)]
+    pub interrupted: bool,
+    /// Trials of the plan that did not finish, in name order (an interrupted run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_run: Vec<String>,
     /// Every trial, in name order.
     pub trials: Vec<TrialRecord>,
 }
@@ -197,6 +254,19 @@ pub struct VerdictCounts {
     pub error: usize,
 }
 
+impl VerdictCounts {
+    /// Counts one more trial ending with `verdict`.
+    pub fn count(&mut self, verdict: &TrialVerdict) {
+        match verdict {
+            TrialVerdict::Pass => self.pass += 1,
+            TrialVerdict::Fail => self.fail += 1,
+            TrialVerdict::Unsupported { .. } => self.unsupported += 1,
+            TrialVerdict::Skipped { .. } => self.skipped += 1,
+            TrialVerdict::Error { .. } => self.error += 1,
+        }
+    }
+}
+
 impl RunReport {
     /// How many steps were skipped by their `only_if`, over every trial.
     pub fn skipped_steps(&self) -> usize {
@@ -210,13 +280,7 @@ impl RunReport {
     pub fn counts(&self) -> VerdictCounts {
         let mut counts = VerdictCounts::default();
         for trial in &self.trials {
-            match trial.verdict {
-                TrialVerdict::Pass => counts.pass += 1,
-                TrialVerdict::Fail => counts.fail += 1,
-                TrialVerdict::Unsupported { .. } => counts.unsupported += 1,
-                TrialVerdict::Skipped { .. } => counts.skipped += 1,
-                TrialVerdict::Error { .. } => counts.error += 1,
-            }
+            counts.count(&trial.verdict);
         }
         counts
     }
@@ -227,54 +291,22 @@ impl RunReport {
     }
 }
 
-/// Where the trials of a run put their records as they finish.
-pub type TrialRecords = std::sync::Arc<std::sync::Mutex<Vec<TrialRecord>>>;
-
-/// Adds one trial's record.
-pub fn push_record(records: &TrialRecords, record: TrialRecord) {
-    records
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .push(record);
-}
-
 /// Milliseconds of a duration, for reports.
 pub fn millis(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
 impl TrialRecord {
-    /// The record of one scenario trial: its verdict from the outcome (and
-    /// any snapshot failure), the failure text, and the transcript.
+    /// The record of one scenario trial: its verdict, the failure text, and
+    /// the transcript (as compact as the steps kept it).
     pub fn from_scenario(
-        loaded: &crate::spec::load::LoadedScenario,
-        outcome: &crate::execution::scenario_run::ScenarioOutcome,
+        loaded: &LoadedScenario,
+        outcome: &ScenarioOutcome,
+        verdict: TrialVerdict,
         failure: Option<&str>,
         duration: Duration,
         redactor: &Redactor,
     ) -> TrialRecord {
-        use crate::execution::scenario_run::Verdict;
-        let verdict = match &outcome.verdict {
-            Verdict::Ignored(reason) => TrialVerdict::Skipped {
-                reason: reason.clone(),
-            },
-            Verdict::Errored(index) => TrialVerdict::Error {
-                reason: outcome
-                    .panic
-                    .clone()
-                    .or_else(|| {
-                        outcome
-                            .steps
-                            .get(*index)
-                            .and_then(|step| step.problem.clone())
-                    })
-                    .map(|reason| redactor.text(&reason))
-                    .unwrap_or_else(|| "the harness could not check this trial".to_string()),
-            },
-            Verdict::Failed(_) => TrialVerdict::Fail,
-            Verdict::Passed if failure.is_some() => TrialVerdict::Fail,
-            Verdict::Passed => TrialVerdict::Pass,
-        };
         TrialRecord {
             name: loaded.scenario.name.clone(),
             level: loaded.scenario.level.as_str().to_string(),

@@ -1,0 +1,472 @@
+//! `run`: its options, their conversion into a [`RunConfig`], and the
+//! command itself: the runtime, Ctrl-C, the reporters and the exit code.
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use ipdr_conformance::execution::engine::{self, Interrupt, RunConfig, SetupError, TargetChoice};
+use ipdr_conformance::execution::gate::{GateConfig, DEFAULT_JOBS};
+use ipdr_conformance::execution::ledger_file::DEFAULT_LEDGER_DIR;
+use ipdr_conformance::execution::plan::Selection;
+use ipdr_conformance::execution::property::{
+    PropertyOptions, SeedChoice, DEFAULT_CASES, DEFAULT_CONCURRENT_CASES, DEFAULT_MAX_OPS,
+    DEFAULT_REPRO_DIR,
+};
+use ipdr_conformance::execution::snapshot::{CompareOptions, SnapshotOptions, DEFAULT_PROFILE};
+use ipdr_conformance::execution::target::ApiToken;
+use ipdr_conformance::outcome::event::EventSink;
+use ipdr_conformance::outcome::exit::{ExitStatus, EXIT_INTERRUPTED};
+use ipdr_conformance::outcome::trial::{RunReport, TrialVerdict};
+use ipdr_conformance::report::console::{render_list, ConsoleReporter};
+use ipdr_conformance::report::exit_status::ExitStatusReporter;
+use ipdr_conformance::report::html::HtmlReporter;
+use ipdr_conformance::report::json::JsonReporter;
+use ipdr_conformance::report::junit::JunitReporter;
+use ipdr_conformance::report::markdown::MarkdownReporter;
+use ipdr_conformance::report::progress::ProgressLine;
+use ipdr_conformance::report::snapshot_diff::SnapshotSummaryReporter;
+use ipdr_conformance::report::{self, Reporter};
+
+use super::target::TargetArgs;
+
+/// Options of `run`: the target, the scenarios, selection, reports.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The target.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Load scenarios from this directory instead of the ones built into the binary.
+    #[arg(long, env = "IPDR_SPECS", value_name = "DIR")]
+    pub specs: Option<PathBuf>,
+    /// Property-based sequences.
+    #[command(flatten)]
+    pub property: PropertyArgs,
+    /// Snapshot profiles and differential mode.
+    #[command(flatten)]
+    pub snapshots: SnapshotArgs,
+    /// Reports and reruns.
+    #[command(flatten)]
+    pub reports: ReportArgs,
+    /// Deep mode: also run the scenarios tagged `deep` (they cost many requests, e.g. a list past 1,000 records).
+    #[arg(long, env = "IPDR_DEEP", value_parser = clap::builder::BoolishValueParser::new())]
+    pub deep: bool,
+    /// Which trials, and how fast.
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
+}
+
+/// Selection as in `cargo test`, and the request gate.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ScheduleArgs {
+    /// Run only the trials whose name (or `[kind] name`) contains this.
+    #[arg(value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// The filter and --skip match whole names only.
+    #[arg(long)]
+    pub exact: bool,
+    /// Leave out the trials matching this (repeatable).
+    #[arg(long, value_name = "FILTER")]
+    pub skip: Vec<String>,
+    /// List the trials and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Most requests in flight at once against the target (the request gate).
+    #[arg(long, env = "IPDR_JOBS", default_value_t = DEFAULT_JOBS, value_name = "N")]
+    pub jobs: usize,
+    /// Most requests started per second (for production servers); no limit without it.
+    #[arg(long, env = "IPDR_MAX_RPS", value_name = "R")]
+    pub max_rps: Option<f64>,
+}
+
+/// Options of the property trials.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PropertyArgs {
+    /// Generated sequences for property::crud_sequences.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CASES)]
+    pub cases: u32,
+    /// Longest generated sequence, in requests.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_OPS)]
+    pub max_ops: usize,
+    /// Generated concurrent histories for property::concurrent_linearizable.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CONCURRENT_CASES)]
+    pub concurrent_cases: u32,
+    /// Seed of the generated sequences, printed on every run. Without --seed a fixed default,
+    /// so two runs against one server give the same verdicts; `random` draws a fresh seed;
+    /// a number replays the run that printed it.
+    #[arg(
+        long,
+        value_name = "N|random",
+        default_value = "default",
+        hide_default_value = true
+    )]
+    pub seed: SeedChoice,
+    /// Where a failing property writes its reproduction scenario.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_REPRO_DIR)]
+    pub repro_dir: PathBuf,
+}
+
+impl From<PropertyArgs> for PropertyOptions {
+    fn from(args: PropertyArgs) -> PropertyOptions {
+        PropertyOptions {
+            cases: args.cases,
+            max_ops: args.max_ops,
+            concurrent_cases: args.concurrent_cases,
+            seed: args.seed,
+            repro_dir: args.repro_dir,
+            ..PropertyOptions::default()
+        }
+    }
+}
+
+/// Snapshot options of `run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SnapshotArgs {
+    /// Check every step against this snapshot profile.
+    #[arg(
+        long = "snapshots",
+        value_name = "PROFILE",
+        default_value = DEFAULT_PROFILE,
+        conflicts_with = "record"
+    )]
+    pub profile: String,
+    /// Where profiles live [default: ./snapshots if it holds the profile, else the profiles built into the binary].
+    #[arg(long, env = "IPDR_SNAPSHOTS_DIR", value_name = "DIR")]
+    pub snapshots_dir: Option<PathBuf>,
+    /// Record a profile from the current target (into ./snapshots or --snapshots-dir) instead of checking one.
+    #[arg(long, value_name = "PROFILE")]
+    pub record: Option<String>,
+    /// With --record: replace an existing profile.
+    #[arg(long, requires = "record")]
+    pub force: bool,
+    /// Fail on every difference from the profile (or the --compare-with target); without it, differences are only reported.
+    #[arg(long)]
+    pub strict: bool,
+    /// Write a .snap.new beside each snapshot the target differs from, for review.
+    #[arg(long, conflicts_with = "record")]
+    pub write_pending: bool,
+    /// Differential mode.
+    #[command(flatten)]
+    pub compare: CompareArgs,
+}
+
+/// `--compare-with`: a second target, run side by side with the first.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CompareArgs {
+    /// Run every scenario against this target too and report each step whose normalized responses differ.
+    #[arg(long, value_name = "URL", conflicts_with = "record")]
+    pub compare_with: Option<String>,
+    /// API token on the --compare-with target [default: the target's].
+    #[arg(
+        long,
+        env = "IPDR_COMPARE_API_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub compare_api_token: Option<ApiToken>,
+    /// Username on the --compare-with target [default: the target's].
+    #[arg(long, value_name = "NAME")]
+    pub compare_username: Option<String>,
+    /// Context on the --compare-with target [default: the target's].
+    #[arg(long, value_name = "NAME")]
+    pub compare_context: Option<String>,
+    /// Second context on the --compare-with target [default: the target's].
+    #[arg(long, value_name = "NAME")]
+    pub compare_second_context: Option<String>,
+    /// Forbidden context on the --compare-with target [default: the target's].
+    #[arg(long, value_name = "NAME")]
+    pub compare_forbidden_context: Option<String>,
+}
+
+impl From<SnapshotArgs> for SnapshotOptions {
+    fn from(args: SnapshotArgs) -> SnapshotOptions {
+        SnapshotOptions {
+            profile: args.profile,
+            snapshots_dir: args.snapshots_dir,
+            record: args.record,
+            force: args.force,
+            strict: args.strict,
+            write_pending: args.write_pending,
+            compare: CompareOptions {
+                compare_with: args.compare.compare_with,
+                compare_api_token: args.compare.compare_api_token,
+                compare_username: args.compare.compare_username,
+                compare_context: args.compare.compare_context,
+                compare_second_context: args.compare.compare_second_context,
+                compare_forbidden_context: args.compare.compare_forbidden_context,
+            },
+        }
+    }
+}
+
+/// Where reports go, and which trials to rerun.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportArgs {
+    /// Write JUnit XML (one testcase per trial, level and citation as properties).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write every trial with verdict, level, citation, timing and transcript (body excerpts) as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    /// Write one self-contained HTML page: the conformance matrix and every transcript.
+    #[arg(long, value_name = "FILE")]
+    pub report_html: Option<PathBuf>,
+    /// Write a Markdown summary for a CI job summary or a pull-request comment.
+    #[arg(long, value_name = "FILE")]
+    pub summary_md: Option<PathBuf>,
+    /// Run only the trials that failed or errored in this earlier --report-json file.
+    #[arg(long, value_name = "FILE")]
+    pub rerun_failed: Option<PathBuf>,
+    /// Where the cleanup ledger of a run against --target is kept until the run has cleaned up.
+    #[arg(long, env = "IPDR_LEDGER_DIR", default_value = DEFAULT_LEDGER_DIR, value_name = "DIR")]
+    pub ledger_dir: PathBuf,
+}
+
+impl ReportArgs {
+    /// Fails early, before any trial, when a report file cannot be created.
+    fn check_paths(&self) -> Result<(), SetupError> {
+        for path in self.paths() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .map_err(|error| {
+                    SetupError::Configuration(format!(
+                        "cannot write the report {}: {error}",
+                        path.display()
+                    ))
+                })?;
+        }
+        Ok(())
+    }
+
+    fn paths(&self) -> impl Iterator<Item = &PathBuf> {
+        [
+            &self.junit,
+            &self.report_json,
+            &self.report_html,
+            &self.summary_md,
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// A reporter for each report asked for.
+    fn reporters(&self) -> Vec<Box<dyn Reporter>> {
+        let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
+        if let Some(path) = &self.junit {
+            reporters.push(Box::new(JunitReporter::new(path.clone())));
+        }
+        if let Some(path) = &self.report_json {
+            reporters.push(Box::new(JsonReporter::new(path.clone())));
+        }
+        if let Some(path) = &self.report_html {
+            reporters.push(Box::new(HtmlReporter::new(path.clone())));
+        }
+        if let Some(path) = &self.summary_md {
+            reporters.push(Box::new(MarkdownReporter::new(path.clone())));
+        }
+        reporters
+    }
+}
+
+/// The names of the trials that failed or errored in an earlier JSON report.
+fn failed_in(path: &PathBuf) -> Result<BTreeSet<String>, SetupError> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        SetupError::Configuration(format!("--rerun-failed {}: {error}", path.display()))
+    })?;
+    let report: RunReport = serde_json::from_str(&text).map_err(|error| {
+        SetupError::Configuration(format!(
+            "--rerun-failed {}: not a --report-json file: {error}",
+            path.display()
+        ))
+    })?;
+    Ok(report
+        .trials
+        .into_iter()
+        .filter(|trial| {
+            matches!(
+                trial.verdict,
+                TrialVerdict::Fail | TrialVerdict::Error { .. }
+            )
+        })
+        .map(|trial| trial.name)
+        .collect())
+}
+
+impl RunArgs {
+    /// The typed configuration of this run.
+    pub fn config(&self) -> Result<RunConfig, SetupError> {
+        let target = match &self.target.target {
+            Some(url) => TargetChoice::Remote(self.target.target(url)?),
+            None => TargetChoice::Embedded,
+        };
+        let only = match &self.reports.rerun_failed {
+            Some(path) => Some(failed_in(path)?),
+            None => None,
+        };
+        if self.schedule.jobs == 0 {
+            return Err(SetupError::Configuration(
+                "--jobs must be at least 1".to_string(),
+            ));
+        }
+        if let Some(rate) = self.schedule.max_rps {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(SetupError::Configuration(format!(
+                    "--max-rps {rate} must be a positive number of requests per second"
+                )));
+            }
+        }
+        Ok(RunConfig {
+            target,
+            timeout: self.target.timeout()?,
+            retries: self.target.retries,
+            specs: self.specs.clone(),
+            deep: self.deep,
+            property: self.property.clone().into(),
+            snapshots: self.snapshots.clone().into(),
+            selection: Selection {
+                filter: self.schedule.filter.clone(),
+                exact: self.schedule.exact,
+                skip: self.schedule.skip.clone(),
+                only,
+            },
+            ledger_dir: self.reports.ledger_dir.clone(),
+            gate: GateConfig {
+                jobs: self.schedule.jobs,
+                max_rps: self.schedule.max_rps,
+                ..GateConfig::default()
+            },
+            heartbeat: false,
+        })
+    }
+}
+
+/// `run`: the suite against the target, every requested report, and the exit code.
+pub fn run(args: RunArgs) -> ExitCode {
+    let setup_failed = |error: SetupError| {
+        eprintln!("error: {error}");
+        ExitCode::from(ExitStatus::Setup.code())
+    };
+    let mut config = match args.config() {
+        Ok(config) => config,
+        Err(error) => return setup_failed(error),
+    };
+    if args.schedule.list {
+        return match engine::plan_only(&config) {
+            Ok(plan) => {
+                print!("{}", render_list(&plan.planned()));
+                ExitCode::SUCCESS
+            }
+            Err(error) => setup_failed(error),
+        };
+    }
+    if let Err(error) = args.reports.check_paths() {
+        return setup_failed(error);
+    }
+    if args.target.target.is_none() && args.target.has_credentials() {
+        eprintln!("note: no --target given, so the credentials given are ignored and the embedded reference server is used");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return setup_failed(SetupError::Configuration(format!(
+                "starting the async runtime: {error}"
+            )))
+        }
+    };
+    let progress = std::io::stderr().is_terminal().then(ProgressLine::new);
+    config.heartbeat = progress.is_some();
+    let exit_status = ExitStatusReporter::new();
+    let mut reporters: Vec<Box<dyn Reporter>> = vec![
+        Box::new(ConsoleReporter::new(std::io::stdout().is_terminal())),
+        Box::new(SnapshotSummaryReporter::new()),
+        Box::new(exit_status.clone()),
+    ];
+    reporters.extend(args.reports.reporters());
+    let (sink, events) = EventSink::channel();
+    let reporting = std::thread::spawn(move || report::drive(events, reporters, progress));
+    let interrupt = Interrupt::new();
+    let ledger_note = match &config.target {
+        TargetChoice::Remote(target) => format!(
+            "the cleanup ledger in {} lists what this run created: `ipdr-conformance sweep --target {}` finishes the job",
+            args.reports.ledger_dir.display(),
+            target.base_url
+        ),
+        TargetChoice::Embedded => {
+            "the embedded reference server stops with the run, so nothing of it is left".to_string()
+        }
+    };
+    let result = runtime.block_on(async {
+        tokio::spawn(watch_signals(Arc::clone(&interrupt), ledger_note));
+        engine::run(config, sink, interrupt).await
+    });
+    // Ends every task still holding the event sink, so that the reporters see the stream end.
+    drop(runtime);
+    let report_failures = reporting.join().unwrap_or_default();
+    for failure in &report_failures {
+        eprintln!("error: {failure}");
+    }
+    let status = match result {
+        Err(SetupError::Interrupted) => {
+            eprintln!("error: {}", SetupError::Interrupted);
+            ExitStatus::Interrupted
+        }
+        Err(error) => return setup_failed(error),
+        Ok(end) => {
+            let mut status = exit_status.status();
+            if end.interrupted {
+                status = status.and(ExitStatus::Interrupted);
+            }
+            status
+        }
+    };
+    let report_status = if report_failures.is_empty() {
+        ExitStatus::Pass
+    } else {
+        ExitStatus::HarnessError
+    };
+    ExitCode::from(status.and(report_status).code())
+}
+
+/// Ctrl-C or SIGTERM: the first asks the run to stop; the second exits at once.
+async fn watch_signals(interrupt: Arc<Interrupt>, ledger_note: String) {
+    #[cfg(unix)]
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let mut signals = 0;
+    loop {
+        #[cfg(unix)]
+        let received = match terminate.as_mut() {
+            Some(terminate) => tokio::select! {
+                result = tokio::signal::ctrl_c() => result.is_ok(),
+                received = terminate.recv() => received.is_some(),
+            },
+            None => tokio::signal::ctrl_c().await.is_ok(),
+        };
+        #[cfg(not(unix))]
+        let received = tokio::signal::ctrl_c().await.is_ok();
+        if !received {
+            return;
+        }
+        signals += 1;
+        if signals == 1 {
+            interrupt.request();
+        } else {
+            let clear = if std::io::stderr().is_terminal() {
+                "\r\x1b[2K"
+            } else {
+                ""
+            };
+            eprintln!("{clear}interrupted again: exiting at once; {ledger_note}");
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! `sweep`: deletes the records that killed runs left on the target, as
+//! their ledgers list them; touches only UserIDs with their run's prefix.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use ipdr_conformance::execution::client::Client;
+use ipdr_conformance::execution::engine::{preflight, SetupError};
+use ipdr_conformance::execution::ledger_file::{self, DEFAULT_LEDGER_DIR};
+use ipdr_conformance::outcome::exit::ExitStatus;
+
+use super::target::TargetArgs;
+
+/// Options of `sweep`.
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    /// The target whose leftovers to delete.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Where run ledgers are kept.
+    #[arg(long, env = "IPDR_LEDGER_DIR", default_value = DEFAULT_LEDGER_DIR, value_name = "DIR")]
+    pub ledger_dir: PathBuf,
+    /// Say what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Runs `sweep`: exit 0 when every listed record is gone, 3 when some could not be deleted, 2 on setup.
+pub fn sweep(args: SweepArgs) -> ExitCode {
+    let result = (|| -> Result<bool, SetupError> {
+        let url = args.target.target.clone().ok_or_else(|| {
+            SetupError::Configuration("sweep needs --target (IPDR_TARGET)".to_string())
+        })?;
+        let target = args.target.target(&url)?;
+        let client = Client::new(target)
+            .map_err(|error| SetupError::Configuration(error.to_string()))?
+            .with_retries(args.target.retries);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| {
+                SetupError::Configuration(format!("starting the async runtime: {error}"))
+            })?;
+        runtime.block_on(preflight(&client))?;
+        let report = runtime
+            .block_on(ledger_file::sweep(&client, &args.ledger_dir, args.dry_run))
+            .map_err(|error| SetupError::Configuration(error.to_string()))?;
+        let verb = if args.dry_run {
+            "would delete"
+        } else {
+            "deleted"
+        };
+        for (context, uid) in &report.deleted {
+            println!("{verb} {uid} in context {context}");
+        }
+        for (context, uid) in &report.already_gone {
+            println!("already gone: {uid} in context {context}");
+        }
+        for (context, uid, why) in &report.failed {
+            println!("could not delete {uid} in context {context}: {why}");
+        }
+        if report.other_targets > 0 {
+            println!(
+                "left alone: {} ledger entries of other targets",
+                report.other_targets
+            );
+        }
+        println!(
+            "sweep: {} {verb}, {} already gone, {} failed, {} ledger file(s) retired",
+            report.deleted.len(),
+            report.already_gone.len(),
+            report.failed.len(),
+            report.retired_files.len()
+        );
+        Ok(report.failed.is_empty())
+    })();
+    let status = match result {
+        Ok(true) => ExitStatus::Pass,
+        Ok(false) => ExitStatus::HarnessError,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitStatus::Setup
+        }
+    };
+    ExitCode::from(status.code())
+}

@@ -1,0 +1,172 @@
+//! Where the target is and how to authenticate, from the command line into a [`Target`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipdr_conformance::execution::engine::{base_url, SetupError};
+use ipdr_conformance::execution::target::{ApiToken, OtherUser, Target};
+
+/// Where the target is and how to authenticate ("Authentication").
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    /// Base URL of the server under test; without it the embedded reference server is started on loopback.
+    #[arg(long = "target", env = "IPDR_TARGET", value_name = "URL")]
+    pub target: Option<String>,
+    /// API token of --username (prefer the environment variable: flags show up in process lists).
+    #[arg(
+        long,
+        env = "IPDR_API_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub api_token: Option<ApiToken>,
+    /// Username the token belongs to.
+    #[arg(long, env = "IPDR_USERNAME")]
+    pub username: Option<String>,
+    /// Context the user may access.
+    #[arg(long, env = "IPDR_CONTEXT", default_value = "default")]
+    pub context: String,
+    /// A second context the user may access (isolation checks are ignored without it).
+    #[arg(long, env = "IPDR_SECOND_CONTEXT")]
+    pub second_context: Option<String>,
+    /// An existing context the user may not access (those checks are ignored without it).
+    #[arg(long, env = "IPDR_FORBIDDEN_CONTEXT")]
+    pub forbidden_context: Option<String>,
+    /// Per-request timeout in seconds.
+    #[arg(
+        long,
+        env = "IPDR_TIMEOUT",
+        default_value_t = 10.0,
+        value_name = "SECONDS"
+    )]
+    pub timeout: f64,
+    /// Extra attempts after a network error (connect failure, timeout, reset); never after an HTTP response.
+    #[arg(long, env = "IPDR_RETRIES", default_value_t = 0, value_name = "N")]
+    pub retries: u32,
+    /// Read the API token from this file (first line) instead of IPDR_API_TOKEN / --api-token.
+    #[arg(long, env = "IPDR_API_TOKEN_FILE", value_name = "FILE")]
+    pub api_token_file: Option<PathBuf>,
+    /// A second user, for cross-user checks (skipped without it): its username.
+    #[arg(long, env = "IPDR_OTHER_USERNAME")]
+    pub other_username: Option<String>,
+    /// The second user's API token (prefer the environment variable or the file).
+    #[arg(
+        long,
+        env = "IPDR_OTHER_API_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub other_api_token: Option<ApiToken>,
+    /// Read the second user's API token from this file (first line).
+    #[arg(long, env = "IPDR_OTHER_API_TOKEN_FILE", value_name = "FILE")]
+    pub other_api_token_file: Option<PathBuf>,
+    /// A context only the second user may access.
+    #[arg(long, env = "IPDR_OTHER_CONTEXT")]
+    pub other_context: Option<String>,
+}
+
+impl TargetArgs {
+    /// The per-request timeout, checked.
+    pub fn timeout(&self) -> Result<Duration, SetupError> {
+        let seconds = self.timeout;
+        if seconds.is_finite() && seconds > 0.0 && seconds <= 3600.0 {
+            Ok(Duration::from_secs_f64(seconds))
+        } else {
+            Err(SetupError::Configuration(format!(
+                "--timeout {seconds} must be between 0 and 3600 seconds"
+            )))
+        }
+    }
+
+    /// Whether credentials were given (they are ignored without `--target`).
+    pub fn has_credentials(&self) -> bool {
+        self.api_token.is_some() || self.username.is_some()
+    }
+
+    /// The target at `url` with these credentials, checked as `run` checks them.
+    pub fn target(&self, url: &str) -> Result<Target, SetupError> {
+        let base_url = base_url(url, "--target")?;
+        let api_token = token_from(
+            self.api_token.as_ref(),
+            self.api_token_file.as_ref(),
+            "IPDR_API_TOKEN / --api-token",
+            "--api-token-file",
+        )?
+        .ok_or_else(|| {
+            SetupError::Configuration(
+                "--target needs an api token (IPDR_API_TOKEN, --api-token-file or --api-token)"
+                    .to_string(),
+            )
+        })?;
+        let username = self
+            .username
+            .clone()
+            .filter(|username| !username.is_empty())
+            .ok_or_else(|| {
+                SetupError::Configuration(
+                    "--target needs a username (IPDR_USERNAME or --username)".to_string(),
+                )
+            })?;
+        Ok(Target {
+            base_url,
+            api_token,
+            username,
+            context: self.context.clone(),
+            second_context: self.second_context.clone(),
+            forbidden_context: self.forbidden_context.clone(),
+            other: self.other_user()?,
+            timeout: self.timeout()?,
+        })
+    }
+
+    /// The `--other-*` user: all three of username, token and context, or none.
+    fn other_user(&self) -> Result<Option<OtherUser>, SetupError> {
+        let api_token = token_from(
+            self.other_api_token.as_ref(),
+            self.other_api_token_file.as_ref(),
+            "IPDR_OTHER_API_TOKEN / --other-api-token",
+            "--other-api-token-file",
+        )?;
+        match (&self.other_username, api_token, &self.other_context) {
+            (None, None, None) => Ok(None),
+            (Some(username), Some(api_token), Some(context))
+                if !username.is_empty() && !context.is_empty() =>
+            {
+                Ok(Some(OtherUser {
+                    username: username.clone(),
+                    api_token,
+                    context: context.clone(),
+                }))
+            }
+            _ => Err(SetupError::Configuration(
+                "the cross-user checks need all of --other-username, --other-api-token (or its file or IPDR_OTHER_API_TOKEN) and --other-context".to_string(),
+            )),
+        }
+    }
+}
+
+/// A token given once, by flag or environment variable or by file.
+fn token_from(
+    flag: Option<&ApiToken>,
+    file: Option<&PathBuf>,
+    flag_name: &str,
+    file_flag: &str,
+) -> Result<Option<ApiToken>, SetupError> {
+    let from_file = match file {
+        Some(path) => {
+            if flag.is_some() {
+                return Err(SetupError::Configuration(format!(
+                    "give the token once: {file_flag}, or {flag_name}"
+                )));
+            }
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                SetupError::Configuration(format!("{file_flag} {}: {error}", path.display()))
+            })?;
+            Some(ApiToken::new(text.lines().next().unwrap_or("").trim()))
+        }
+        None => None,
+    };
+    Ok(from_file
+        .or_else(|| flag.cloned())
+        .filter(|token| !token.expose().is_empty()))
+}
