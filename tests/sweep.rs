@@ -54,7 +54,7 @@ fn a_run_killed_midway_is_swept_clean_and_foreign_records_are_untouched() {
     let mut run = harness_against(&server.url())
         .arg("--ledger-dir")
         .arg(&ledger)
-        .arg("--test-threads")
+        .arg("--jobs")
         .arg("1")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -195,6 +195,20 @@ pub fn render_failure(
     redactor.text(out.trim_end())
 }
 
+/// Longest body shown in an observation line, in characters.
+const OBSERVED_BODY: usize = 200;
+
+/// `text` cut at [`OBSERVED_BODY`] characters, saying how long it was: a
+/// list of every record in the context would fill a screen.
+fn one_line_excerpt(text: &str) -> String {
+    let count = text.chars().count();
+    if count <= OBSERVED_BODY {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(OBSERVED_BODY).collect();
+    format!("{head}… ({count} chars)")
+}
+
 /// One line per observed step: what the target did where the page is silent.
 pub fn render_observations(
     loaded: &LoadedScenario,
@@ -213,7 +227,7 @@ pub fn render_observations(
                 .map(|exchange| {
                     let body = match &exchange.response {
                         Ok(response) => match &response.json {
-                            Some(json) => abbreviate(json).to_string(),
+                            Some(json) => one_line_excerpt(&abbreviate(json).to_string()),
                             None => {
                                 format!("{:?}", response.body.chars().take(80).collect::<String>())
                             }
