@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 /// Every `.rs` file under `dir`, recursively.
 fn sources(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap_or_else(|error| panic!("{}: {error}", dir.display())) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|error| panic!("{}: {error}", dir.display()))
+    {
         let path = entry.unwrap().path();
         if path.is_dir() {
             found.extend(sources(&path));
@@ -28,7 +29,10 @@ fn module_of(src: &Path, file: &Path) -> Vec<String> {
         .iter()
         .map(|part| part.to_string_lossy().trim_end_matches(".rs").to_string())
         .collect();
-    if parts.last().is_some_and(|last| last == "mod" || last == "lib") {
+    if parts
+        .last()
+        .is_some_and(|last| last == "mod" || last == "lib")
+    {
         parts.pop();
     }
     parts
@@ -135,13 +139,23 @@ fn forbidden_imports(top: &str, allowed: impl Fn(&[String]) -> bool) -> Vec<Stri
 #[test]
 fn outcome_imports_only_spec() {
     let bad = forbidden_imports("outcome", |path| path[0] == "spec");
-    assert!(bad.is_empty(), "outcome must import neither execution nor report:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "outcome must import neither execution nor report:\n{}",
+        bad.join("\n")
+    );
 }
 
 #[test]
 fn report_never_imports_execution() {
-    let bad = forbidden_imports("report", |path| matches!(path[0].as_str(), "outcome" | "spec"));
-    assert!(bad.is_empty(), "report imports outcome and spec only:\n{}", bad.join("\n"));
+    let bad = forbidden_imports("report", |path| {
+        matches!(path[0].as_str(), "outcome" | "spec")
+    });
+    assert!(
+        bad.is_empty(),
+        "report imports outcome and spec only:\n{}",
+        bad.join("\n")
+    );
 }
 
 #[test]
@@ -149,18 +163,28 @@ fn reference_imports_only_the_contract_and_the_tampers() {
     let bad = forbidden_imports("reference", |path| {
         path == ["spec", "contract"] || path == ["spec", "tamper"]
     });
-    assert!(bad.is_empty(), "reference depends on spec::contract and spec::tamper only:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "reference depends on spec::contract and spec::tamper only:\n{}",
+        bad.join("\n")
+    );
 }
 
 #[test]
 fn the_checker_sees_every_way_of_naming_a_module() {
     let module = |path: &str| path.split("::").map(str::to_string).collect::<Vec<_>>();
     assert_eq!(
-        crate_paths(&module("outcome::event"), "use crate::execution::client::Client;"),
+        crate_paths(
+            &module("outcome::event"),
+            "use crate::execution::client::Client;"
+        ),
         [["execution", "client"]]
     );
     assert_eq!(
-        crate_paths(&module("outcome::event"), "use super::super::report::console;"),
+        crate_paths(
+            &module("outcome::event"),
+            "use super::super::report::console;"
+        ),
         [["report", "console"]]
     );
     assert_eq!(
@@ -172,11 +196,17 @@ fn the_checker_sees_every_way_of_naming_a_module() {
         [["outcome", "trial"]]
     );
     assert_eq!(
-        crate_paths(&module("report"), "use crate::{execution::engine, spec::load};"),
+        crate_paths(
+            &module("report"),
+            "use crate::{execution::engine, spec::load};"
+        ),
         [["execution", "engine"], ["spec", "load"]]
     );
     assert_eq!(
-        crate_paths(&module("report"), "let x = crate::execution::gate::DEFAULT_JOBS;"),
+        crate_paths(
+            &module("report"),
+            "let x = crate::execution::gate::DEFAULT_JOBS;"
+        ),
         [["execution", "gate"]]
     );
     assert!(crate_paths(&module("report"), "let supercrate::x = 1;").is_empty());
@@ -203,7 +233,11 @@ fn nothing_prints_outside_the_reporters_the_command_line_and_bench() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut bad = Vec::new();
     for file in sources(&src) {
-        let relative = file.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
+        let relative = file
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let allowed = relative == "main.rs"
             || ["cli/", "report/", "bench/"]
                 .iter()
@@ -230,5 +264,9 @@ fn nothing_prints_outside_the_reporters_the_command_line_and_bench() {
             bad.extend(prints);
         }
     }
-    assert!(bad.is_empty(), "the library prints only through reporters:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "the library prints only through reporters:\n{}",
+        bad.join("\n")
+    );
 }

@@ -320,3 +320,51 @@ fn the_html_matrix_reads_from_a_real_browser() {
         "{create_row}"
     );
 }
+
+#[test]
+fn a_report_that_cannot_be_written_never_hides_a_contract_failure() {
+    // /dev/full opens for writing, and every write fails: the report is lost at the end.
+    if !Path::new("/dev/full").exists() {
+        eprintln!("skipped: no /dev/full on this system");
+        return;
+    }
+    let dir = tempdir_lite::TempDir::new("reports-unwritable");
+    let junit = dir.0.join("junit.xml");
+    let deviating = Server::start(
+        ServerConfig::new(UsersFixture::builtin())
+            .with_deviation(Deviation::TokenErrorStatusMixedCase),
+    );
+    let output = harness_against(&deviating.url())
+        .args(["--exact", "errors::invalid_token::list"])
+        .args(["--report-json", "/dev/full"])
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    let err = common::stderr(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a contract failure stays 1:\n{err}"
+    );
+    assert!(
+        err.lines()
+            .any(|line| line.starts_with("error: writing /dev/full: ")),
+        "{err}"
+    );
+    // The other reports are written all the same.
+    assert!(read(&junit).contains("<failure"), "{}", read(&junit));
+
+    let conformant = Server::start(ServerConfig::new(UsersFixture::builtin()));
+    let output = harness_against(&conformant.url())
+        .args(["--exact", "crud::create_all_fields"])
+        .args(["--report-json", "/dev/full"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "a lost report raises a pass to 3: {}",
+        common::stderr(&output)
+    );
+}

@@ -217,3 +217,121 @@ fn the_token_can_come_from_a_file_but_not_twice() {
     );
     let _ = std::fs::remove_file(&file);
 }
+
+/// The trial lines (`test [kind] name ... verdict`) of a run's output: the names.
+fn trial_names(out: &str) -> Vec<String> {
+    let mut names: Vec<String> = out
+        .lines()
+        .filter_map(|line| line.strip_prefix("test ["))
+        .filter_map(|rest| rest.split_once("] "))
+        .map(|(_, rest)| rest.split(" ...").next().unwrap().trim().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `filtered out` of the `test result:` line.
+fn filtered_out(out: &str) -> usize {
+    let line = out
+        .lines()
+        .find(|line| line.starts_with("test result:"))
+        .unwrap_or_else(|| panic!("no test result line in:\n{out}"));
+    let before = line.split(" filtered out").next().unwrap();
+    before.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_filter_exact_and_skip_select_trials_as_libtest_does() {
+    let all = stdout(&harness().args(["run", "--list"]).output().unwrap());
+    let total = all.lines().filter(|line| line.ends_with(": test")).count();
+    let listed = |args: &[&str]| -> Vec<String> {
+        let output = harness()
+            .arg("run")
+            .arg("--list")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        let mut names: Vec<String> = stdout(&output)
+            .lines()
+            .filter_map(|line| line.strip_suffix(": test"))
+            .map(|line| line.split_once("] ").unwrap().1.to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    let invalid_token = listed(&["errors::invalid_token::"]);
+    assert_eq!(
+        invalid_token,
+        ["create", "delete", "full_update", "list", "partial_update"]
+            .map(|operation| format!("errors::invalid_token::{operation}"))
+    );
+    // The kind is part of what a filter sees, as in `--list`.
+    assert_eq!(
+        listed(&["[property]"]),
+        [
+            "property::concurrent_linearizable",
+            "property::crud_sequences"
+        ]
+    );
+    assert!(
+        listed(&["--exact", "crud::create"]).is_empty(),
+        "--exact matches whole names only"
+    );
+
+    // A filter runs only what it lists; the others are counted as filtered out.
+    let output = harness()
+        .args(["run", "errors::invalid_token::", "--skip", "::list"])
+        .output()
+        .unwrap();
+    let out = stdout(&output);
+    assert!(output.status.success(), "{out}{}", stderr(&output));
+    let expected: Vec<String> = invalid_token
+        .iter()
+        .filter(|name| !name.ends_with("::list"))
+        .cloned()
+        .collect();
+    assert_eq!(trial_names(&out), expected, "{out}");
+    assert_eq!(counts(&out), (4, 0, 0), "{out}");
+    assert_eq!(filtered_out(&out), total - 4, "{out}");
+    assert!(out.contains("\nrunning 4 tests\n"), "{out}");
+
+    let output = harness()
+        .args(["run", "--exact", "[documented] crud::create_all_fields"])
+        .output()
+        .unwrap();
+    let out = stdout(&output);
+    assert_eq!(trial_names(&out), ["crud::create_all_fields"], "{out}");
+    assert_eq!(filtered_out(&out), total - 1, "{out}");
+
+    // --exact applies to --skip too: a prefix skips nothing, a whole name skips its trial.
+    let skipped = listed(&[
+        "--exact",
+        "--skip",
+        "errors::invalid_token",
+        "--skip",
+        "property::crud_sequences",
+    ]);
+    assert_eq!(skipped.len(), total - 1);
+    assert!(!skipped.contains(&"property::crud_sequences".to_string()));
+}
+
+#[test]
+fn the_test_threads_flag_of_libtest_is_gone_in_favour_of_jobs() {
+    let output = harness()
+        .args(["run", "--test-threads", "2", "--list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--test-threads"),
+        "{}",
+        stderr(&output)
+    );
+    let output = harness().args(["run", "--jobs", "0"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output).trim(),
+        "error: bad configuration: --jobs must be at least 1"
+    );
+}
