@@ -187,8 +187,6 @@ pub enum Event {
     RunStarted(Box<RunStart>),
     /// A line for people during the run (a property trial's seed, a note).
     Note(String),
-    /// A warning for people (a cleanup that failed...).
-    Warning(String),
     /// A trial began.
     TrialStarted {
         /// The trial.

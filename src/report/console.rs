@@ -457,7 +457,6 @@ impl Reporter for ConsoleReporter {
                 print(&out);
             }
             Event::Note(line) => print(&format!("{line}\n")),
-            Event::Warning(line) => eprintln!("warning: {line}"),
             Event::Cleanup { problems, .. } => {
                 for problem in problems {
                     eprintln!("warning: {problem}");
