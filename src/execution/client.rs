@@ -2,18 +2,27 @@
 //!
 //! The target may be hostile: every request is bounded in time (the target's
 //! timeout covers connecting, redirects and the whole body) and in memory
-//! (bodies are read up to [`MAX_BODY_BYTES`]), and every way it can fail
-//! without a response becomes a one-line [`TransportError`].
+//! (bodies are read up to [`MAX_BODY_BYTES`], and an [`Exchange`] keeps at
+//! most [`BODY_EXCERPT_BYTES`] of one), and every way it can fail without a
+//! response becomes a one-line [`TransportError`]. With a
+//! [`RequestGate`](super::gate::RequestGate), every send also waits its turn.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::gate::{RequestGate, SendEnd, BODY_ALLOWANCE_BYTES};
 use super::resolve::{HarnessResolver, ResolveError};
 use super::target::Target;
 
 /// How much of a response body is read before the rest is dropped.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// How much of a body's text an [`Exchange`] keeps for transcripts and
+/// reports. The checks see the whole body first: its JSON, why it is not
+/// JSON, and which secrets it holds are taken before it is cut.
+pub const BODY_EXCERPT_BYTES: usize = 64 * 1024;
 
 /// The most a body buffer is given before any of the body arrives.
 const INITIAL_BUFFER: usize = 64 * 1024;
@@ -35,7 +44,14 @@ pub struct SentRequest {
     pub body: Option<String>,
 }
 
-/// A response as received.
+/// A response as received, and as kept.
+///
+/// What it keeps is bounded: the body's text is its first
+/// [`BODY_EXCERPT_BYTES`] (the whole body when shorter; see
+/// [`ReceivedResponse::body_is_excerpt`]), with the size read in `body_len`.
+/// What the checks need from the rest is taken while the whole body is at
+/// hand: `json`, `json_error`, `body_secrets`. The parsed `json` itself is
+/// kept whole (a body over [`MAX_BODY_BYTES`] never parses).
 #[derive(Debug, Clone)]
 pub struct ReceivedResponse {
     /// HTTP status.
@@ -45,19 +61,144 @@ pub struct ReceivedResponse {
     /// Every header as (name, value), values read as lossy UTF-8: kept so the
     /// security check can look for a secret in them.
     pub headers: Vec<(String, String)>,
-    /// Body text (lossy UTF-8 where it is not valid UTF-8).
+    /// Body text (lossy UTF-8 where it is not valid UTF-8): the first
+    /// [`BODY_EXCERPT_BYTES`] bytes of the body, cut at a character.
     pub body: String,
+    /// How many bytes of body were read (at most [`MAX_BODY_BYTES`]).
+    pub body_len: usize,
     /// Whether the body was valid UTF-8.
     pub utf8: bool,
     /// Whether the body was cut at [`MAX_BODY_BYTES`].
     pub truncated: bool,
     /// The body parsed as JSON, if it parses.
     pub json: Option<Value>,
+    /// Why the whole body did not parse as JSON, when it was read whole and was UTF-8.
+    pub json_error: Option<String>,
+    /// The target's secrets the whole body contained.
+    pub body_secrets: BodySecrets,
     /// Time from sending to the end of the body.
     pub elapsed: Duration,
 }
 
+/// The target's secrets ([`Target::secrets`]) a whole body contained, found
+/// before the body was cut to its excerpt. `Debug` says how many, never which.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct BodySecrets(Vec<String>);
+
+impl BodySecrets {
+    /// Each of `secrets` (empty ones skipped) that `body` contains, as its
+    /// lossy UTF-8 text would: a secret is valid UTF-8, and no invalid byte
+    /// sequence swallows a valid one.
+    pub fn search(body: &[u8], secrets: &[&str]) -> BodySecrets {
+        let text = std::str::from_utf8(body).ok();
+        BodySecrets(
+            secrets
+                .iter()
+                .filter(|secret| !secret.is_empty())
+                .filter(|secret| match text {
+                    Some(text) => text.contains(**secret),
+                    None => body
+                        .windows(secret.len())
+                        .any(|window| window == secret.as_bytes()),
+                })
+                .map(|secret| secret.to_string())
+                .collect(),
+        )
+    }
+
+    /// Whether `secret` was found.
+    pub fn contains(&self, secret: &str) -> bool {
+        self.0.iter().any(|found| found == secret)
+    }
+
+    /// Whether none was found.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for BodySecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BodySecrets({} found)", self.0.len())
+    }
+}
+
+/// The status line and headers of an answer.
+#[derive(Debug, Clone)]
+pub struct AnswerHead {
+    /// HTTP status.
+    pub status: u16,
+    /// The Content-Type header, if any.
+    pub content_type: Option<String>,
+    /// Every header as (name, value).
+    pub headers: Vec<(String, String)>,
+}
+
 impl ReceivedResponse {
+    /// A response from its head and the body bytes read (`truncated` when
+    /// reading stopped at [`MAX_BODY_BYTES`]): parses the JSON, searches the
+    /// whole body for `secrets`, then keeps only the excerpt of its text.
+    pub fn from_body(
+        head: AnswerHead,
+        mut bytes: Vec<u8>,
+        truncated: bool,
+        elapsed: Duration,
+        secrets: &[&str],
+    ) -> ReceivedResponse {
+        let body_len = bytes.len();
+        // A body cut at the cap inside a character is still UTF-8 up to the cut.
+        let (utf8, valid_len) = match std::str::from_utf8(&bytes) {
+            Ok(_) => (true, body_len),
+            Err(error) if truncated && error.error_len().is_none() => (true, error.valid_up_to()),
+            Err(_) => (false, body_len),
+        };
+        let (json, json_error) = if utf8 && !truncated {
+            match serde_json::from_slice::<Value>(&bytes) {
+                Ok(json) => (Some(json), None),
+                Err(error) => (None, Some(error.to_string())),
+            }
+        } else {
+            (None, None)
+        };
+        let body_secrets = BodySecrets::search(&bytes[..valid_len], secrets);
+        let body = if utf8 {
+            let mut keep = valid_len.min(BODY_EXCERPT_BYTES);
+            while !is_char_boundary(&bytes, keep) {
+                keep -= 1;
+            }
+            bytes.truncate(keep);
+            // The buffer was sized for the whole body: give the rest back.
+            bytes.shrink_to_fit();
+            String::from_utf8(bytes).unwrap_or_default()
+        } else {
+            String::from_utf8_lossy(&bytes[..body_len.min(BODY_EXCERPT_BYTES)]).into_owned()
+        };
+        ReceivedResponse {
+            status: head.status,
+            content_type: head.content_type,
+            headers: head.headers,
+            body,
+            body_len,
+            utf8,
+            truncated,
+            json,
+            json_error,
+            body_secrets,
+            elapsed,
+        }
+    }
+
+    /// Whether `body` holds only the first [`BODY_EXCERPT_BYTES`] of the body read.
+    pub fn body_is_excerpt(&self) -> bool {
+        self.body_len > BODY_EXCERPT_BYTES
+    }
+
+    /// Whether the whole body contained `secret`, one of the target's
+    /// secrets ([`Target::secrets`]); past the excerpt only those were searched.
+    pub fn body_contains_secret(&self, secret: &str) -> bool {
+        self.body.contains(secret) || self.body_secrets.contains(secret)
+    }
+
     /// Whether the Content-Type is JSON (`application/json` or `*+json`).
     pub fn has_json_content_type(&self) -> bool {
         self.content_type.as_deref().is_some_and(|value| {
@@ -84,15 +225,21 @@ impl ReceivedResponse {
             )
         } else if !self.utf8 {
             "not valid UTF-8".to_string()
-        } else if self.body.is_empty() {
+        } else if self.body_len == 0 {
             "empty".to_string()
         } else {
-            match serde_json::from_str::<Value>(&self.body) {
-                Err(error) => format!("not JSON ({error})"),
-                Ok(_) => "not JSON".to_string(),
+            match &self.json_error {
+                Some(error) => format!("not JSON ({error})"),
+                None => "not JSON".to_string(),
             }
         })
     }
+}
+
+/// Whether `at` falls between two UTF-8 characters of `bytes` (which are UTF-8 up to `at`).
+fn is_char_boundary(bytes: &[u8], at: usize) -> bool {
+    // A continuation byte (0b10xx_xxxx) never starts a character.
+    at == 0 || at >= bytes.len() || (bytes[at] as i8) >= -0x40
 }
 
 /// Why no response came back.
@@ -100,7 +247,9 @@ impl ReceivedResponse {
 #[error("{0}")]
 pub struct TransportError(pub String);
 
-/// One request and what came of it.
+/// One request and what came of it. Its size is bounded by the request
+/// sent, the headers and the parsed JSON, plus [`BODY_EXCERPT_BYTES`] of body
+/// text (see [`ReceivedResponse`]).
 #[derive(Debug, Clone)]
 pub struct Exchange {
     /// What was sent.
@@ -118,11 +267,13 @@ pub type Transcript = Vec<Exchange>;
 /// last byte of the body; bodies are read up to [`MAX_BODY_BYTES`]; at most
 /// [`MAX_REDIRECTS`] redirects on the same host are followed. With
 /// [`Client::with_retries`], network errors (never HTTP responses) are retried.
+/// With [`Client::with_gate`], every send passes the gate; clones share it.
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
-    target: std::sync::Arc<Target>,
+    target: Arc<Target>,
     retries: u32,
+    gate: Option<Arc<RequestGate>>,
 }
 
 /// Whether a failed attempt may be tried again.
@@ -141,6 +292,8 @@ enum Retry {
 struct Failure {
     message: String,
     retry: Retry,
+    /// Whether the target gave an HTTP answer (a redirect refused): it is alive.
+    answered: bool,
 }
 
 impl Failure {
@@ -148,6 +301,24 @@ impl Failure {
         Failure {
             message: message.into(),
             retry,
+            answered: false,
+        }
+    }
+}
+
+/// A send that ended without a response.
+#[derive(Debug)]
+struct SendFailure {
+    error: TransportError,
+    /// Whether the target gave any HTTP answer on the way.
+    answered: bool,
+}
+
+impl SendFailure {
+    fn unsent(error: TransportError) -> SendFailure {
+        SendFailure {
+            error,
+            answered: false,
         }
     }
 }
@@ -188,9 +359,22 @@ impl Client {
             .map_err(|error| TransportError(format!("building the HTTP client: {error}")))?;
         Ok(Client {
             http,
-            target: std::sync::Arc::new(target),
+            target: Arc::new(target),
             retries: 0,
+            gate: None,
         })
+    }
+
+    /// The same client, sending every request through `gate`: at most its
+    /// jobs in flight, at its rate, and not at all once its breaker is open.
+    pub fn with_gate(mut self, gate: Arc<RequestGate>) -> Client {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// The gate this client sends through, if any.
+    pub fn gate(&self) -> Option<&Arc<RequestGate>> {
+        self.gate.as_ref()
     }
 
     /// The same client, trying a request up to `retries` more times after a
@@ -224,32 +408,73 @@ impl Client {
         Exchange { request, response }
     }
 
+    /// The send: through the gate when there is one.
     async fn perform(&self, request: &SentRequest) -> Result<ReceivedResponse, TransportError> {
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| TransportError(format!("invalid method {}", request.method)))?;
+        let Some(gate) = self.gate.as_deref() else {
+            return self
+                .perform_attempts(&method, request, None)
+                .await
+                .map_err(|failure| failure.error);
+        };
+        // Held until the body is read, retries included.
+        let _in_flight = gate.enter().await?;
+        let result = self.perform_attempts(&method, request, Some(gate)).await;
+        match &result {
+            Ok(_) => gate.record(SendEnd::Answered),
+            Err(failure) if failure.answered => gate.record(SendEnd::Answered),
+            Err(failure) => gate.record(SendEnd::Silent(&failure.error)),
+        }
+        result.map_err(|failure| failure.error)
+    }
+
+    /// Every attempt of one send, each paced by the gate if there is one.
+    async fn perform_attempts(
+        &self,
+        method: &reqwest::Method,
+        request: &SentRequest,
+        gate: Option<&RequestGate>,
+    ) -> Result<ReceivedResponse, SendFailure> {
         let safe = matches!(
-            method,
+            *method,
             reqwest::Method::GET | reqwest::Method::HEAD | reqwest::Method::OPTIONS
         );
         let mut attempts = 1;
+        let mut answered = false;
         loop {
-            let failure = match self.attempt(&method, request).await {
+            if let Some(gate) = gate {
+                match gate.pace().await {
+                    Ok(()) if attempts == 1 => gate.count_sent(),
+                    Ok(()) => {}
+                    // Refused before anything went out.
+                    Err(open) if attempts == 1 => return Err(SendFailure::unsent(open)),
+                    // The breaker opened during the backoff: stop retrying.
+                    Err(_) => {}
+                }
+            }
+            let failure = match self.attempt(method, request, gate).await {
                 Ok(response) => return Ok(response),
                 Err(failure) => failure,
             };
+            answered |= failure.answered;
             let may_retry = match failure.retry {
                 Retry::NotSent => true,
                 Retry::MaybeDelivered => safe,
                 Retry::Never => false,
             };
-            if !may_retry || attempts > self.retries {
+            let breaker_open = gate.is_some_and(|gate| gate.breaker_open().is_some());
+            if !may_retry || attempts > self.retries || breaker_open {
                 let message = if attempts > 1 {
                     format!("{} ({attempts} attempts)", failure.message)
                 } else {
                     failure.message
                 };
                 // One line, whatever the causes said.
-                return Err(TransportError(message.replace(['\r', '\n'], " ")));
+                return Err(SendFailure {
+                    error: TransportError(message.replace(['\r', '\n'], " ")),
+                    answered,
+                });
             }
             tokio::time::sleep(backoff(attempts)).await;
             attempts += 1;
@@ -261,6 +486,7 @@ impl Client {
         &self,
         method: &reqwest::Method,
         request: &SentRequest,
+        gate: Option<&RequestGate>,
     ) -> Result<ReceivedResponse, Failure> {
         let timeout = self.target.timeout;
         // reqwest's deadline covers connecting, redirects and the body; this
@@ -268,15 +494,19 @@ impl Client {
         let guard = timeout + Duration::from_millis(250);
         let mut phase = Phase::Headers;
         let result =
-            tokio::time::timeout(guard, self.attempt_unguarded(method, request, &mut phase)).await;
+            tokio::time::timeout(guard, self.attempt_unguarded(method, request, gate, &mut phase))
+                .await;
         result.unwrap_or_else(|_| Err(timed_out(phase, timeout)))
     }
 
-    /// One attempt; `phase` follows how far it got.
+    /// One attempt; `phase` follows how far it got. With a gate, a body
+    /// past [`BODY_ALLOWANCE_BYTES`] waits for its share of the body budget,
+    /// held until the body has been decoded and cut to its excerpt.
     async fn attempt_unguarded(
         &self,
         method: &reqwest::Method,
         request: &SentRequest,
+        gate: Option<&RequestGate>,
         phase: &mut Phase,
     ) -> Result<ReceivedResponse, Failure> {
         let mut builder = self
@@ -313,6 +543,7 @@ impl Client {
             expected.map_or(0, |length| length.min(INITIAL_BUFFER as u64)) as usize,
         );
         let mut truncated = false;
+        let mut reserved = Vec::new();
         loop {
             *phase = Phase::Body {
                 received: bytes.len(),
@@ -324,9 +555,33 @@ impl Client {
                 .map_err(|error| self.describe(&error, *phase))?;
             let Some(chunk) = chunk else { break };
             let room = MAX_BODY_BYTES - bytes.len();
-            if chunk.len() > room {
+            let take = chunk.len().min(room);
+            if let Some(gate) = gate {
+                let covered = BODY_ALLOWANCE_BYTES
+                    + reserved
+                        .iter()
+                        .map(|reservation: &super::gate::BodyReservation<'_>| reservation.bytes())
+                        .sum::<usize>();
+                if bytes.len() + take > covered {
+                    // Once per body: the declared length, else the cap. A
+                    // second reservation only if the body outgrows its
+                    // declared length, which HTTP framing does not allow.
+                    let whole = match expected {
+                        Some(length) if reserved.is_empty() => {
+                            usize::try_from(length).unwrap_or(MAX_BODY_BYTES)
+                        }
+                        _ => MAX_BODY_BYTES,
+                    }
+                    .clamp(bytes.len() + take, MAX_BODY_BYTES);
+                    if let Some(reservation) = gate.reserve_body(whole - covered).await {
+                        reserved.push(reservation);
+                    }
+                    bytes.reserve_exact(whole - bytes.len());
+                }
+            }
+            if take < chunk.len() {
                 // Stop here: the rest is never read, and the connection is dropped.
-                append_bounded(&mut bytes, &chunk[..room]);
+                append_bounded(&mut bytes, &chunk[..take]);
                 truncated = true;
                 break;
             }
@@ -334,41 +589,16 @@ impl Client {
         }
         drop(response);
         let elapsed = started.elapsed();
-        let (body, utf8) = match String::from_utf8(bytes) {
-            Ok(text) => (text, true),
-            // Cut at the cap inside a character: the part read is still UTF-8.
-            Err(error) if truncated && error.utf8_error().error_len().is_none() => {
-                let valid = error.utf8_error().valid_up_to();
-                let mut bytes = error.into_bytes();
-                bytes.truncate(valid);
-                match String::from_utf8(bytes) {
-                    Ok(text) => (text, true),
-                    Err(error) => (
-                        String::from_utf8_lossy(error.as_bytes()).into_owned(),
-                        false,
-                    ),
-                }
-            }
-            Err(error) => (
-                String::from_utf8_lossy(error.as_bytes()).into_owned(),
-                false,
-            ),
-        };
-        let json = if utf8 && !truncated {
-            serde_json::from_str(&body).ok()
-        } else {
-            None
-        };
-        Ok(ReceivedResponse {
+        let head = AnswerHead {
             status,
             content_type,
             headers,
-            body,
-            utf8,
-            truncated,
-            json,
-            elapsed,
-        })
+        };
+        let received =
+            ReceivedResponse::from_body(head, bytes, truncated, elapsed, &self.target.secrets());
+        // The whole body is gone: its share of the budget is free again.
+        drop(reserved);
+        Ok(received)
     }
 
     /// One line naming what went wrong, and whether trying again may help.
@@ -504,7 +734,11 @@ fn describe_error(error: &reqwest::Error, phase: Phase, timeout: Duration) -> Fa
             .find_map(|cause| cause.downcast_ref::<RedirectRefused>())
             .map(ToString::to_string)
             .unwrap_or_else(|| format!("too many redirects: {}", innermost(error)));
-        return Failure::new(Retry::Never, reason);
+        // A redirect is an HTTP answer: the target is alive.
+        return Failure {
+            answered: true,
+            ..Failure::new(Retry::Never, reason)
+        };
     }
     if let Some(resolve) = chain
         .iter()
@@ -579,28 +813,16 @@ fn describe_error(error: &reqwest::Error, phase: Phase, timeout: Duration) -> Fa
 mod tests {
     use super::*;
 
-    fn response(body: &[u8], truncated: bool) -> ReceivedResponse {
-        let (text, utf8) = match String::from_utf8(body.to_vec()) {
-            Ok(text) => (text, true),
-            Err(error) => (
-                String::from_utf8_lossy(error.as_bytes()).into_owned(),
-                false,
-            ),
-        };
-        ReceivedResponse {
+    fn head() -> AnswerHead {
+        AnswerHead {
             status: 200,
             content_type: Some("application/json".to_string()),
             headers: Vec::new(),
-            json: if utf8 && !truncated {
-                serde_json::from_str(&text).ok()
-            } else {
-                None
-            },
-            body: text,
-            utf8,
-            truncated,
-            elapsed: Duration::ZERO,
         }
+    }
+
+    fn response(body: &[u8], truncated: bool) -> ReceivedResponse {
+        ReceivedResponse::from_body(head(), body.to_vec(), truncated, Duration::ZERO, &[])
     }
 
     #[test]
@@ -617,6 +839,78 @@ mod tests {
         );
         assert_eq!(
             response(b"[1, 2", true).body_problem().unwrap(),
+            "more than 16 MiB; the harness stopped reading at 16777216 bytes"
+        );
+    }
+
+    #[test]
+    fn a_long_body_keeps_an_excerpt_and_its_size() {
+        // 2-byte characters, so the excerpt's cut falls inside one.
+        let text = format!("\"{}\"", "é".repeat(BODY_EXCERPT_BYTES));
+        let answer = response(text.as_bytes(), false);
+        assert_eq!(answer.body_len, text.len());
+        assert!(answer.body_is_excerpt());
+        assert!(answer.body.len() <= BODY_EXCERPT_BYTES);
+        assert!(answer.body.len() >= BODY_EXCERPT_BYTES - 3);
+        assert!(text.starts_with(&answer.body));
+        assert!(answer.body.capacity() <= BODY_EXCERPT_BYTES);
+        // Parsed whole before it was cut.
+        assert_eq!(answer.json, Some(Value::String("é".repeat(BODY_EXCERPT_BYTES))));
+        assert_eq!(answer.body_problem(), None);
+    }
+
+    #[test]
+    fn a_short_body_is_kept_whole() {
+        let answer = response(br#"{"status":"OK"}"#, false);
+        assert_eq!(answer.body, r#"{"status":"OK"}"#);
+        assert_eq!(answer.body_len, 15);
+        assert!(!answer.body_is_excerpt());
+    }
+
+    #[test]
+    fn why_a_long_body_is_not_json_is_taken_from_the_whole_body() {
+        let mut text = "[".to_string() + &"1,".repeat(BODY_EXCERPT_BYTES) + "1";
+        text.push('x');
+        let answer = response(text.as_bytes(), false);
+        assert!(answer.body_is_excerpt());
+        assert_eq!(
+            answer.body_problem().unwrap(),
+            format!(
+                "not JSON (expected `,` or `]` at line 1 column {})",
+                text.len()
+            )
+        );
+    }
+
+    #[test]
+    fn a_secret_past_the_excerpt_is_still_found() {
+        let secret = "Qm7RzT2vXk9LpW4sNa8c";
+        let mut text = " ".repeat(2 * BODY_EXCERPT_BYTES).into_bytes();
+        text.extend_from_slice(format!("{{\"echo\":\"{secret}\"}}").as_bytes());
+        let answer =
+            ReceivedResponse::from_body(head(), text.clone(), false, Duration::ZERO, &[secret, ""]);
+        assert!(!answer.body.contains(secret));
+        assert!(answer.body_contains_secret(secret));
+        assert!(!answer.body_contains_secret("another-secret-value"));
+        assert_eq!(format!("{:?}", answer.body_secrets), "BodySecrets(1 found)");
+        // The same past an invalid byte, which the excerpt's lossy text replaces.
+        text[10] = 0xff;
+        let answer = ReceivedResponse::from_body(head(), text, false, Duration::ZERO, &[secret]);
+        assert!(!answer.utf8);
+        assert!(answer.body_contains_secret(secret));
+        assert!(answer.body.len() <= BODY_EXCERPT_BYTES + 2);
+    }
+
+    #[test]
+    fn a_body_cut_at_the_cap_inside_a_character_is_still_utf8() {
+        let mut bytes = " ".repeat(BODY_EXCERPT_BYTES + 10).into_bytes();
+        bytes.extend_from_slice(&"é".as_bytes()[..1]);
+        let answer = response(&bytes, true);
+        assert!(answer.utf8);
+        assert_eq!(answer.body_len, BODY_EXCERPT_BYTES + 11);
+        assert_eq!(answer.body.len(), BODY_EXCERPT_BYTES);
+        assert_eq!(
+            answer.body_problem().unwrap(),
             "more than 16 MiB; the harness stopped reading at 16777216 bytes"
         );
     }

@@ -1,6 +1,7 @@
 //! Execution: talking to a target and running scenarios as trials.
 
 pub mod client;
+pub mod gate;
 pub mod ledger_file;
 pub mod property;
 pub mod resolve;
