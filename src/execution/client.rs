@@ -2,15 +2,20 @@
 //!
 //! The target may be hostile: every request is bounded in time (the target's
 //! timeout covers connecting, redirects and the whole body) and in memory
-//! (bodies are read up to [`MAX_BODY_BYTES`]), and every way it can fail
-//! without a response becomes a one-line [`TransportError`].
+//! (bodies are read up to [`MAX_BODY_BYTES`], and an [`Exchange`] keeps at
+//! most [`BODY_EXCERPT_BYTES`] of one), and every way it can fail without a
+//! response becomes a one-line [`TransportError`]. With a
+//! [`RequestGate`](super::gate::RequestGate), every send also waits its turn.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::gate::{RequestGate, SendEnd, BODY_ALLOWANCE_BYTES};
 use super::resolve::{HarnessResolver, ResolveError};
 use super::target::Target;
 pub use crate::outcome::exchange::{
-    Exchange, ReceivedResponse, SentRequest, Transcript, TransportError, MAX_BODY_BYTES,
+    AnswerHead, BodySecrets, Exchange, ReceivedResponse, SentRequest, Transcript, TransportError,
+    BODY_EXCERPT_BYTES, MAX_BODY_BYTES,
 };
 
 /// The most a body buffer is given before any of the body arrives.
@@ -28,13 +33,13 @@ const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// last byte of the body; bodies are read up to [`MAX_BODY_BYTES`]; at most
 /// [`MAX_REDIRECTS`] redirects on the same host are followed. With
 /// [`Client::with_retries`], network errors (never HTTP responses) are retried.
+/// With [`Client::with_gate`], every send passes the gate; clones share it.
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
-    target: std::sync::Arc<Target>,
+    target: Arc<Target>,
     retries: u32,
-    /// STUB wiring (helper A): the run's request gate; helper B's client replaces this.
-    gate: Option<std::sync::Arc<super::gate::RequestGate>>,
+    gate: Option<Arc<RequestGate>>,
 }
 
 /// Whether a failed attempt may be tried again.
@@ -53,6 +58,8 @@ enum Retry {
 struct Failure {
     message: String,
     retry: Retry,
+    /// Whether the target gave an HTTP answer (a redirect refused): it is alive.
+    answered: bool,
 }
 
 impl Failure {
@@ -60,6 +67,24 @@ impl Failure {
         Failure {
             message: message.into(),
             retry,
+            answered: false,
+        }
+    }
+}
+
+/// A send that ended without a response.
+#[derive(Debug)]
+struct SendFailure {
+    error: TransportError,
+    /// Whether the target gave any HTTP answer on the way.
+    answered: bool,
+}
+
+impl SendFailure {
+    fn unsent(error: TransportError) -> SendFailure {
+        SendFailure {
+            error,
+            answered: false,
         }
     }
 }
@@ -100,10 +125,22 @@ impl Client {
             .map_err(|error| TransportError(format!("building the HTTP client: {error}")))?;
         Ok(Client {
             http,
-            target: std::sync::Arc::new(target),
+            target: Arc::new(target),
             retries: 0,
             gate: None,
         })
+    }
+
+    /// The same client, sending every request through `gate`: at most its
+    /// jobs in flight, at its rate, and not at all once its breaker is open.
+    pub fn with_gate(mut self, gate: Arc<RequestGate>) -> Client {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// The gate this client sends through, if any.
+    pub fn gate(&self) -> Option<&Arc<RequestGate>> {
+        self.gate.as_ref()
     }
 
     /// The same client, trying a request up to `retries` more times after a
@@ -113,12 +150,6 @@ impl Client {
     /// retried create or delete cannot turn into a false contract failure.
     pub fn with_retries(mut self, retries: u32) -> Client {
         self.retries = retries;
-        self
-    }
-
-    /// STUB wiring (helper A): the same client, its sends counted by `gate`.
-    pub fn with_gate(mut self, gate: std::sync::Arc<super::gate::RequestGate>) -> Client {
-        self.gate = Some(gate);
         self
     }
 
@@ -139,39 +170,77 @@ impl Client {
             url: self.target.url(path),
             body,
         };
-        if let Some(gate) = &self.gate {
-            gate.count();
-        }
         let response = self.perform(&request).await;
         Exchange { request, response }
     }
 
+    /// The send: through the gate when there is one.
     async fn perform(&self, request: &SentRequest) -> Result<ReceivedResponse, TransportError> {
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| TransportError(format!("invalid method {}", request.method)))?;
+        let Some(gate) = self.gate.as_deref() else {
+            return self
+                .perform_attempts(&method, request, None)
+                .await
+                .map_err(|failure| failure.error);
+        };
+        // Held until the body is read, retries included.
+        let _in_flight = gate.enter().await?;
+        let result = self.perform_attempts(&method, request, Some(gate)).await;
+        match &result {
+            Ok(_) => gate.record(SendEnd::Answered),
+            Err(failure) if failure.answered => gate.record(SendEnd::Answered),
+            Err(failure) => gate.record(SendEnd::Silent(&failure.error)),
+        }
+        result.map_err(|failure| failure.error)
+    }
+
+    /// Every attempt of one send, each paced by the gate if there is one.
+    async fn perform_attempts(
+        &self,
+        method: &reqwest::Method,
+        request: &SentRequest,
+        gate: Option<&RequestGate>,
+    ) -> Result<ReceivedResponse, SendFailure> {
         let safe = matches!(
-            method,
+            *method,
             reqwest::Method::GET | reqwest::Method::HEAD | reqwest::Method::OPTIONS
         );
         let mut attempts = 1;
+        let mut answered = false;
         loop {
-            let failure = match self.attempt(&method, request).await {
+            if let Some(gate) = gate {
+                match gate.pace().await {
+                    Ok(()) if attempts == 1 => gate.count_sent(),
+                    Ok(()) => {}
+                    // Refused before anything went out.
+                    Err(open) if attempts == 1 => return Err(SendFailure::unsent(open)),
+                    // The breaker opened during the backoff: stop retrying.
+                    Err(_) => {}
+                }
+            }
+            let failure = match self.attempt(method, request, gate).await {
                 Ok(response) => return Ok(response),
                 Err(failure) => failure,
             };
+            answered |= failure.answered;
             let may_retry = match failure.retry {
                 Retry::NotSent => true,
                 Retry::MaybeDelivered => safe,
                 Retry::Never => false,
             };
-            if !may_retry || attempts > self.retries {
+            let breaker_open = gate.is_some_and(|gate| gate.breaker_open().is_some());
+            if !may_retry || attempts > self.retries || breaker_open {
                 let message = if attempts > 1 {
                     format!("{} ({attempts} attempts)", failure.message)
                 } else {
                     failure.message
                 };
                 // One line, whatever the causes said.
-                return Err(TransportError(message.replace(['\r', '\n'], " ")));
+                return Err(SendFailure {
+                    error: TransportError(message.replace(['\r', '\n'], " ")),
+                    answered,
+                });
             }
             tokio::time::sleep(backoff(attempts)).await;
             attempts += 1;
@@ -183,22 +252,29 @@ impl Client {
         &self,
         method: &reqwest::Method,
         request: &SentRequest,
+        gate: Option<&RequestGate>,
     ) -> Result<ReceivedResponse, Failure> {
         let timeout = self.target.timeout;
         // reqwest's deadline covers connecting, redirects and the body; this
         // one, a little later, only guards against that ever not holding.
         let guard = timeout + Duration::from_millis(250);
         let mut phase = Phase::Headers;
-        let result =
-            tokio::time::timeout(guard, self.attempt_unguarded(method, request, &mut phase)).await;
+        let result = tokio::time::timeout(
+            guard,
+            self.attempt_unguarded(method, request, gate, &mut phase),
+        )
+        .await;
         result.unwrap_or_else(|_| Err(timed_out(phase, timeout)))
     }
 
-    /// One attempt; `phase` follows how far it got.
+    /// One attempt; `phase` follows how far it got. With a gate, a body
+    /// past [`BODY_ALLOWANCE_BYTES`] waits for its share of the body budget,
+    /// held until the body has been decoded and cut to its excerpt.
     async fn attempt_unguarded(
         &self,
         method: &reqwest::Method,
         request: &SentRequest,
+        gate: Option<&RequestGate>,
         phase: &mut Phase,
     ) -> Result<ReceivedResponse, Failure> {
         let mut builder = self
@@ -235,6 +311,7 @@ impl Client {
             expected.map_or(0, |length| length.min(INITIAL_BUFFER as u64)) as usize,
         );
         let mut truncated = false;
+        let mut reserved = Vec::new();
         loop {
             *phase = Phase::Body {
                 received: bytes.len(),
@@ -246,9 +323,33 @@ impl Client {
                 .map_err(|error| self.describe(&error, *phase))?;
             let Some(chunk) = chunk else { break };
             let room = MAX_BODY_BYTES - bytes.len();
-            if chunk.len() > room {
+            let take = chunk.len().min(room);
+            if let Some(gate) = gate {
+                let covered = BODY_ALLOWANCE_BYTES
+                    + reserved
+                        .iter()
+                        .map(|reservation: &super::gate::BodyReservation<'_>| reservation.bytes())
+                        .sum::<usize>();
+                if bytes.len() + take > covered {
+                    // Once per body: the declared length, else the cap. A
+                    // second reservation only if the body outgrows its
+                    // declared length, which HTTP framing does not allow.
+                    let whole = match expected {
+                        Some(length) if reserved.is_empty() => {
+                            usize::try_from(length).unwrap_or(MAX_BODY_BYTES)
+                        }
+                        _ => MAX_BODY_BYTES,
+                    }
+                    .clamp(bytes.len() + take, MAX_BODY_BYTES);
+                    if let Some(reservation) = gate.reserve_body(whole - covered).await {
+                        reserved.push(reservation);
+                    }
+                    bytes.reserve_exact(whole - bytes.len());
+                }
+            }
+            if take < chunk.len() {
                 // Stop here: the rest is never read, and the connection is dropped.
-                append_bounded(&mut bytes, &chunk[..room]);
+                append_bounded(&mut bytes, &chunk[..take]);
                 truncated = true;
                 break;
             }
@@ -256,42 +357,16 @@ impl Client {
         }
         drop(response);
         let elapsed = started.elapsed();
-        let (body, utf8) = match String::from_utf8(bytes) {
-            Ok(text) => (text, true),
-            // Cut at the cap inside a character: the part read is still UTF-8.
-            Err(error) if truncated && error.utf8_error().error_len().is_none() => {
-                let valid = error.utf8_error().valid_up_to();
-                let mut bytes = error.into_bytes();
-                bytes.truncate(valid);
-                match String::from_utf8(bytes) {
-                    Ok(text) => (text, true),
-                    Err(error) => (
-                        String::from_utf8_lossy(error.as_bytes()).into_owned(),
-                        false,
-                    ),
-                }
-            }
-            Err(error) => (
-                String::from_utf8_lossy(error.as_bytes()).into_owned(),
-                false,
-            ),
-        };
-        let json = if utf8 && !truncated {
-            serde_json::from_str(&body).ok()
-        } else {
-            None
-        };
-        Ok(ReceivedResponse {
+        let head = AnswerHead {
             status,
             content_type,
             headers,
-            body_bytes: body.len(),
-            body,
-            utf8,
-            truncated,
-            json,
-            elapsed,
-        })
+        };
+        let received =
+            ReceivedResponse::from_body(head, bytes, truncated, elapsed, &self.target.secrets());
+        // The whole body is gone: its share of the budget is free again.
+        drop(reserved);
+        Ok(received)
     }
 
     /// One line naming what went wrong, and whether trying again may help.
@@ -427,7 +502,11 @@ fn describe_error(error: &reqwest::Error, phase: Phase, timeout: Duration) -> Fa
             .find_map(|cause| cause.downcast_ref::<RedirectRefused>())
             .map(ToString::to_string)
             .unwrap_or_else(|| format!("too many redirects: {}", innermost(error)));
-        return Failure::new(Retry::Never, reason);
+        // A redirect is an HTTP answer: the target is alive.
+        return Failure {
+            answered: true,
+            ..Failure::new(Retry::Never, reason)
+        };
     }
     if let Some(resolve) = chain
         .iter()
@@ -501,30 +580,18 @@ fn describe_error(error: &reqwest::Error, phase: Phase, timeout: Duration) -> Fa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
-    fn response(body: &[u8], truncated: bool) -> ReceivedResponse {
-        let (text, utf8) = match String::from_utf8(body.to_vec()) {
-            Ok(text) => (text, true),
-            Err(error) => (
-                String::from_utf8_lossy(error.as_bytes()).into_owned(),
-                false,
-            ),
-        };
-        ReceivedResponse {
+    fn head() -> AnswerHead {
+        AnswerHead {
             status: 200,
             content_type: Some("application/json".to_string()),
             headers: Vec::new(),
-            json: if utf8 && !truncated {
-                serde_json::from_str(&text).ok()
-            } else {
-                None
-            },
-            body_bytes: text.len(),
-            body: text,
-            utf8,
-            truncated,
-            elapsed: Duration::ZERO,
         }
+    }
+
+    fn response(body: &[u8], truncated: bool) -> ReceivedResponse {
+        ReceivedResponse::from_body(head(), body.to_vec(), truncated, Duration::ZERO, &[])
     }
 
     #[test]
@@ -541,6 +608,81 @@ mod tests {
         );
         assert_eq!(
             response(b"[1, 2", true).body_problem().unwrap(),
+            "more than 16 MiB; the harness stopped reading at 16777216 bytes"
+        );
+    }
+
+    #[test]
+    fn a_long_body_keeps_an_excerpt_and_its_size() {
+        // 2-byte characters, so the excerpt's cut falls inside one.
+        let text = format!("\"{}\"", "é".repeat(BODY_EXCERPT_BYTES));
+        let answer = response(text.as_bytes(), false);
+        assert_eq!(answer.body_bytes, text.len());
+        assert!(answer.is_excerpt());
+        assert!(answer.body.len() <= BODY_EXCERPT_BYTES);
+        assert!(answer.body.len() >= BODY_EXCERPT_BYTES - 3);
+        assert!(text.starts_with(&answer.body));
+        assert!(answer.body.capacity() <= BODY_EXCERPT_BYTES);
+        // Parsed whole before it was cut.
+        assert_eq!(
+            answer.json,
+            Some(Value::String("é".repeat(BODY_EXCERPT_BYTES)))
+        );
+        assert_eq!(answer.body_problem(), None);
+    }
+
+    #[test]
+    fn a_short_body_is_kept_whole() {
+        let answer = response(br#"{"status":"OK"}"#, false);
+        assert_eq!(answer.body, r#"{"status":"OK"}"#);
+        assert_eq!(answer.body_bytes, 15);
+        assert!(!answer.is_excerpt());
+    }
+
+    #[test]
+    fn why_a_long_body_is_not_json_is_taken_from_the_whole_body() {
+        let mut text = "[".to_string() + &"1,".repeat(BODY_EXCERPT_BYTES) + "1";
+        text.push('x');
+        let answer = response(text.as_bytes(), false);
+        assert!(answer.is_excerpt());
+        assert_eq!(
+            answer.body_problem().unwrap(),
+            format!(
+                "not JSON (expected `,` or `]` at line 1 column {})",
+                text.len()
+            )
+        );
+    }
+
+    #[test]
+    fn a_secret_past_the_excerpt_is_still_found() {
+        let secret = "Qm7RzT2vXk9LpW4sNa8c";
+        let mut text = " ".repeat(2 * BODY_EXCERPT_BYTES).into_bytes();
+        text.extend_from_slice(format!("{{\"echo\":\"{secret}\"}}").as_bytes());
+        let answer =
+            ReceivedResponse::from_body(head(), text.clone(), false, Duration::ZERO, &[secret, ""]);
+        assert!(!answer.body.contains(secret));
+        assert!(answer.body_contains_secret(secret));
+        assert!(!answer.body_contains_secret("another-secret-value"));
+        assert_eq!(format!("{:?}", answer.body_secrets), "BodySecrets(1 found)");
+        // The same past an invalid byte, which the excerpt's lossy text replaces.
+        text[10] = 0xff;
+        let answer = ReceivedResponse::from_body(head(), text, false, Duration::ZERO, &[secret]);
+        assert!(!answer.utf8);
+        assert!(answer.body_contains_secret(secret));
+        assert!(answer.body.len() <= BODY_EXCERPT_BYTES + 2);
+    }
+
+    #[test]
+    fn a_body_cut_at_the_cap_inside_a_character_is_still_utf8() {
+        let mut bytes = " ".repeat(BODY_EXCERPT_BYTES + 10).into_bytes();
+        bytes.extend_from_slice(&"é".as_bytes()[..1]);
+        let answer = response(&bytes, true);
+        assert!(answer.utf8);
+        assert_eq!(answer.body_bytes, BODY_EXCERPT_BYTES + 11);
+        assert_eq!(answer.body.len(), BODY_EXCERPT_BYTES);
+        assert_eq!(
+            answer.body_problem().unwrap(),
             "more than 16 MiB; the harness stopped reading at 16777216 bytes"
         );
     }

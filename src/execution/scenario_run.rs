@@ -819,7 +819,7 @@ pub fn leaks_in(response: &ReceivedResponse, redactor: &Redactor) -> Vec<String>
         .iter()
         .filter(|secret| secret.value().chars().count() >= MIN_SEARCHED_SECRET)
     {
-        if response.body.contains(secret.value()) {
+        if response.body_contains_secret(secret.value()) {
             found.push(format!("the answer's body contains {}", secret.label));
         }
         for (name, value) in &response.headers {
@@ -1095,20 +1095,21 @@ mod tests {
     use super::*;
 
     fn answer(body: &str, headers: &[(&str, &str)]) -> ReceivedResponse {
-        ReceivedResponse {
+        let head = crate::execution::client::AnswerHead {
             status: 200,
             content_type: Some("application/json".into()),
             headers: headers
                 .iter()
                 .map(|(name, value)| (name.to_string(), value.to_string()))
                 .collect(),
-            body: body.into(),
-            body_bytes: body.len(),
-            utf8: true,
-            truncated: false,
-            json: serde_json::from_str(body).ok(),
-            elapsed: std::time::Duration::ZERO,
-        }
+        };
+        ReceivedResponse::from_body(
+            head,
+            body.as_bytes().to_vec(),
+            false,
+            std::time::Duration::ZERO,
+            &[],
+        )
     }
 
     #[test]

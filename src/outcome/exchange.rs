@@ -9,7 +9,9 @@ use serde_json::Value;
 /// How much of a response body is read before the rest is dropped.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-/// How much of a body a checked step keeps for reports (the checks saw all of it).
+/// How much of a body's text an [`Exchange`] keeps for transcripts and
+/// reports. The checks see the whole body first: its JSON, why it is not
+/// JSON, and which secrets it holds are taken before it is cut.
 pub const BODY_EXCERPT_BYTES: usize = 64 * 1024;
 
 /// A request as sent: method, URL and body text.
@@ -23,7 +25,14 @@ pub struct SentRequest {
     pub body: Option<String>,
 }
 
-/// A response as received.
+/// A response as received, and as kept.
+///
+/// What it keeps is bounded: the body's text is its first
+/// [`BODY_EXCERPT_BYTES`] (the whole body when shorter; see
+/// [`ReceivedResponse::is_excerpt`]), with the size read in `body_bytes`.
+/// What the checks need from the rest is taken while the whole body is at
+/// hand: `json`, `json_error`, `body_secrets`. The parsed `json` itself is
+/// kept whole (a body over [`MAX_BODY_BYTES`] never parses).
 #[derive(Debug, Clone)]
 pub struct ReceivedResponse {
     /// HTTP status.
@@ -33,10 +42,10 @@ pub struct ReceivedResponse {
     /// Every header as (name, value), values read as lossy UTF-8: kept so the
     /// security check can look for a secret in them.
     pub headers: Vec<(String, String)>,
-    /// Body text (lossy UTF-8 where it is not valid UTF-8); after
-    /// [`ReceivedResponse::keep_excerpt`], only its first [`BODY_EXCERPT_BYTES`].
+    /// Body text (lossy UTF-8 where it is not valid UTF-8): the first
+    /// [`BODY_EXCERPT_BYTES`] bytes of the body, cut at a character.
     pub body: String,
-    /// Bytes of body read (at most [`MAX_BODY_BYTES`]), whatever `body` still holds.
+    /// How many bytes of body were read (at most [`MAX_BODY_BYTES`]).
     pub body_bytes: usize,
     /// Whether the body was valid UTF-8.
     pub utf8: bool,
@@ -44,11 +53,133 @@ pub struct ReceivedResponse {
     pub truncated: bool,
     /// The body parsed as JSON, if it parses.
     pub json: Option<Value>,
+    /// Why the whole body did not parse as JSON, when it was read whole and was UTF-8.
+    pub json_error: Option<String>,
+    /// The target's secrets the whole body contained.
+    pub body_secrets: BodySecrets,
     /// Time from sending to the end of the body.
     pub elapsed: Duration,
 }
 
+/// The target's secrets ([`Target::secrets`]) a whole body contained, found
+/// before the body was cut to its excerpt. `Debug` says how many, never which.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct BodySecrets(Vec<String>);
+
+impl BodySecrets {
+    /// Each of `secrets` (empty ones skipped) that `body` contains, as its
+    /// lossy UTF-8 text would: a secret is valid UTF-8, and no invalid byte
+    /// sequence swallows a valid one.
+    pub fn search(body: &[u8], secrets: &[&str]) -> BodySecrets {
+        let text = std::str::from_utf8(body).ok();
+        BodySecrets(
+            secrets
+                .iter()
+                .filter(|secret| !secret.is_empty())
+                .filter(|secret| match text {
+                    Some(text) => text.contains(**secret),
+                    None => body
+                        .windows(secret.len())
+                        .any(|window| window == secret.as_bytes()),
+                })
+                .map(|secret| secret.to_string())
+                .collect(),
+        )
+    }
+
+    /// Whether `secret` was found.
+    pub fn contains(&self, secret: &str) -> bool {
+        self.0.iter().any(|found| found == secret)
+    }
+
+    /// Whether none was found.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for BodySecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BodySecrets({} found)", self.0.len())
+    }
+}
+
+/// The status line and headers of an answer.
+#[derive(Debug, Clone)]
+pub struct AnswerHead {
+    /// HTTP status.
+    pub status: u16,
+    /// The Content-Type header, if any.
+    pub content_type: Option<String>,
+    /// Every header as (name, value).
+    pub headers: Vec<(String, String)>,
+}
+
 impl ReceivedResponse {
+    /// A response from its head and the body bytes read (`truncated` when
+    /// reading stopped at [`MAX_BODY_BYTES`]): parses the JSON, searches the
+    /// whole body for `secrets`, then keeps only the excerpt of its text.
+    pub fn from_body(
+        head: AnswerHead,
+        mut bytes: Vec<u8>,
+        truncated: bool,
+        elapsed: Duration,
+        secrets: &[&str],
+    ) -> ReceivedResponse {
+        let body_bytes = bytes.len();
+        // A body cut at the cap inside a character is still UTF-8 up to the cut.
+        let (utf8, valid_len) = match std::str::from_utf8(&bytes) {
+            Ok(_) => (true, body_bytes),
+            Err(error) if truncated && error.error_len().is_none() => (true, error.valid_up_to()),
+            Err(_) => (false, body_bytes),
+        };
+        let (json, json_error) = if utf8 && !truncated {
+            match serde_json::from_slice::<Value>(&bytes) {
+                Ok(json) => (Some(json), None),
+                Err(error) => (None, Some(error.to_string())),
+            }
+        } else {
+            (None, None)
+        };
+        let body_secrets = BodySecrets::search(&bytes[..valid_len], secrets);
+        let body = if utf8 {
+            let mut keep = valid_len.min(BODY_EXCERPT_BYTES);
+            while !is_char_boundary(&bytes, keep) {
+                keep -= 1;
+            }
+            bytes.truncate(keep);
+            // The buffer was sized for the whole body: give the rest back.
+            bytes.shrink_to_fit();
+            String::from_utf8(bytes).unwrap_or_default()
+        } else {
+            String::from_utf8_lossy(&bytes[..body_bytes.min(BODY_EXCERPT_BYTES)]).into_owned()
+        };
+        ReceivedResponse {
+            status: head.status,
+            content_type: head.content_type,
+            headers: head.headers,
+            body,
+            body_bytes,
+            utf8,
+            truncated,
+            json,
+            json_error,
+            body_secrets,
+            elapsed,
+        }
+    }
+
+    /// Whether `body` holds only the first [`BODY_EXCERPT_BYTES`] of the body read.
+    pub fn is_excerpt(&self) -> bool {
+        self.body_bytes > BODY_EXCERPT_BYTES
+    }
+
+    /// Whether the whole body contained `secret`, one of the target's
+    /// secrets ([`Target::secrets`]); past the excerpt only those were searched.
+    pub fn body_contains_secret(&self, secret: &str) -> bool {
+        self.body.contains(secret) || self.body_secrets.contains(secret)
+    }
+
     /// Whether the Content-Type is JSON (`application/json` or `*+json`).
     pub fn has_json_content_type(&self) -> bool {
         self.content_type.as_deref().is_some_and(|value| {
@@ -75,41 +206,21 @@ impl ReceivedResponse {
             )
         } else if !self.utf8 {
             "not valid UTF-8".to_string()
-        } else if self.body_bytes == 0 && self.body.is_empty() {
+        } else if self.body_bytes == 0 {
             "empty".to_string()
-        } else if self.is_excerpt() {
-            "not JSON".to_string()
         } else {
-            match serde_json::from_str::<Value>(&self.body) {
-                Err(error) => format!("not JSON ({error})"),
-                Ok(_) => "not JSON".to_string(),
+            match &self.json_error {
+                Some(error) => format!("not JSON ({error})"),
+                None => "not JSON".to_string(),
             }
         })
     }
+}
 
-    /// Whether `body` holds only the start of what was read.
-    pub fn is_excerpt(&self) -> bool {
-        self.body.len() < self.body_bytes
-    }
-
-    /// Drops the body past [`BODY_EXCERPT_BYTES`] (at a character boundary),
-    /// and a JSON list's records other than `keep`'s, once the step's checks
-    /// have seen the whole answer: a finished step then holds a bounded
-    /// amount, whatever the target sent. `keep` says which list elements a
-    /// snapshot may still need (the run's own records).
-    pub fn keep_excerpt(&mut self, keep: impl Fn(&Value) -> bool) {
-        if self.body.len() > BODY_EXCERPT_BYTES {
-            let mut end = BODY_EXCERPT_BYTES;
-            while !self.body.is_char_boundary(end) {
-                end -= 1;
-            }
-            self.body = self.body[..end].to_string();
-            if let Some(Value::Array(items)) = &mut self.json {
-                items.retain(|item| keep(item));
-                items.shrink_to_fit();
-            }
-        }
-    }
+/// Whether `at` falls between two UTF-8 characters of `bytes` (which are UTF-8 up to `at`).
+fn is_char_boundary(bytes: &[u8], at: usize) -> bool {
+    // A continuation byte (0b10xx_xxxx) never starts a character.
+    at == 0 || at >= bytes.len() || (bytes[at] as i8) >= -0x40
 }
 
 /// Why no response came back.
@@ -117,7 +228,9 @@ impl ReceivedResponse {
 #[error("{0}")]
 pub struct TransportError(pub String);
 
-/// One request and what came of it.
+/// One request and what came of it. Its size is bounded by the request
+/// sent, the headers and the parsed JSON, plus [`BODY_EXCERPT_BYTES`] of body
+/// text (see [`ReceivedResponse`]).
 #[derive(Debug, Clone)]
 pub struct Exchange {
     /// What was sent.
@@ -129,22 +242,33 @@ pub struct Exchange {
 /// Every exchange of a scenario, in order.
 pub type Transcript = Vec<Exchange>;
 
+impl ReceivedResponse {
+    /// Drops a JSON list's records other than `keep`'s when the body was
+    /// longer than its excerpt, once the step's checks have seen the whole
+    /// answer: a finished step then holds a bounded amount, whatever the
+    /// target sent. `keep` says which list elements a snapshot may still need
+    /// (the run's own records).
+    pub fn keep_excerpt(&mut self, keep: impl Fn(&Value) -> bool) {
+        if self.is_excerpt() {
+            if let Some(Value::Array(items)) = &mut self.json {
+                items.retain(|item| keep(item));
+                items.shrink_to_fit();
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn response(body: String) -> ReceivedResponse {
-        ReceivedResponse {
+        let head = AnswerHead {
             status: 200,
             content_type: Some("application/json".to_string()),
             headers: Vec::new(),
-            json: serde_json::from_str(&body).ok(),
-            body_bytes: body.len(),
-            body,
-            utf8: true,
-            truncated: false,
-            elapsed: Duration::ZERO,
-        }
+        };
+        ReceivedResponse::from_body(head, body.into_bytes(), false, Duration::ZERO, &[])
     }
 
     #[test]
@@ -155,7 +279,7 @@ mod tests {
         assert!(big.body.len() > BODY_EXCERPT_BYTES - 4);
         assert_eq!(big.body_bytes, 2 * BODY_EXCERPT_BYTES);
         assert!(big.is_excerpt());
-        assert_eq!(big.body_problem().unwrap(), "not JSON");
+        assert!(big.body_problem().unwrap().starts_with("not JSON ("));
 
         let mut small = response(r#"{"status":"ok"}"#.to_string());
         small.keep_excerpt(|_| false);
