@@ -14,15 +14,23 @@
 //!   the requests explains every answer and the final list.
 //!
 //! Each case works on a fresh pool of its own UserIDs (`<run prefix>p<case>-u<n>`)
-//! and deletes them afterwards, so shrinking, which replays cases against
-//! the live target, always starts from a clean slate.
+//! and deletes them afterwards (even when it fails or panics), so shrinking,
+//! which replays cases against the live target, always starts from a clean
+//! slate, and cases are independent: up to
+//! [`PropertyOptions::cases_in_flight`] of them run at once ([`mod@drive`]), the
+//! run's request gate bounding the requests in flight. Shrinking replays run
+//! one at a time.
 //!
 //! Verdicts do not depend on the run: without `--seed` both trials use
 //! [`DEFAULT_SEED`], printed with the fingerprint of what was generated.
 //! Against a deterministic server the sequential trial sends the same
-//! requests every run (case numbers are its own; against a large target the
-//! same lists are left out). The concurrent trial generates the same
-//! histories, but how they interleave on the server varies from run to run.
+//! requests every run, however many cases run at once: the first failing
+//! case is the first by index, not by time (case numbers are its own;
+//! against a large target the same lists are left out). Only a server whose
+//! answers to one case depend on the records of others (a list cut at 50
+//! customers) can tell concurrent cases from sequential ones. The concurrent
+//! trial generates the same histories, but how they interleave on the server
+//! varies from run to run.
 
 pub mod concurrent;
 pub mod drive;
