@@ -137,3 +137,64 @@ fn a_seed_that_is_neither_a_number_nor_random_is_refused_with_a_clear_message() 
         "{err}"
     );
 }
+
+/// The binary runs the cases of each property trial concurrently; the fingerprint it prints
+/// is the one a run with one case at a time gives for the same seed (in process, against a
+/// reference server configured like the embedded one).
+#[test]
+fn the_binary_running_cases_at_once_prints_the_fingerprint_of_one_case_at_a_time() {
+    use ipdr_conformance::execution::client::Client;
+    use ipdr_conformance::execution::property::{
+        run_concurrent, run_crud_sequences, PropertyOptions, SeedChoice,
+    };
+    use ipdr_conformance::execution::scenario_run::RunIdentity;
+    use ipdr_conformance::execution::target::Target;
+    use ipdr_conformance::reference::{ServerConfig, UsersFixture};
+
+    let output = harness()
+        .args([
+            "run",
+            "--seed",
+            "7",
+            "--cases",
+            "24",
+            "--concurrent-cases",
+            "12",
+            "property::",
+        ])
+        .output()
+        .unwrap();
+    let out = stdout(&output);
+    assert!(output.status.success(), "{out}");
+
+    let server = common::Server::start(ServerConfig::builtin());
+    let client = Client::new(Target::from_harness(
+        UsersFixture::builtin().harness(),
+        server.url(),
+        std::time::Duration::from_secs(10),
+    ))
+    .unwrap();
+    let options = PropertyOptions {
+        cases: 24,
+        concurrent_cases: 12,
+        seed: SeedChoice::Given(7),
+        cases_in_flight: 1,
+        ..PropertyOptions::default()
+    };
+    let identity = RunIdentity::fresh();
+    let handle = server.runtime.handle();
+    let one_at_a_time = [
+        run_crud_sequences(handle, &client, &identity, &options, 7),
+        run_concurrent(handle, &client, &identity, &options, 7),
+    ];
+    for report in one_at_a_time {
+        assert!(report.failure.is_none(), "{}", report.trial.name());
+        assert_eq!(report.cases_in_flight, 1);
+        assert_eq!(
+            fingerprint_of(&out, &report.trial.name()),
+            format!("{:016x}", report.fingerprint),
+            "{}",
+            report.trial.name()
+        );
+    }
+}

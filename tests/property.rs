@@ -276,8 +276,11 @@ fn a_large_target_gets_the_same_sequences_with_fewer_lists_sent() {
     let large = Server::start(ServerConfig::builtin().with_preload(preload));
     let small = Server::start(ServerConfig::builtin());
     let identity = RunIdentity::fresh();
-    let run = |server: &Server| {
-        let options = options(16, 30, 7, scratch_dir("large"));
+    let run_with = |server: &Server, in_flight: usize| {
+        let options = PropertyOptions {
+            cases_in_flight: in_flight,
+            ..options(16, 30, 7, scratch_dir("large"))
+        };
         run_crud_sequences(
             server.runtime.handle(),
             &client_of(server),
@@ -286,7 +289,17 @@ fn a_large_target_gets_the_same_sequences_with_fewer_lists_sent() {
             7,
         )
     };
+    let run = |server: &Server| run_with(server, PropertyOptions::default().cases_in_flight);
     let (on_large, on_small) = (run(&large), run(&small));
+    // Which lists are left out does not depend on how many cases ran at once.
+    let one_at_a_time = run_with(&large, 1);
+    assert_passed(
+        &one_at_a_time,
+        "a large reference target, one case at a time",
+    );
+    assert!(on_large.cases_in_flight > 1, "the cases ran at once");
+    assert_eq!(one_at_a_time.fingerprint, on_large.fingerprint);
+    assert_eq!(one_at_a_time.requests, on_large.requests);
     assert_passed(&on_large, "a large reference target");
     assert_passed(&on_small, "an empty reference target");
     // The same sequences (the size of the target does not change what is generated),
@@ -771,6 +784,249 @@ fn a_server_that_echoes_the_token_fails_both_trials_without_showing_it() {
             assert!(!violation.message.contains(&token), "{violation}");
             assert!(!failure.rendered.contains(&token), "{}", failure.rendered);
         }
+    }
+}
+
+/// `text` with what differs between runs by design replaced: the server's address, the
+/// scenario's directory, this run's UserID prefix with the case number (cases are numbered
+/// from a per-process counter), and record ids (the server numbers records as they arrive,
+/// from every case that ran, so they are shown as `"id":N` and `id N`).
+fn normalized(text: &str, identity: &RunIdentity, server: &str, dir: &std::path::Path) -> String {
+    let text = text
+        .replace(server, "<server>")
+        .replace(&dir.display().to_string(), "<dir>");
+    let prefix = identity.uid_prefix();
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find(&prefix) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + prefix.len()..];
+        let digits = after.get(1..).map_or(0, |tail| {
+            tail.chars().take_while(char::is_ascii_digit).count()
+        });
+        if after.starts_with(['p', 'c']) && digits > 0 && after[1 + digits..].starts_with('-') {
+            out.push_str("<case>-");
+            rest = &after[2 + digits..];
+        } else {
+            out.push_str(&prefix);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    ["\"id\":", "id "]
+        .into_iter()
+        .fold(out, |text, label| numbers_hidden(&text, label))
+}
+
+/// `text` with every number right after `label` shown as `N`.
+fn numbers_hidden(text: &str, label: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(label) {
+        out.push_str(&rest[..at + label.len()]);
+        let after = &rest[at + label.len()..];
+        let digits = after.chars().take_while(char::is_ascii_digit).count();
+        if digits > 0 {
+            out.push('N');
+        }
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// What must not depend on how many cases ran at once: the verdict, the minimal case as
+/// shown, its scenario file, and what a sequential run counts.
+#[derive(Debug, PartialEq)]
+struct FailureSeen {
+    violation: Option<ipdr_conformance::spec::model::Violation>,
+    steps: usize,
+    rendered: String,
+    scenario: Option<String>,
+    fails_at: Option<usize>,
+    replays: usize,
+    requests: usize,
+    fingerprint: u64,
+}
+
+/// `property::crud_sequences` against a fresh server with `deviation`, `in_flight` cases at
+/// once: what it found; and nothing of the run is left on the server.
+fn failure_seen(
+    deviation: Deviation,
+    identity: &RunIdentity,
+    seed: u64,
+    in_flight: usize,
+) -> (FailureSeen, usize) {
+    let server = Server::start(ServerConfig::builtin().with_deviation(deviation));
+    let client = client_of(&server);
+    let dir = scratch_dir(&format!("same-{}", deviation.name()));
+    let options = PropertyOptions {
+        cases_in_flight: in_flight,
+        ..options(64, 30, seed, dir.clone())
+    };
+    let report = run_crud_sequences(server.runtime.handle(), &client, identity, &options, seed);
+    // Every case deleted what it created: those that failed midway, those that ran
+    // past the first failure, and every shrinking replay.
+    for (context, customers) in server.running().snapshot() {
+        assert!(
+            customers.is_empty(),
+            "{} with {in_flight} at once: left in {context}: {customers:?}",
+            deviation.name()
+        );
+    }
+    assert!(report.cases_in_flight <= in_flight);
+    let failure = report
+        .failure
+        .unwrap_or_else(|| panic!("{}: not caught with seed {seed}", deviation.name()));
+    let scenario = failure.repro.as_ref().map(|written| {
+        normalized(
+            &std::fs::read_to_string(&written.path).unwrap(),
+            identity,
+            &server.url(),
+            &dir,
+        )
+    });
+    let seen = FailureSeen {
+        violation: failure.violation.clone().map(|mut violation| {
+            violation.message = normalized(&violation.message, identity, &server.url(), &dir);
+            violation
+        }),
+        steps: failure.steps,
+        rendered: normalized(&failure.rendered, identity, &server.url(), &dir),
+        scenario,
+        fails_at: failure.repro.as_ref().and_then(|written| written.fails_at),
+        replays: report.replays,
+        requests: report.requests,
+        fingerprint: report.fingerprint,
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    (seen, report.cases_in_flight)
+}
+
+/// Against a deviating server the failure, its minimal case (as shown, token redacted) and
+/// its scenario file are the same in three runs with the same seed, cases running at once,
+/// and the same as one case at a time gives: the first failing case is chosen by index.
+#[test]
+fn a_failure_its_minimal_case_and_its_scenario_are_the_same_at_any_concurrency() {
+    let identity = RunIdentity::fresh();
+    for (deviation, seed) in [
+        (Deviation::PatchBlanksOmittedFields, 42),
+        (Deviation::UserIdPrefixMatch, DEFAULT_SEED),
+        (Deviation::MangleNonAscii, DEFAULT_SEED),
+    ] {
+        let (sequential, _) = failure_seen(deviation, &identity, seed, 1);
+        println!(
+            "{}: failed after {} case run(s), shrinking included:\n{}",
+            deviation.name(),
+            sequential.replays,
+            sequential.rendered
+        );
+        assert!(sequential.scenario.is_some(), "a scenario is written");
+        for run in 1..=3 {
+            let (concurrent, at_once) = failure_seen(
+                deviation,
+                &identity,
+                seed,
+                PropertyOptions::default().cases_in_flight,
+            );
+            assert!(
+                at_once > 1,
+                "{}: the cases ran one at a time",
+                deviation.name()
+            );
+            assert_eq!(
+                concurrent,
+                sequential,
+                "{}, run {run}: concurrent and sequential differ",
+                deviation.name()
+            );
+        }
+    }
+}
+
+/// The same seed generates the same cases (the same fingerprint, the same requests) one at
+/// a time and many at once, for both trials, against a conformant server.
+#[test]
+fn running_cases_at_once_gives_the_sequential_fingerprint() {
+    let server = Server::start(ServerConfig::builtin());
+    let client = client_of(&server);
+    let identity = RunIdentity::fresh();
+    let handle = server.runtime.handle();
+    let run = |in_flight: usize| {
+        let options = PropertyOptions {
+            cases_in_flight: in_flight,
+            concurrent_cases: 32,
+            ..options(48, 30, 7, scratch_dir("fingerprint"))
+        };
+        let sequences = run_crud_sequences(handle, &client, &identity, &options, 7);
+        let histories = run_concurrent(handle, &client, &identity, &options, 7);
+        assert_passed(&sequences, "the reference");
+        assert_passed(&histories, "the reference");
+        (sequences, histories)
+    };
+    let (one, one_histories) = run(1);
+    assert_eq!(one.cases_in_flight, 1);
+    let (many, many_histories) = run(PropertyOptions::default().cases_in_flight);
+    assert!(many.cases_in_flight > 1 && many_histories.cases_in_flight > 1);
+    assert_eq!(many.fingerprint, one.fingerprint);
+    assert_eq!(many.replays, 48);
+    assert_eq!(many.requests, one.requests, "the same requests are sent");
+    assert_eq!(
+        many.requests_sent, many.requests,
+        "nothing ran past a failure"
+    );
+    assert_eq!(many_histories.fingerprint, one_histories.fingerprint);
+    assert_eq!(many_histories.requests, one_histories.requests);
+    for (context, customers) in server.running().snapshot() {
+        assert!(customers.is_empty(), "left in {context}: {customers:?}");
+    }
+}
+
+/// A case that panics midway (a bug in the harness, say) still has its records deleted:
+/// the trials run each case as [`isolated`] with its ledger's cleanup.
+#[test]
+fn a_case_that_panics_midway_leaves_nothing_on_the_server() {
+    use ipdr_conformance::execution::property::drive::{isolated, CaseOutcome};
+    use ipdr_conformance::execution::property::exchange::send;
+    use ipdr_conformance::execution::scenario_run::CleanupLedger;
+    use ipdr_conformance::spec::model::{Action, Auth, Field, Request};
+
+    let server = Server::start(ServerConfig::builtin());
+    let client = client_of(&server);
+    let identity = RunIdentity::fresh();
+    let ledger = CleanupLedger::default();
+    let create = Request {
+        action: Action::Create {
+            user_id: Some(format!("{}p0-u0", identity.uid_prefix())),
+            values: [(Field::Name, "Trisul".to_string())].into_iter().collect(),
+        },
+        auth: Auth::Configured,
+    };
+    let (case_client, case_identity, case_ledger) =
+        (client.clone(), identity.clone(), ledger.clone());
+    let (guard_client, guard_identity, guard_ledger) =
+        (client.clone(), identity.clone(), ledger.clone());
+    let outcome: CaseOutcome<()> = server.runtime.block_on(isolated(
+        async move {
+            let exchange = send(&case_client, &case_identity, &case_ledger, &create)
+                .await
+                .unwrap();
+            assert_eq!(exchange.response.unwrap().status, 200);
+            panic!("a bug after the create");
+        },
+        move || async move { guard_ledger.clean(&guard_client, &guard_identity).await },
+    ));
+    assert_eq!(
+        outcome.failure.as_deref(),
+        Some("the case panicked: a bug after the create")
+    );
+    assert!(
+        outcome.cleanup_problems.is_empty(),
+        "{:?}",
+        outcome.cleanup_problems
+    );
+    for (context, customers) in server.running().snapshot() {
+        assert!(customers.is_empty(), "left in {context}: {customers:?}");
     }
 }
 

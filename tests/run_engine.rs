@@ -341,5 +341,12 @@ fn a_target_that_stops_answering_ends_the_run_in_seconds_as_errors() {
         .output()
         .unwrap();
     assert!(sweep.status.success(), "{}", common::stderr(&sweep));
-    assert_eq!(harness_records(&server), 0);
+    assert_eq!(
+        harness_records(&server),
+        0,
+        "left: {:?}\nsweep said: {}{}",
+        server.running().snapshot(),
+        common::stdout(&sweep),
+        common::stderr(&sweep)
+    );
 }

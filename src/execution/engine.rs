@@ -741,17 +741,19 @@ fn finish_unrun(
 /// `--compare-with`) is deleted, and the ledger file retired when nothing is left.
 async fn clean_up_run(suite: &Suite, other: Option<&Suite>) -> RunCleanup {
     let mut cleanup = RunCleanup::default();
-    for (context, count) in suite.sweep_leftovers().await {
+    let first = suite.sweep_leftovers().await;
+    for (context, count) in first.found.iter().cloned() {
         cleanup.leftovers.push((context, count, false));
     }
     if let Some(other) = other {
-        for (context, count) in other.sweep_leftovers().await {
+        for (context, count) in other.sweep_leftovers().await.found {
             cleanup.leftovers.push((context, count, true));
         }
         cleanup.problems.extend(other.take_problems());
     }
     if let Some(file) = suite.ledger_file() {
-        if suite.sweep_leftovers().await.is_empty() {
+        // Retired only when every context was read and the second look finds nothing.
+        if first.unlisted.is_empty() && suite.sweep_leftovers().await.is_clean() {
             if let Err(error) = file.retire() {
                 cleanup.problems.push(error.to_string());
             }

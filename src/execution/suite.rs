@@ -265,8 +265,9 @@ impl Suite {
     /// Deletes anything of this run's still on the target, in every context
     /// the user may access and, with `--other-*`, in the other user's
     /// context as the other user; returns how many records were found per
-    /// context (deletion problems are kept for [`Suite::take_problems`]).
-    pub async fn sweep_leftovers(&self) -> Vec<(String, usize)> {
+    /// context, and where the list could not be read (deletion and listing
+    /// problems are kept for [`Suite::take_problems`]).
+    pub async fn sweep_leftovers(&self) -> Leftovers {
         let target = self.client.target();
         let prefix = self.identity.uid_prefix();
         let places: Vec<(Principal, String)> = std::iter::once(target.context.clone())
@@ -279,17 +280,32 @@ impl Suite {
                     .map(|other| (Principal::Other, other.context.clone())),
             )
             .collect();
-        let mut found = Vec::new();
+        let mut leftovers = Leftovers::default();
         for (principal, context) in places {
             let Some(body) = principal_auth_body(target, principal, &context) else {
                 continue;
             };
             let exchange = self.client.send("GET", COLLECTION_PATH, Some(body)).await;
-            let Ok(response) = exchange.response else {
-                continue;
-            };
-            let Some(Value::Array(customers)) = response.json else {
-                continue;
+            // A list that cannot be read proves nothing is left: the ledger must stay.
+            let customers = match exchange.response {
+                Ok(response) => match response.json {
+                    Some(Value::Array(customers)) => customers,
+                    _ => {
+                        let why = format!(
+                            "listing {context} for this run's leftovers: HTTP {} without a JSON list",
+                            response.status
+                        );
+                        self.note_problems(std::slice::from_ref(&why));
+                        leftovers.unlisted.push(context);
+                        continue;
+                    }
+                },
+                Err(error) => {
+                    let why = format!("listing {context} for this run's leftovers: {error}");
+                    self.note_problems(std::slice::from_ref(&why));
+                    leftovers.unlisted.push(context);
+                    continue;
+                }
             };
             let ledger = CleanupLedger::default();
             let mut count = 0;
@@ -309,10 +325,26 @@ impl Suite {
                     Principal::Configured => context,
                     Principal::Other => format!("{context} (as the other user)"),
                 };
-                found.push((label, count));
+                leftovers.found.push((label, count));
             }
         }
-        found
+        leftovers
+    }
+}
+
+/// What [`Suite::sweep_leftovers`] found of a run on the target.
+#[derive(Debug, Default)]
+pub struct Leftovers {
+    /// Records of this run found (and deleted), per context.
+    pub found: Vec<(String, usize)>,
+    /// Contexts whose list could not be read: records may remain there.
+    pub unlisted: Vec<String>,
+}
+
+impl Leftovers {
+    /// Whether every context was listed and none held a record of this run.
+    pub fn is_clean(&self) -> bool {
+        self.found.is_empty() && self.unlisted.is_empty()
     }
 }
 

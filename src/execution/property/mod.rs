@@ -14,29 +14,35 @@
 //!   the requests explains every answer and the final list.
 //!
 //! Each case works on a fresh pool of its own UserIDs (`<run prefix>p<case>-u<n>`)
-//! and deletes them afterwards, so shrinking, which replays cases against
-//! the live target, always starts from a clean slate.
+//! and deletes them afterwards (even when it fails or panics), so shrinking,
+//! which replays cases against the live target, always starts from a clean
+//! slate, and cases are independent: up to
+//! [`PropertyOptions::cases_in_flight`] of them run at once ([`mod@drive`]), the
+//! run's request gate bounding the requests in flight. Shrinking replays run
+//! one at a time.
 //!
 //! Verdicts do not depend on the run: without `--seed` both trials use
 //! [`DEFAULT_SEED`], printed with the fingerprint of what was generated.
 //! Against a deterministic server the sequential trial sends the same
-//! requests every run (case numbers are its own; against a large target the
-//! same lists are left out). The concurrent trial generates the same
-//! histories, but how they interleave on the server varies from run to run.
+//! requests every run, however many cases run at once: the first failing
+//! case is the first by index, not by time (case numbers are its own;
+//! against a large target the same lists are left out). Only a server whose
+//! answers to one case depend on the records of others (a list cut at 50
+//! customers) can tell concurrent cases from sequential ones. The concurrent
+//! trial generates the same histories, but how they interleave on the server
+//! varies from run to run.
 
 pub mod concurrent;
+pub mod drive;
 pub mod exchange;
 pub mod generate;
 pub mod repro;
 pub mod sequence;
 
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestCaseError, TestError, TestRunner};
 
 use crate::execution::client::Client;
 use crate::execution::ledger_file::LedgerFile;
@@ -48,6 +54,7 @@ use crate::report::redact::Redactor;
 use crate::spec::model::{Request, Violation};
 
 use concurrent::run_history;
+use drive::{drive, isolated, CaseOutcome, Driven, Plan, Verdict};
 use generate::AuthChoices;
 use sequence::{run_case, scope, CaseFailure, CaseRun, Lists};
 
@@ -73,9 +80,15 @@ const MAX_SHRINK_REPLAYS: u32 = 2048;
 const MAX_SHRINK_MILLIS: u32 = 60_000;
 /// A concurrent history replays nondeterministically, so shrinking it further rarely pays.
 const MAX_CONCURRENT_SHRINK_REPLAYS: u32 = 256;
+/// Cases (or histories) of one trial running at once by default: more than any `--jobs`
+/// worth using, so that the run's request gate, not the property engine, bounds the
+/// requests in flight (a sequential case has one request in flight, a history three).
+pub const DEFAULT_CASES_IN_FLIGHT: usize = 64;
 /// Numbers every sequential case in this process, so that no two cases of one run share
 /// UserIDs, even across several property runs under one run identity. Each trial has its
-/// own counter, so that a run's UserIDs do not depend on how the two trials interleave.
+/// own counter, so that a run's UserIDs do not depend on how the two trials interleave;
+/// each trial takes a block of numbers and numbers its cases by index, so that they do not
+/// depend on which case ran first either.
 static SEQUENCE_CASE_NUMBERS: AtomicUsize = AtomicUsize::new(0);
 /// Numbers every concurrent case in this process.
 static HISTORY_CASE_NUMBERS: AtomicUsize = AtomicUsize::new(0);
@@ -185,6 +198,11 @@ pub struct PropertyOptions {
     /// so `sweep` finds it after a killed run. Not a flag: `run` passes its own.
     #[arg(skip)]
     pub ledger_file: Option<Arc<LedgerFile>>,
+    /// Cases (or histories) of one trial running at once; 1 runs them one after another.
+    /// The verdict, the minimal case and the fingerprint do not depend on it. Not a flag:
+    /// `--jobs` bounds the requests in flight.
+    #[arg(skip = DEFAULT_CASES_IN_FLIGHT)]
+    pub cases_in_flight: usize,
 }
 
 impl Default for PropertyOptions {
@@ -196,6 +214,7 @@ impl Default for PropertyOptions {
             seed: SeedChoice::Default,
             repro_dir: PathBuf::from(DEFAULT_REPRO_DIR),
             ledger_file: None,
+            cases_in_flight: DEFAULT_CASES_IN_FLIGHT,
         }
     }
 }
@@ -250,10 +269,16 @@ pub struct PropertyReport {
     pub trial: PropertyTrial,
     /// The seed used.
     pub seed: u64,
-    /// Cases run (first runs and shrinking replays).
+    /// Cases run (first runs and shrinking replays), as a sequential run counts them:
+    /// first runs up to the first failing one, then the replays.
     pub replays: usize,
     /// Requests sent by those cases (cleanup not included).
     pub requests: usize,
+    /// Every request the cases sent, cases that ran past the first failure included
+    /// (cleanup not included).
+    pub requests_sent: usize,
+    /// The most cases that ran at once.
+    pub cases_in_flight: usize,
     /// How long it took.
     pub elapsed: Duration,
     /// The failure, if any.
@@ -274,110 +299,6 @@ pub fn fresh_seed() -> u64 {
         >> 16
 }
 
-fn runner(cases: u32, seed: u64, shrink_replays: u32) -> TestRunner {
-    TestRunner::new(Config {
-        cases,
-        max_shrink_iters: shrink_replays,
-        max_shrink_time: MAX_SHRINK_MILLIS,
-        // Replays come from the seed, never from files next to the sources.
-        failure_persistence: None,
-        rng_algorithm: RngAlgorithm::ChaCha,
-        rng_seed: RngSeed::Fixed(seed),
-        ..Config::default()
-    })
-}
-
-/// What proptest found while driving one trial's cases against the target.
-struct Driven<T: std::fmt::Debug, R> {
-    /// proptest's verdict: the minimal failing value, if any.
-    result: Result<(), TestError<T>>,
-    /// Cases run, first runs and shrinking replays.
-    replays: usize,
-    /// Requests sent by those cases.
-    requests: usize,
-    /// The last failing case and what it did (the minimal one, after shrinking).
-    last_failure: Mutex<Option<(T, R)>>,
-    /// Cleanup problems of every case.
-    cleanup_problems: Vec<String>,
-    /// A hash of every generated case, in order.
-    fingerprint: u64,
-}
-
-impl<T: std::fmt::Debug, R> Driven<T, R> {
-    fn into_report(
-        self,
-        trial: PropertyTrial,
-        seed: u64,
-        started: Instant,
-        failure: Option<PropertyFailure>,
-    ) -> PropertyReport {
-        PropertyReport {
-            trial,
-            seed,
-            replays: self.replays,
-            requests: self.requests,
-            elapsed: started.elapsed(),
-            failure,
-            cleanup_problems: self.cleanup_problems,
-            fingerprint: self.fingerprint,
-        }
-    }
-}
-
-/// What one case did, for [`drive`].
-struct CaseOutcome<R> {
-    /// Cleanup problems.
-    cleanup_problems: Vec<String>,
-    /// Requests sent.
-    requests: usize,
-    /// Why it failed, in one line.
-    failure: Option<String>,
-    /// The whole run.
-    run: R,
-}
-
-/// Runs `cases` cases of `strategy` (shrinking on failure) through `run_one`.
-fn drive<T, R>(
-    strategy: &proptest::strategy::BoxedStrategy<T>,
-    cases: u32,
-    seed: u64,
-    shrink_replays: u32,
-    run_one: impl Fn(&T) -> CaseOutcome<R>,
-) -> Driven<T, R>
-where
-    T: std::fmt::Debug + Clone,
-{
-    let counter = AtomicUsize::new(0);
-    let requests = AtomicUsize::new(0);
-    let last_failure = Mutex::new(None);
-    let cleanup = Mutex::new(Vec::new());
-    let fingerprint = Mutex::new(DefaultHasher::new());
-    let result = runner(cases, seed, shrink_replays).run(strategy, |value| {
-        format!("{value:?}").hash(&mut *lock(&fingerprint));
-        counter.fetch_add(1, Ordering::Relaxed);
-        let outcome = run_one(&value);
-        requests.fetch_add(outcome.requests, Ordering::Relaxed);
-        lock(&cleanup).extend(outcome.cleanup_problems);
-        match outcome.failure {
-            None => Ok(()),
-            Some(reason) => {
-                *lock(&last_failure) = Some((value, outcome.run));
-                Err(TestCaseError::fail(reason))
-            }
-        }
-    });
-    Driven {
-        result,
-        replays: counter.load(Ordering::Relaxed),
-        requests: requests.load(Ordering::Relaxed),
-        last_failure,
-        cleanup_problems: cleanup
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        fingerprint: fingerprint.into_inner().map_or(0, |hasher| hasher.finish()),
-    }
-}
-
 impl PropertyFailure {
     /// proptest gave up (e.g. too many rejected cases) before finding or clearing a failure.
     fn stopped(trial: PropertyTrial, reason: impl std::fmt::Display) -> PropertyFailure {
@@ -388,16 +309,44 @@ impl PropertyFailure {
             rendered: format!("{} stopped: {reason}", trial.name()),
         }
     }
+
+    /// The minimal case could not be shown as a run (it panicked): its requests and why.
+    fn without_run(header: &str, reason: &str, requests: &[&Request]) -> PropertyFailure {
+        let mut rendered = format!("{header}\n{reason}\nrequests (UserIDs as pool labels):\n");
+        for (number, request) in requests.iter().enumerate() {
+            rendered.push_str(&format!("  {}. {}\n", number + 1, request.describe()));
+        }
+        PropertyFailure {
+            violation: None,
+            steps: requests.len(),
+            repro: None,
+            rendered,
+        }
+    }
 }
 
 /// From this many customers in the configured context (besides this run's own), fewer
 /// lists are sent in the middle of a sequence ([`sequence::Lists::Thinned`]).
 pub const LARGE_TARGET_CUSTOMERS: usize = 1000;
 
-/// How many customers the configured context holds besides this run's own, by one list
-/// (None when the list fails). This run's scenarios create records at the same time, so
-/// they are not counted: the decision must not depend on timing.
-async fn foreign_customers_in_context(client: &Client, identity: &RunIdentity) -> Option<usize> {
+/// Bytes of list answers the running cases of one trial may hold at once (each case keeps
+/// its answers until it ends, to show them if it fails): against a large target fewer
+/// cases run at once than [`PropertyOptions::cases_in_flight`].
+pub const LIST_BYTES_IN_FLIGHT: usize = 64 << 20;
+
+/// What one list of the configured context showed before the cases ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ContextSize {
+    /// Customers besides this run's own.
+    foreign: usize,
+    /// Bytes of the answer.
+    bytes: usize,
+}
+
+/// The size of the configured context by one list (None when the list fails). This run's
+/// scenarios create records at the same time, so they are not counted: the decision must
+/// not depend on timing.
+async fn context_size(client: &Client, identity: &RunIdentity) -> Option<ContextSize> {
     let target = client.target();
     let exchange = client
         .send(
@@ -407,9 +356,11 @@ async fn foreign_customers_in_context(client: &Client, identity: &RunIdentity) -
         )
         .await;
     let own = identity.uid_prefix();
-    match exchange.response.ok()?.json? {
-        serde_json::Value::Array(customers) => Some(
-            customers
+    let response = exchange.response.ok()?;
+    let bytes = response.body.len();
+    match response.json? {
+        serde_json::Value::Array(customers) => Some(ContextSize {
+            foreign: customers
                 .iter()
                 .filter(|customer| {
                     !customer
@@ -418,9 +369,17 @@ async fn foreign_customers_in_context(client: &Client, identity: &RunIdentity) -
                         .is_some_and(|user_id| user_id.starts_with(&own))
                 })
                 .count(),
-        ),
+            bytes,
+        }),
         _ => None,
     }
+}
+
+/// How many cases run at once: `wanted`, or fewer when that many cases, each holding up to
+/// `lists_per_case` lists of about `list_bytes`, would hold more than [`LIST_BYTES_IN_FLIGHT`].
+pub fn cases_at_once(wanted: usize, list_bytes: usize, lists_per_case: usize) -> usize {
+    let per_case = list_bytes.saturating_mul(lists_per_case).max(1);
+    (LIST_BYTES_IN_FLIGHT / per_case).clamp(1, wanted.max(1))
 }
 
 fn auth_choices(client: &Client) -> AuthChoices {
@@ -455,7 +414,31 @@ fn replay_command(trial: PropertyTrial, options: &PropertyOptions, seed: u64) ->
     )
 }
 
-/// Runs `property::crud_sequences` against `client`'s target; blocks on `runtime` per case.
+impl PropertyReport {
+    fn from_drive<T, R>(
+        trial: PropertyTrial,
+        seed: u64,
+        started: Instant,
+        driven: &Driven<T, R>,
+        failure: Option<PropertyFailure>,
+    ) -> PropertyReport {
+        PropertyReport {
+            trial,
+            seed,
+            replays: driven.replays,
+            requests: driven.requests,
+            requests_sent: driven.requests_sent,
+            cases_in_flight: driven.most_in_flight,
+            elapsed: started.elapsed(),
+            failure,
+            cleanup_problems: driven.cleanup_problems.clone(),
+            fingerprint: driven.fingerprint,
+        }
+    }
+}
+
+/// Runs `property::crud_sequences` against `client`'s target, its cases concurrently on
+/// `runtime` (blocks until they are done).
 pub fn run_crud_sequences(
     runtime: &tokio::runtime::Handle,
     client: &Client,
@@ -465,62 +448,100 @@ pub fn run_crud_sequences(
 ) -> PropertyReport {
     let started = Instant::now();
     let trial = PropertyTrial::CrudSequences;
-    let lists = match runtime.block_on(foreign_customers_in_context(client, identity)) {
-        Some(count) if count >= LARGE_TARGET_CUSTOMERS => {
+    let size = runtime.block_on(context_size(client, identity));
+    let lists = match size {
+        Some(size) if size.foreign >= LARGE_TARGET_CUSTOMERS => {
             println!(
-                "{}: the target holds {count} customers besides this run's, so a list in the middle of a sequence is sent only at every {}th position (the same sequences; each case still ends with a full list)",
+                "{}: the target holds {} customers besides this run's, so a list in the middle of a sequence is sent only at every {}th position (the same sequences; each case still ends with a full list)",
                 trial.name(),
+                size.foreign,
                 sequence::LARGE_TARGET_LIST_STRIDE
             );
             Lists::Thinned
         }
         _ => Lists::All,
     };
-    let strategy = generate::sequence(&auth_choices(client), POOL_SIZE, options.max_ops);
-    let driven = drive(
-        &strategy,
-        options.cases,
+    let finals = sequence::final_lists(client).len();
+    let lists_per_case = match lists {
+        Lists::All => options.max_ops,
+        Lists::Thinned => options.max_ops.div_ceil(sequence::LARGE_TARGET_LIST_STRIDE),
+    } + finals;
+    let plan = Plan {
+        cases: options.cases,
         seed,
-        MAX_SHRINK_REPLAYS,
-        |requests: &Vec<Request>| {
-            let case = SEQUENCE_CASE_NUMBERS.fetch_add(1, Ordering::Relaxed);
-            let own_prefix = format!("{}p{case}-", identity.uid_prefix());
-            let ledger = CleanupLedger::with_file(options.ledger_file.clone());
-            let run = runtime.block_on(run_case(
-                client, identity, &ledger, requests, own_prefix, lists,
-            ));
-            CaseOutcome {
-                cleanup_problems: run.cleanup_problems.clone(),
-                requests: run.steps.len(),
-                failure: run.failure.as_ref().map(|(_, failure)| failure.summary()),
-                run,
-            }
-        },
-    );
-    let replays = driven.replays;
-    let failure = match &driven.result {
-        Ok(()) => None,
-        Err(TestError::Abort(reason)) => Some(PropertyFailure::stopped(trial, reason)),
-        Err(TestError::Fail(_, minimal)) => {
-            let stored = lock(&driven.last_failure).take();
-            let run = match stored {
-                Some((requests, run)) if requests == *minimal => run,
+        shrink_replays: MAX_SHRINK_REPLAYS,
+        shrink_millis: MAX_SHRINK_MILLIS,
+        in_flight: cases_at_once(
+            options.cases_in_flight,
+            size.map_or(0, |size| size.bytes),
+            lists_per_case,
+        ),
+    };
+    let strategy = generate::sequence(&auth_choices(client), POOL_SIZE, options.max_ops);
+    // Case numbers by index, so a case's UserIDs do not depend on when it ran.
+    let base = SEQUENCE_CASE_NUMBERS.fetch_add(plan.indexes(), Ordering::Relaxed);
+    let run_one = |requests: Vec<Request>, index: usize| {
+        let own_prefix = format!("{}p{}-", identity.uid_prefix(), base + index);
+        let ledger = CleanupLedger::with_file(options.ledger_file.clone());
+        let (client, identity) = (client.clone(), identity.clone());
+        let guard = (client.clone(), identity.clone(), ledger.clone());
+        isolated(
+            async move {
+                let run = run_case(&client, &identity, &ledger, &requests, own_prefix, lists).await;
+                CaseOutcome {
+                    cleanup_problems: run.cleanup_problems.clone(),
+                    requests: run.steps.len(),
+                    failure: run.failure.as_ref().map(|(_, failure)| failure.summary()),
+                    run: Some(run),
+                }
+            },
+            move || async move {
+                let (client, identity, ledger) = guard;
+                ledger.clean(&client, &identity).await
+            },
+        )
+    };
+    let driven = runtime.block_on(drive(&strategy, plan, &run_one));
+    let failure = match &driven.verdict {
+        Verdict::Passed => None,
+        Verdict::Stopped(reason) => Some(PropertyFailure::stopped(trial, reason)),
+        Verdict::Failed {
+            reason,
+            minimal,
+            last_failure,
+        } => {
+            let run = match last_failure {
+                Some((requests, Some(run))) if requests == minimal => Some(run.clone()),
                 // Not expected (the last failing replay is the minimal one), but replay to be sure.
                 _ => {
-                    let case = SEQUENCE_CASE_NUMBERS.fetch_add(1, Ordering::Relaxed);
-                    let own_prefix = format!("{}p{case}-", identity.uid_prefix());
-                    let ledger = CleanupLedger::with_file(options.ledger_file.clone());
-                    runtime.block_on(run_case(
-                        client, identity, &ledger, minimal, own_prefix, lists,
-                    ))
+                    runtime
+                        .block_on(run_one(minimal.clone(), plan.spare_index()))
+                        .run
                 }
             };
-            Some(sequence_failure(
-                runtime, client, identity, options, seed, replays, run,
-            ))
+            Some(match run {
+                Some(run) => sequence_failure(
+                    runtime,
+                    client,
+                    identity,
+                    options,
+                    seed,
+                    driven.replays,
+                    run,
+                ),
+                None => PropertyFailure::without_run(
+                    &format!(
+                        "{} failed (seed {seed}; {} case(s) run, shrinking included)",
+                        trial.name(),
+                        driven.replays
+                    ),
+                    reason,
+                    &minimal.iter().collect::<Vec<_>>(),
+                ),
+            })
         }
     };
-    driven.into_report(trial, seed, started, failure)
+    PropertyReport::from_drive(trial, seed, started, &driven, failure)
 }
 
 fn sequence_failure(
@@ -579,7 +600,8 @@ fn sequence_failure(
     }
 }
 
-/// Runs `property::concurrent_linearizable` against `client`'s target; blocks on `runtime` per case.
+/// Runs `property::concurrent_linearizable` against `client`'s target, its histories
+/// concurrently with each other on `runtime` (blocks until they are done).
 pub fn run_concurrent(
     runtime: &tokio::runtime::Handle,
     client: &Client,
@@ -589,37 +611,60 @@ pub fn run_concurrent(
 ) -> PropertyReport {
     let started = Instant::now();
     let trial = PropertyTrial::ConcurrentLinearizable;
+    let size = runtime.block_on(context_size(client, identity));
+    let lists_per_history =
+        CONCURRENT_CLIENTS * CONCURRENT_MAX_OPS + sequence::final_lists(client).len();
+    let plan = Plan {
+        cases: options.concurrent_cases,
+        seed: seed ^ CONCURRENT_SEED_SALT,
+        shrink_replays: MAX_CONCURRENT_SHRINK_REPLAYS,
+        shrink_millis: MAX_SHRINK_MILLIS,
+        in_flight: cases_at_once(
+            options.cases_in_flight,
+            size.map_or(0, |size| size.bytes),
+            lists_per_history,
+        ),
+    };
     let strategy = generate::history(CONCURRENT_CLIENTS, CONCURRENT_POOL_SIZE, CONCURRENT_MAX_OPS);
-    let driven = drive(
-        &strategy,
-        options.concurrent_cases,
-        seed ^ CONCURRENT_SEED_SALT,
-        MAX_CONCURRENT_SHRINK_REPLAYS,
-        |history: &Vec<Vec<Request>>| {
-            let case = HISTORY_CASE_NUMBERS.fetch_add(1, Ordering::Relaxed);
-            let own_prefix = format!("{}c{case}-", identity.uid_prefix());
-            let ledger = CleanupLedger::with_file(options.ledger_file.clone());
-            let run = runtime.block_on(run_history(client, identity, &ledger, history, own_prefix));
-            CaseOutcome {
-                cleanup_problems: run.cleanup_problems.clone(),
-                requests: run.clients.iter().map(Vec::len).sum::<usize>() + run.finals.len(),
-                failure: run.failure.as_ref().map(|failure| failure.summary()),
-                run,
-            }
-        },
-    );
-    let replays = driven.replays;
-    let failure = match &driven.result {
-        Ok(()) => None,
-        Err(TestError::Abort(reason)) => Some(PropertyFailure::stopped(trial, reason)),
-        Err(TestError::Fail(reason, _)) => {
+    let base = HISTORY_CASE_NUMBERS.fetch_add(plan.indexes(), Ordering::Relaxed);
+    let run_one = |history: Vec<Vec<Request>>, index: usize| {
+        let own_prefix = format!("{}c{}-", identity.uid_prefix(), base + index);
+        let ledger = CleanupLedger::with_file(options.ledger_file.clone());
+        let (client, identity) = (client.clone(), identity.clone());
+        let guard = (client.clone(), identity.clone(), ledger.clone());
+        isolated(
+            async move {
+                let run = run_history(&client, &identity, &ledger, &history, own_prefix).await;
+                CaseOutcome {
+                    cleanup_problems: run.cleanup_problems.clone(),
+                    requests: run.clients.iter().map(Vec::len).sum::<usize>() + run.finals.len(),
+                    failure: run.failure.as_ref().map(|failure| failure.summary()),
+                    run: Some(run),
+                }
+            },
+            move || async move {
+                let (client, identity, ledger) = guard;
+                ledger.clean(&client, &identity).await
+            },
+        )
+    };
+    let driven = runtime.block_on(drive(&strategy, plan, &run_one));
+    let failure = match &driven.verdict {
+        Verdict::Passed => None,
+        Verdict::Stopped(reason) => Some(PropertyFailure::stopped(trial, reason)),
+        Verdict::Failed {
+            reason,
+            minimal,
+            last_failure,
+        } => {
             let token = client.target().api_token.expose().to_string();
             let header = format!(
-                "{} failed (seed {seed}; {replays} case(s) run, shrinking included)",
-                trial.name()
+                "{} failed (seed {seed}; {} case(s) run, shrinking included)",
+                trial.name(),
+                driven.replays
             );
-            Some(match lock(&driven.last_failure).take() {
-                Some((_, run)) => PropertyFailure {
+            Some(match last_failure {
+                Some((_, Some(run))) => PropertyFailure {
                     violation: match &run.failure {
                         Some(CaseFailure::Violation(violation)) => Some(violation.clone()),
                         _ => None,
@@ -629,23 +674,22 @@ pub fn run_concurrent(
                     rendered: redact_secrets(
                         client,
                         repro::render_history_failure(
-                            &run,
+                            &run.clone(),
                             &header,
                             &replay_command(trial, options, seed),
                             &token,
                         ),
                     ),
                 },
-                None => PropertyFailure {
-                    violation: None,
-                    steps: 0,
-                    repro: None,
-                    rendered: format!("{header}: {reason}"),
-                },
+                _ => PropertyFailure::without_run(
+                    &header,
+                    reason,
+                    &minimal.iter().flatten().collect::<Vec<_>>(),
+                ),
             })
         }
     };
-    driven.into_report(trial, seed, started, failure)
+    PropertyReport::from_drive(trial, seed, started, &driven, failure)
 }
 
 /// Runs one property trial.
@@ -665,12 +709,6 @@ pub fn run_trial(
             run_concurrent(runtime, client, identity, options, seed)
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// One property trial as the engine runs it (blocking: call it off the
@@ -716,10 +754,13 @@ pub fn run_as_trial(
         "{name}: seed {seed}: {} case(s) run, {} request(s), sequence fingerprint {:016x}",
         report.replays, report.requests, report.fingerprint
     )));
-    let verdict = if report.failure.is_some() {
-        TrialVerdict::Fail
-    } else {
-        TrialVerdict::Pass
+    // A case that could not be checked (no response) says nothing about the contract.
+    let verdict = match &report.failure {
+        None => TrialVerdict::Pass,
+        Some(failure) if failure.violation.is_none() => TrialVerdict::Error {
+            reason: "a case could not be checked: no response from the target".to_string(),
+        },
+        Some(_) => TrialVerdict::Fail,
     };
     sink.emit(Event::Verdict {
         trial: name.clone(),

@@ -410,7 +410,7 @@ async fn run_mutant(
         let sweeper = Suite::with_ledger_file(direct, Vec::new(), identity.clone(), None);
         sweeper.sweep_leftovers().await;
         if let Some(file) = &ledger_file {
-            if sweeper.sweep_leftovers().await.is_empty() {
+            if sweeper.sweep_leftovers().await.is_clean() {
                 if let Err(error) = file.retire() {
                     eprintln!("warning: {error}");
                 }
