@@ -62,6 +62,8 @@ pub struct CriticalPath {
     pub requests: u64,
     /// Scenarios that did not pass in the analysis run.
     pub scenario_failures: usize,
+    /// Property trials that failed in the analysis run.
+    pub property_failures: usize,
 }
 
 /// Rounds of the preflight before every trial, and of the sweep after them.
@@ -86,18 +88,28 @@ impl CriticalPath {
         delay * self.rounds() as u32
     }
 
-    /// One line: where the rounds come from.
+    /// One line: where the rounds come from (trials not run are left out).
     pub fn explain(&self) -> String {
+        let mut longest = vec![format!(
+            "longest scenario {} ({})",
+            self.longest_scenario.1, self.longest_scenario.0
+        )];
+        if self.sequences > 0 {
+            longest.push(format!(
+                "crud_sequences {}{}",
+                self.sequences,
+                match &self.sequences_checked {
+                    Ok(()) => String::new(),
+                    Err(why) => format!(" (unverified: {why})"),
+                }
+            ));
+        }
+        if self.histories > 0 {
+            longest.push(format!("concurrent case at most {}", self.histories));
+        }
         format!(
-            "{PREFLIGHT_ROUNDS} preflight + max(longest scenario {} ({}), crud_sequences {}{}, concurrent case at most {}) + {SWEEP_ROUNDS} sweep",
-            self.longest_scenario.1,
-            self.longest_scenario.0,
-            self.sequences,
-            match &self.sequences_checked {
-                Ok(()) => String::new(),
-                Err(why) => format!(" (unverified: {why})"),
-            },
-            self.histories,
+            "{PREFLIGHT_ROUNDS} preflight + max({}) + {SWEEP_ROUNDS} sweep",
+            longest.join(", ")
         )
     }
 }
@@ -128,11 +140,12 @@ pub fn sequence_case_rounds(requests: &[Request]) -> usize {
     requests.len() + final_lists + cleanup
 }
 
-/// Runs the suite once on loopback through a counting proxy, scenario by scenario,
-/// and counts its chain.
+/// Runs `scenarios` and the property `trials` once on loopback through a counting
+/// proxy, scenario by scenario, then trial by trial, and counts their chain.
 pub fn analyse(
     runtime: &Arc<tokio::runtime::Runtime>,
     scenarios: &[LoadedScenario],
+    trials: &[PropertyTrial],
     options: &PropertyOptions,
     seed: u64,
 ) -> anyhow::Result<CriticalPath> {
@@ -173,59 +186,69 @@ pub fn analyse(
         ));
     }
     let handle = runtime.handle();
-    let crud = property::run_trial(
-        PropertyTrial::CrudSequences,
-        handle,
-        suite.client(),
-        suite.identity(),
-        options,
-        seed,
-    );
-    let concurrent = property::run_trial(
-        PropertyTrial::ConcurrentLinearizable,
-        handle,
-        suite.client(),
-        suite.identity(),
-        options,
-        seed,
-    );
+    let run = |trial| {
+        trials.contains(&trial).then(|| {
+            property::run_trial(
+                trial,
+                handle,
+                suite.client(),
+                suite.identity(),
+                options,
+                seed,
+            )
+        })
+    };
+    let crud = run(PropertyTrial::CrudSequences);
+    let concurrent = run(PropertyTrial::ConcurrentLinearizable);
     runtime.block_on(suite.sweep_leftovers());
     let requests = counter.requests();
     drop(counter);
     runtime.block_on(server.shutdown());
 
-    let (cases, fingerprint) = regenerate_sequences(suite.client(), options, seed);
-    let final_lists = sequence::final_lists(suite.client()).len();
-    let planned: usize = cases.iter().map(|case| case.len() + final_lists).sum();
-    let sequences_checked = if let Some(failure) = &crud.failure {
-        Err(format!(
-            "the trial failed, so shrinking replays ran: {}",
-            failure.rendered.lines().next().unwrap_or("")
-        ))
-    } else if fingerprint != crud.fingerprint {
-        Err("the regenerated cases are not the ones the trial ran".to_string())
-    } else if planned != crud.requests {
-        Err(format!(
-            "the regenerated cases send {planned} requests, the trial sent {}",
-            crud.requests
-        ))
-    } else if concurrent.failure.is_some() {
-        Err("property::concurrent_linearizable failed".to_string())
-    } else {
-        Ok(())
+    let (sequences, sequences_checked) = match &crud {
+        Some(crud) => {
+            let (cases, fingerprint) = regenerate_sequences(suite.client(), options, seed);
+            let final_lists = sequence::final_lists(suite.client()).len();
+            let planned: usize = cases.iter().map(|case| case.len() + final_lists).sum();
+            let checked = if let Some(failure) = &crud.failure {
+                Err(format!(
+                    "the trial failed, so shrinking replays ran: {}",
+                    failure.rendered.lines().next().unwrap_or("")
+                ))
+            } else if fingerprint != crud.fingerprint {
+                Err("the regenerated cases are not the ones the trial ran".to_string())
+            } else if planned != crud.requests {
+                Err(format!(
+                    "the regenerated cases send {planned} requests, the trial sent {}",
+                    crud.requests
+                ))
+            } else {
+                Ok(())
+            };
+            let longest_case = cases
+                .iter()
+                .map(|case| sequence_case_rounds(case))
+                .max()
+                .unwrap_or(0);
+            // The first round is the list that decides whether lists are thinned.
+            (1 + longest_case, checked)
+        }
+        None => (0, Ok(())),
     };
-    let longest_case = cases
-        .iter()
-        .map(|case| sequence_case_rounds(case))
-        .max()
-        .unwrap_or(0);
     Ok(CriticalPath {
         longest_scenario,
-        sequences: 1 + longest_case,
-        histories: property::CONCURRENT_MAX_OPS + 2,
+        sequences,
+        histories: concurrent
+            .as_ref()
+            .map_or(0, |_| property::CONCURRENT_MAX_OPS + 2),
         sequences_checked,
         requests,
         scenario_failures,
+        property_failures: [&crud, &concurrent]
+            .into_iter()
+            .flatten()
+            .filter(|report| report.failure.is_some())
+            .count(),
     })
 }
 
@@ -320,6 +343,7 @@ mod tests {
             sequences_checked: Ok(()),
             requests: 0,
             scenario_failures: 0,
+            property_failures: 0,
         };
         assert_eq!(path.rounds(), 35);
         assert_eq!(

@@ -88,6 +88,8 @@ struct Sizes {
     latency: Duration,
     /// Property cases of the measured `run` processes (None: the default suite).
     run_cases: Option<(u32, u32)>,
+    /// Only the trials whose name holds this (None: every trial, the default suite).
+    run_filter: Option<&'static str>,
     /// Body size of the huge-answer server.
     huge_body: u64,
     /// How long the huge-answer run may take.
@@ -111,6 +113,7 @@ impl Sizes {
                 loopback_runs: 1,
                 latency: Duration::from_millis(1),
                 run_cases: Some((4, 2)),
+                run_filter: Some("crud"),
                 huge_body: 64 * 1024,
                 huge_time_cap: Duration::from_secs(3),
             }
@@ -129,6 +132,7 @@ impl Sizes {
                 loopback_runs: 3,
                 latency: REMOTE_LATENCY,
                 run_cases: None,
+                run_filter: None,
                 huge_body: huge_body::HUGE_BODY_BYTES,
                 huge_time_cap: Duration::from_secs(60),
             }
@@ -147,6 +151,7 @@ impl Sizes {
                 loopback_runs: 5,
                 latency: REMOTE_LATENCY,
                 run_cases: None,
+                run_filter: None,
                 huge_body: huge_body::HUGE_BODY_BYTES,
                 huge_time_cap: Duration::from_secs(120),
             }
@@ -356,6 +361,7 @@ fn print_whole_runs(
     std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
     let shape = whole_run::RunShape {
         cases: sizes.run_cases,
+        filter: sizes.run_filter.map(str::to_string),
         scratch: scratch.clone(),
     };
     let remote_runs = options.runs.unwrap_or(sizes.remote_runs).max(1);
@@ -382,9 +388,21 @@ fn print_whole_runs(
 
     let mut analysis_options = property_options(cases, concurrent_cases);
     analysis_options.seed = property::SeedChoice::Given(property::DEFAULT_SEED);
+    // The same trials as the measured runs: every one, or those their filter keeps.
+    let kept = |name: &str| sizes.run_filter.is_none_or(|filter| name.contains(filter));
+    let trial_scenarios: Vec<LoadedScenario> = scenarios
+        .iter()
+        .filter(|loaded| kept(&loaded.scenario.name))
+        .cloned()
+        .collect();
+    let trials: Vec<PropertyTrial> = PropertyTrial::ALL
+        .into_iter()
+        .filter(|trial| kept(&trial.name()))
+        .collect();
     let path = critical_path::analyse(
         runtime,
-        scenarios,
+        &trial_scenarios,
+        &trials,
         &analysis_options,
         property::DEFAULT_SEED,
     )?;
@@ -513,9 +531,10 @@ fn print_whole_runs(
             .join(", ")
     );
     println!(
-        "the chain was counted in one run on loopback ({} requests, {} scenario(s) not passing, property seed {}); peak RSS is VmHWM polled every {} ms",
+        "the chain was counted in one run on loopback ({} requests, {} scenario(s) and {} property trial(s) not passing, property seed {}); peak RSS is VmHWM polled every {} ms",
         path.requests,
         path.scenario_failures,
+        path.property_failures,
         property::DEFAULT_SEED,
         child::POLL.as_millis()
     );

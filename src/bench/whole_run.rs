@@ -73,6 +73,8 @@ pub enum Side {
 pub struct RunShape {
     /// Property cases per trial (None: `run`'s defaults, the default suite).
     pub cases: Option<(u32, u32)>,
+    /// Only the trials whose name holds this (libtest's filter; None: every trial).
+    pub filter: Option<String>,
     /// Where runs keep their ledgers, reports and output.
     pub scratch: PathBuf,
 }
@@ -131,6 +133,9 @@ fn command(binary: &Path, workload: &Workload, shape: &RunShape, tag: &str) -> C
             .arg(cases.to_string())
             .arg("--concurrent-cases")
             .arg(concurrent.to_string());
+    }
+    if let Some(filter) = &shape.filter {
+        command.arg(filter);
     }
     if let Workload::Target { url, report_json } = workload {
         let harness = UsersFixture::builtin().harness();
@@ -382,6 +387,7 @@ mod tests {
     fn the_command_carries_no_token_on_its_command_line() {
         let shape = RunShape {
             cases: None,
+            filter: None,
             scratch: PathBuf::from("/tmp/x"),
         };
         let workload = Workload::Target {
