@@ -5,10 +5,15 @@
 //! every loop is bounded in count and time. See the README's
 //! "Performance" section for what each figure means.
 
+pub mod child;
+pub mod critical_path;
+pub mod huge_body;
 pub mod load;
 pub mod minimal;
 pub mod proxy;
+pub mod whole_run;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,6 +41,8 @@ const CEILING_PRELOAD: usize = 100;
 const LARGE_TARGET: usize = 50_000;
 /// Property cases per trial on a large target.
 const LARGE_TARGET_CASES: u32 = 8;
+/// What the latency proxy adds to every answer: a Trisul on the LAN.
+pub const REMOTE_LATENCY: Duration = Duration::from_millis(20);
 
 /// Options of `bench`.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -49,6 +56,16 @@ pub struct BenchOptions {
     /// Use the built-in load loop even when wrk is installed.
     #[arg(long)]
     pub no_wrk: bool,
+    /// An older ipdr-conformance binary (e.g. built from tag before-issue-11) whose whole
+    /// `run` processes are measured alternately with this one's, printed side by side.
+    #[arg(long, value_name = "PATH")]
+    pub baseline_bin: Option<PathBuf>,
+    /// Rounds of each whole-`run` row (default: 3, with --quick 1, for the 20 ms target; 5, with --quick 3, on loopback).
+    #[arg(long, value_name = "N")]
+    pub runs: Option<usize>,
+    /// Only the whole-`run` rows: the 20 ms target, loopback, peak RSS.
+    #[arg(long)]
+    pub runs_only: bool,
 }
 
 /// How much work each part does.
@@ -63,6 +80,20 @@ struct Sizes {
     overhead_rounds: usize,
     load_duration: Duration,
     load_connections: usize,
+    /// Rounds of the whole-`run` row against the slow target.
+    remote_runs: usize,
+    /// Rounds of the whole-`run` row on loopback.
+    loopback_runs: usize,
+    /// What the proxy adds to every answer.
+    latency: Duration,
+    /// Property cases of the measured `run` processes (None: the default suite).
+    run_cases: Option<(u32, u32)>,
+    /// Only the trials whose name holds this (None: every trial, the default suite).
+    run_filter: Option<&'static str>,
+    /// Body size of the huge-answer server.
+    huge_body: u64,
+    /// How long the huge-answer run may take.
+    huge_time_cap: Duration,
 }
 
 impl Sizes {
@@ -78,6 +109,13 @@ impl Sizes {
                 overhead_rounds: 3,
                 load_duration: Duration::from_millis(200),
                 load_connections: 4,
+                remote_runs: 1,
+                loopback_runs: 1,
+                latency: Duration::from_millis(1),
+                run_cases: Some((4, 2)),
+                run_filter: Some("crud"),
+                huge_body: 64 * 1024,
+                huge_time_cap: Duration::from_secs(3),
             }
         } else if options.quick {
             Sizes {
@@ -90,6 +128,13 @@ impl Sizes {
                 overhead_rounds: 5,
                 load_duration: Duration::from_secs(1),
                 load_connections: 16,
+                remote_runs: 1,
+                loopback_runs: 3,
+                latency: REMOTE_LATENCY,
+                run_cases: None,
+                run_filter: None,
+                huge_body: huge_body::HUGE_BODY_BYTES,
+                huge_time_cap: Duration::from_secs(60),
             }
         } else {
             Sizes {
@@ -102,6 +147,13 @@ impl Sizes {
                 overhead_rounds: 9,
                 load_duration: Duration::from_secs(3),
                 load_connections: 16,
+                remote_runs: 3,
+                loopback_runs: 5,
+                latency: REMOTE_LATENCY,
+                run_cases: None,
+                run_filter: None,
+                huge_body: huge_body::HUGE_BODY_BYTES,
+                huge_time_cap: Duration::from_secs(120),
             }
         }
     }
@@ -124,6 +176,10 @@ pub fn run_from_cli(options: BenchOptions) -> anyhow::Result<()> {
         sizes.name,
         !cfg!(debug_assertions)
     );
+
+    if options.runs_only {
+        return print_whole_runs(&runtime, &scenarios, &sizes, &options);
+    }
 
     // 1. The default suite, timed, then once more through a counting proxy.
     let default_options = property_options(sizes.default_cases, sizes.default_concurrent_cases);
@@ -166,7 +222,10 @@ pub fn run_from_cli(options: BenchOptions) -> anyhow::Result<()> {
     );
     println!("peak RSS so far:        {:>10}", peak_rss());
 
-    // 2. Harness per-request cost against a bare reqwest loop.
+    // 2. Whole `run` processes: the slow target, loopback, memory; before and after.
+    print_whole_runs(&runtime, &scenarios, &sizes, &options)?;
+
+    // 3. Harness per-request cost against a bare reqwest loop.
     let (harness, bare) = runtime.block_on(overhead(&sizes))?;
     println!("\n== Harness per-request cost (list+create+delete, one pool, sequential, alternating blocks, median of {}) ==", sizes.overhead_rounds);
     println!(
@@ -182,7 +241,7 @@ pub fn run_from_cli(options: BenchOptions) -> anyhow::Result<()> {
         harness / bare.max(1e-12)
     );
 
-    // 3. The reference server's ceiling against a minimal axum handler.
+    // 4. The reference server's ceiling against a minimal axum handler.
     let use_wrk = !options.no_wrk && load::wrk_available();
     let generator = if use_wrk {
         Generator::Wrk
@@ -203,7 +262,7 @@ pub fn run_from_cli(options: BenchOptions) -> anyhow::Result<()> {
         );
     }
 
-    // 4. Scale.
+    // 5. Scale.
     println!("\n== Scale: suite wall time ==");
     println!(
         "{:<34} {:>9} {:>11} {:>11} {:>9}",
@@ -275,6 +334,250 @@ pub fn run_from_cli(options: BenchOptions) -> anyhow::Result<()> {
     }
     println!("\npeak RSS (VmHWM):       {:>10}", peak_rss());
     Ok(())
+}
+
+/// Width of a row's label in the whole-`run` table.
+const LABEL: usize = 46;
+
+/// The whole-`run` rows: this binary (and the baseline, alternately) as child processes.
+fn print_whole_runs(
+    runtime: &Arc<tokio::runtime::Runtime>,
+    scenarios: &[LoadedScenario],
+    sizes: &Sizes,
+    options: &BenchOptions,
+) -> anyhow::Result<()> {
+    let binaries = whole_run::Binaries {
+        current: std::env::current_exe().context("finding this binary")?,
+        baseline: options.baseline_bin.clone(),
+    };
+    if let Some(baseline) = &binaries.baseline {
+        anyhow::ensure!(
+            baseline.is_file(),
+            "--baseline-bin {}: no such file",
+            baseline.display()
+        );
+    }
+    let scratch = std::env::temp_dir().join(format!("ipdr-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    let shape = whole_run::RunShape {
+        cases: sizes.run_cases,
+        filter: sizes.run_filter.map(str::to_string),
+        scratch: scratch.clone(),
+    };
+    let remote_runs = options.runs.unwrap_or(sizes.remote_runs).max(1);
+    let loopback_runs = options.runs.unwrap_or(sizes.loopback_runs).max(1);
+    let delay_ms = sizes.latency.as_millis();
+    let (cases, concurrent_cases) = sizes
+        .run_cases
+        .unwrap_or((property::DEFAULT_CASES, property::DEFAULT_CONCURRENT_CASES));
+    println!(
+        "\n== Whole `run` processes: the {} suite, as child processes ({}) ==",
+        if sizes.run_cases.is_none() {
+            "default"
+        } else {
+            "smoke-sized"
+        },
+        match &binaries.baseline {
+            Some(baseline) => format!(
+                "medians of alternating rounds with the baseline {}",
+                baseline.display()
+            ),
+            None => "medians; no --baseline-bin, so this binary only".to_string(),
+        }
+    );
+
+    let mut analysis_options = property_options(cases, concurrent_cases);
+    analysis_options.seed = property::SeedChoice::Given(property::DEFAULT_SEED);
+    // The same trials as the measured runs: every one, or those their filter keeps.
+    let kept = |name: &str| sizes.run_filter.is_none_or(|filter| name.contains(filter));
+    let trial_scenarios: Vec<LoadedScenario> = scenarios
+        .iter()
+        .filter(|loaded| kept(&loaded.scenario.name))
+        .cloned()
+        .collect();
+    let trials: Vec<PropertyTrial> = PropertyTrial::ALL
+        .into_iter()
+        .filter(|trial| kept(&trial.name()))
+        .collect();
+    let path = critical_path::analyse(
+        runtime,
+        &trial_scenarios,
+        &trials,
+        &analysis_options,
+        property::DEFAULT_SEED,
+    )?;
+    let remote = whole_run::remote(runtime, &binaries, &shape, remote_runs, sizes.latency)?;
+    let loopback = whole_run::loopback(&binaries, &shape, loopback_runs)?;
+    let huge = whole_run::huge_bodies(
+        runtime,
+        &binaries,
+        &shape,
+        sizes.huge_body,
+        sizes.huge_time_cap,
+    )?;
+
+    use whole_run::Side;
+    let seconds = |duration: Option<Duration>| {
+        duration.map_or_else(
+            || "-".to_string(),
+            |duration| format!("{:.2} s", secs(duration)),
+        )
+    };
+    let ratio = |current: Option<f64>, baseline: Option<f64>| match (current, baseline) {
+        (Some(current), Some(baseline)) if baseline > 0.0 => format!("{:.2}x", current / baseline),
+        _ => "-".to_string(),
+    };
+    let row = |label: &str, current: String, baseline: String, ratio: String| {
+        println!("{label:<LABEL$} {current:>14} {baseline:>14} {ratio:>12}");
+    };
+    row(
+        "",
+        "this binary".to_string(),
+        "baseline".to_string(),
+        "this/baseline".to_string(),
+    );
+    let walls = |row: &whole_run::Row, side| whole_run::median_wall(row.side(side));
+    let wall_ratio = |row: &whole_run::Row| {
+        ratio(
+            walls(row, Side::Current).map(secs),
+            walls(row, Side::Baseline).map(secs),
+        )
+    };
+    row(
+        &format!("{delay_ms} ms target: wall ({remote_runs} round(s))"),
+        seconds(walls(&remote, Side::Current)),
+        seconds(walls(&remote, Side::Baseline)),
+        wall_ratio(&remote),
+    );
+    let requests = |side| whole_run::median_requests(remote.side(side));
+    let count =
+        |value: Option<u64>| value.map_or_else(|| "-".to_string(), |value| value.to_string());
+    row(
+        &format!("{delay_ms} ms target: requests"),
+        count(requests(Side::Current)),
+        count(requests(Side::Baseline)),
+        ratio(
+            requests(Side::Current).map(|value| value as f64),
+            requests(Side::Baseline).map(|value| value as f64),
+        ),
+    );
+    let limit = path.limit(sizes.latency);
+    row(
+        &format!(
+            "critical-path limit: {} rounds x {delay_ms} ms",
+            path.rounds()
+        ),
+        seconds(Some(limit)),
+        seconds(Some(limit)),
+        String::new(),
+    );
+    let over_limit = |side| {
+        walls(&remote, side).map_or_else(
+            || "-".to_string(),
+            |wall| format!("{:.2}x", secs(wall) / secs(limit).max(1e-9)),
+        )
+    };
+    row(
+        &format!("{delay_ms} ms target: wall / critical-path limit"),
+        over_limit(Side::Current),
+        over_limit(Side::Baseline),
+        String::new(),
+    );
+    row(
+        "loopback `run` wall (embedded server)",
+        seconds(walls(&loopback, Side::Current)),
+        seconds(walls(&loopback, Side::Baseline)),
+        wall_ratio(&loopback),
+    );
+    let peak_ratio = |row: &whole_run::Row| {
+        let capped = row
+            .current
+            .iter()
+            .chain(&row.baseline)
+            .any(|measured| measured.run.capped());
+        if capped {
+            "-".to_string()
+        } else {
+            ratio(
+                whole_run::median_peak(&row.current).map(|bytes| bytes as f64),
+                whole_run::median_peak(&row.baseline).map(|bytes| bytes as f64),
+            )
+        }
+    };
+    row(
+        "peak RSS, default `run`",
+        whole_run::peak_text(&loopback.current),
+        whole_run::peak_text(&loopback.baseline),
+        peak_ratio(&loopback),
+    );
+    row(
+        &format!(
+            "peak RSS, `run --report-json`, {} answers",
+            human_size(sizes.huge_body)
+        ),
+        whole_run::peak_text(&huge.current),
+        whole_run::peak_text(&huge.baseline),
+        peak_ratio(&huge),
+    );
+    println!("critical path: {}", path.explain());
+    let total = requests(Side::Current).unwrap_or(path.requests);
+    println!(
+        "throughput floor (requests x {delay_ms} ms / requests in flight): {}",
+        [8u64, 16, 32, 64]
+            .map(|jobs| format!(
+                "{jobs} -> {:.2} s",
+                total as f64 * secs(sizes.latency) / jobs as f64
+            ))
+            .join(", ")
+    );
+    println!(
+        "the chain was counted in one run on loopback ({} requests, {} scenario(s) and {} property trial(s) not passing, property seed {}); peak RSS is VmHWM polled every {} ms",
+        path.requests,
+        path.scenario_failures,
+        path.property_failures,
+        property::DEFAULT_SEED,
+        child::POLL.as_millis()
+    );
+    for (name, row) in [
+        (format!("{delay_ms} ms target"), &remote),
+        ("loopback".to_string(), &loopback),
+        (format!("{} answers", human_size(sizes.huge_body)), &huge),
+    ] {
+        for (side, runs) in [
+            (Side::Current, &row.current),
+            (Side::Baseline, &row.baseline),
+        ] {
+            for measured in runs.iter() {
+                if let Some(note) = whole_run::ending_note(measured) {
+                    let side = match side {
+                        Side::Current => "this binary",
+                        Side::Baseline => "baseline",
+                    };
+                    println!("note: {name}, {side}: {note}");
+                }
+            }
+        }
+    }
+    // The outputs of runs that did not pass stay for reading; the rest goes.
+    let keep: Vec<PathBuf> = [&remote, &loopback, &huge]
+        .iter()
+        .flat_map(|row| row.current.iter().chain(&row.baseline))
+        .filter(|measured| whole_run::ending_note(measured).is_some())
+        .map(|measured| measured.run.output.clone())
+        .collect();
+    if keep.is_empty() {
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
+    Ok(())
+}
+
+/// 256 MiB, 64 KiB: a body size as written in the issue.
+fn human_size(bytes: u64) -> String {
+    if bytes >= 1 << 20 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{} KiB", bytes >> 10)
+    }
 }
 
 fn secs(duration: Duration) -> f64 {
@@ -365,7 +668,7 @@ fn suite_against(
     let started = Instant::now();
     let server = start_reference(runtime, preload)?;
     let proxy = if count {
-        Some(runtime.block_on(proxy::start(server.addr()))?)
+        Some(runtime.block_on(proxy::start(server.addr(), Duration::ZERO))?)
     } else {
         None
     };

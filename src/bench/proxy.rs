@@ -1,10 +1,13 @@
-//! A counting TCP proxy: counts HTTP/1.1 request lines going to the target.
-//! Used for one extra run of the suite that only counts requests, so the
-//! timed run goes straight to the server.
+//! A TCP proxy in front of a loopback server: counts HTTP/1.1 request lines
+//! going to the target and, when given a delay, holds each request that long
+//! before it goes upstream, so every answer comes `delay` later (a target
+//! across a network). Bytes pass through unchanged, so the JSON bodies of
+//! GET and DELETE requests reach the server as sent.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
@@ -37,8 +40,9 @@ impl Drop for CountingProxy {
     }
 }
 
-/// Starts a proxy on a free loopback port in front of `upstream`.
-pub async fn start(upstream: SocketAddr) -> std::io::Result<CountingProxy> {
+/// Starts a proxy on a free loopback port in front of `upstream` that holds
+/// every request `delay` before forwarding it (`Duration::ZERO`: counting only).
+pub async fn start(upstream: SocketAddr, delay: Duration) -> std::io::Result<CountingProxy> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
     let requests = Arc::new(AtomicU64::new(0));
@@ -50,6 +54,8 @@ pub async fn start(upstream: SocketAddr) -> std::io::Result<CountingProxy> {
                 let Ok(outbound) = TcpStream::connect(upstream).await else {
                     return;
                 };
+                let _ = inbound.set_nodelay(true);
+                let _ = outbound.set_nodelay(true);
                 let (mut in_read, mut in_write) = inbound.into_split();
                 let (mut out_read, mut out_write) = outbound.into_split();
                 let upstream_copy = async move {
@@ -65,6 +71,12 @@ pub async fn start(upstream: SocketAddr) -> std::io::Result<CountingProxy> {
                         counter.fetch_add(found as u64, Ordering::Relaxed);
                         let keep = tail.len().min(MARKER.len() - 1);
                         tail.drain(..tail.len() - keep);
+                        // The client waits for each answer before it sends the next request on
+                        // this connection (no pipelining), so holding the chunk that starts a
+                        // request delays that request's answer by `delay`, and only it.
+                        if found > 0 && !delay.is_zero() {
+                            tokio::time::sleep(delay).await;
+                        }
                         if out_write.write_all(&buffer[..read]).await.is_err() {
                             break;
                         }
@@ -84,4 +96,45 @@ pub async fn start(upstream: SocketAddr) -> std::io::Result<CountingProxy> {
         requests,
         task,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reference::{self, ServerConfig, UsersFixture};
+
+    #[tokio::test]
+    async fn the_proxy_forwards_get_bodies_counts_and_holds_each_request() {
+        let server = reference::start(ServerConfig::builtin(), ([127, 0, 0, 1], 0).into())
+            .await
+            .expect("the reference server starts");
+        let delay = Duration::from_millis(40);
+        let proxy = start(server.addr(), delay).await.expect("the proxy starts");
+        let harness = UsersFixture::builtin().harness();
+        let auth = serde_json::json!({
+            "api_token": harness.api_token,
+            "username": harness.username,
+            "contextname": harness.context,
+        });
+        let client = reqwest::Client::new();
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            let answer = client
+                .get(format!("{}/api/ipdrcustomers", proxy.base_url()))
+                .header("content-type", "application/json")
+                .body(auth.to_string())
+                .send()
+                .await
+                .expect("an answer");
+            // A lower bound only: the delay is added, whatever the machine's speed.
+            assert!(started.elapsed() >= delay, "{:?}", started.elapsed());
+            assert_eq!(answer.status(), 200);
+            let list: serde_json::Value = answer.json().await.expect("JSON");
+            // The credentials in the GET body arrived: the list, not an auth error.
+            assert!(list.is_array(), "{list}");
+        }
+        assert_eq!(proxy.requests(), 3);
+        drop(proxy);
+        server.shutdown().await;
+    }
 }
