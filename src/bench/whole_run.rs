@@ -119,7 +119,8 @@ impl Row {
 fn command(binary: &Path, workload: &Workload, shape: &RunShape, tag: &str) -> Command {
     let mut command = Command::new(binary);
     for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("IPDR_") {
+        // IPDR_JOBS passes through: `IPDR_JOBS=N bench` measures another --jobs.
+        if name.to_string_lossy().starts_with("IPDR_") && name != "IPDR_JOBS" {
             command.env_remove(name);
         }
     }

@@ -14,6 +14,10 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// JSON, and which secrets it holds are taken before it is cut.
 pub const BODY_EXCERPT_BYTES: usize = 64 * 1024;
 
+/// How much body text an answer already judged keeps once its list was cut
+/// to the elements that matter ([`ReceivedResponse::keep_list_elements`]).
+pub const SHORT_EXCERPT_BYTES: usize = 4 * 1024;
+
 /// A request as sent: method, URL and body text.
 #[derive(Debug, Clone)]
 pub struct SentRequest {
@@ -243,6 +247,27 @@ pub struct Exchange {
 pub type Transcript = Vec<Exchange>;
 
 impl ReceivedResponse {
+    /// Keeps of a JSON list only the elements `keep` wants, and of the body
+    /// text at most [`SHORT_EXCERPT_BYTES`] when any was dropped (the full
+    /// size stays in `body_bytes`): for an answer already judged, whose other
+    /// elements no report or replay looks at again.
+    pub fn keep_list_elements(&mut self, keep: impl Fn(&Value) -> bool) {
+        let Some(Value::Array(items)) = &mut self.json else {
+            return;
+        };
+        let before = items.len();
+        items.retain(|item| keep(item));
+        if items.len() < before {
+            items.shrink_to_fit();
+            let mut end = self.body.len().min(SHORT_EXCERPT_BYTES);
+            while !self.body.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.body.truncate(end);
+            self.body.shrink_to_fit();
+        }
+    }
+
     /// Drops a JSON list's records other than `keep`'s when the body was
     /// longer than its excerpt, once the step's checks have seen the whole
     /// answer: a finished step then holds a bounded amount, whatever the

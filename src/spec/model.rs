@@ -575,7 +575,7 @@ impl Scope {
     }
 
     /// Whether a listed object is one of this case's own records.
-    fn owns(&self, object: &Map<String, Value>) -> bool {
+    pub fn owns(&self, object: &Map<String, Value>) -> bool {
         [object.get("UserID"), object.get(Field::Name.key())]
             .into_iter()
             .flatten()

@@ -221,7 +221,7 @@ pub struct TamperedAuth {
 }
 
 /// Whose token a request carries.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Principal {
     /// The configured user's (`--api-token`).

@@ -16,7 +16,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
-use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestRunner};
+use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestRng, TestRunner};
 use tokio::task::JoinSet;
 
 /// How many cases to generate from which seed, how far to shrink, how many to run at once.
@@ -152,9 +152,11 @@ pub struct Driven<T, R> {
 }
 
 /// A case started in the concurrent phase and not yet past the frontier.
-struct Started<T> {
-    /// Its value tree, kept until it passes (the first failing one is shrunk from it).
-    tree: Option<Box<dyn ValueTree<Value = T>>>,
+struct Started {
+    /// The RNG its value tree grew from, kept until it passes: the first failing
+    /// one's tree is grown again from it and shrunk. A tree is far larger than
+    /// its value (about 190 KB for a sequence), and 64 cases run at once.
+    rng: Option<TestRng>,
     /// Its value as the fingerprint hashes it.
     shown: String,
     /// Its outcome, once it finished (failing ones keep their run).
@@ -198,14 +200,29 @@ impl<'a, T: std::fmt::Debug> Generator<'a, T> {
 
     /// The next case's value tree (proptest's reason when the strategy gives up).
     pub fn next_tree(&mut self) -> Result<Box<dyn ValueTree<Value = T>>, String> {
+        self.next_case().map(|(_, tree)| tree)
+    }
+
+    /// The next case's value tree, and the RNG it grew from ([`Generator::regrow`]).
+    pub fn next_case(&mut self) -> Result<(TestRng, Box<dyn ValueTree<Value = T>>), String> {
         let rng = self.runner.new_rng();
+        let kept = rng.clone();
         let mut runner = TestRunner::new_with_rng(self.config.clone(), rng);
         let tree = self
             .strategy
             .new_tree(&mut runner)
             .map_err(|reason| reason.to_string())?;
         self.runner = runner;
-        Ok(tree)
+        Ok((kept, tree))
+    }
+
+    /// The tree [`Generator::next_case`] grew from `rng`, grown again: the
+    /// same tree, since generation depends on nothing else.
+    pub fn regrow(&self, rng: TestRng) -> Result<Box<dyn ValueTree<Value = T>>, String> {
+        let mut runner = TestRunner::new_with_rng(self.config.clone(), rng);
+        self.strategy
+            .new_tree(&mut runner)
+            .map_err(|reason| reason.to_string())
     }
 }
 
@@ -226,7 +243,7 @@ where
     let mut generator = Generator::new(strategy, &plan);
     let mut tally = Tally::default();
     let mut fingerprint = DefaultHasher::new();
-    let mut started: BTreeMap<usize, Started<T>> = BTreeMap::new();
+    let mut started: BTreeMap<usize, Started> = BTreeMap::new();
     // Failing cases' runs, by index, until the first one is known.
     let mut failed_runs: BTreeMap<usize, (String, Option<R>)> = BTreeMap::new();
     let mut running = JoinSet::new();
@@ -242,8 +259,8 @@ where
             && next < plan.cases as usize
             && running.len() < in_flight
         {
-            let tree = match generator.next_tree() {
-                Ok(tree) => tree,
+            let (rng, tree) = match generator.next_case() {
+                Ok(case) => case,
                 Err(reason) => {
                     stopped = Some(reason);
                     break;
@@ -254,7 +271,7 @@ where
                 next,
                 Started {
                     shown: format!("{value:?}"),
-                    tree: Some(tree),
+                    rng: Some(rng),
                     outcome: None,
                 },
             );
@@ -291,7 +308,7 @@ where
                 failed: outcome.failure.is_some(),
             });
             if outcome.failure.is_none() {
-                case.tree = None;
+                case.rng = None;
             }
         }
         // Count, in index order, the cases that passed: exactly those a sequential run ran.
@@ -337,7 +354,10 @@ where
     let (reason, run) = failed_runs
         .remove(&first)
         .expect("the first failing case has a run");
-    let mut tree = case.tree.expect("a failing case keeps its tree");
+    let rng = case.rng.expect("a failing case keeps its RNG");
+    let mut tree = generator
+        .regrow(rng)
+        .expect("a tree that grew once grows again from the same RNG");
     drop(started);
     drop(failed_runs);
     let last_failure = Some((tree.current(), run));

@@ -186,7 +186,7 @@ pub fn echoed_secret(client: &Client, step: &Step) -> Option<Violation> {
         } else {
             "the other user's API token (--other-api-token)"
         };
-        let place = if response.body.contains(secret) {
+        let place = if response.body_contains_secret(secret) {
             "its body".to_string()
         } else if let Some((name, _)) = response
             .headers

@@ -357,7 +357,7 @@ async fn context_size(client: &Client, identity: &RunIdentity) -> Option<Context
         .await;
     let own = identity.uid_prefix();
     let response = exchange.response.ok()?;
-    let bytes = response.body.len();
+    let bytes = response.body_bytes;
     match response.json? {
         serde_json::Value::Array(customers) => Some(ContextSize {
             foreign: customers

@@ -175,6 +175,16 @@ pub async fn run_case(
                     .unwrap_or_default()
             ))),
         };
+        let mut step = step;
+        if verdict.is_ok() && matches!(step.request.action, Action::List) {
+            // Judged: only this case's records matter from now on (replays, reports).
+            // Kept whole, 64 cases in flight each held every other case's records.
+            if let Ok(response) = &mut step.exchange.response {
+                response.keep_list_elements(|element| {
+                    element.as_object().is_some_and(|object| scope.owns(object))
+                });
+            }
+        }
         run.steps.push(step);
         match verdict {
             Ok(next) => state = next,
