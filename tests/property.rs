@@ -1111,6 +1111,11 @@ mod proxy {
         contexts: Vec<String>,
         counts: Arc<Counts>,
         ids: Mutex<Ids>,
+        /// Held across a whole request when ids are reused: the shown id is
+        /// decided when the answer passes, so two answers about one record
+        /// (a PATCH and a DELETE racing) must not pass out of the order the
+        /// upstream applied them in, or this test server is not linearizable.
+        serial: tokio::sync::Mutex<()>,
         calls: AtomicUsize,
     }
 
@@ -1141,6 +1146,7 @@ mod proxy {
                 .collect(),
             counts: Arc::clone(&counts),
             ids: Mutex::new(Ids::default()),
+            serial: tokio::sync::Mutex::new(()),
             calls: AtomicUsize::new(0),
         });
         let listener = runtime
@@ -1176,7 +1182,13 @@ mod proxy {
         uri: Uri,
         body: Bytes,
     ) -> Response {
+        let serial = if proxy.behaviour.reuse_ids {
+            Some(proxy.serial.lock().await)
+        } else {
+            None
+        };
         let mut response = proxy.answer(method, uri, body).await;
+        drop(serial);
         let behaviour = proxy.behaviour;
         if behaviour.close_connections {
             response
