@@ -259,6 +259,9 @@ fn a_second_ctrl_c_exits_at_once_and_the_ledger_lets_sweep_finish_the_job() {
         "cut short: records are left for sweep"
     );
 
+    // What the killed run had sent still reaches the server (a create held
+    // back 300 ms would land after sweep's DELETE): sweep runs after that.
+    proxy.wait_delivered();
     proxy.heal();
     let credentials = UsersFixture::builtin().harness();
     let sweep = harness()

@@ -21,6 +21,8 @@ pub struct Proxy {
     answer_first: Arc<AtomicUsize>,
     /// Milliseconds each read from a client is held back.
     delay_ms: Arc<AtomicU64>,
+    /// Reads from clients held back and not yet written to the server.
+    held: Arc<AtomicUsize>,
 }
 
 impl Proxy {
@@ -37,18 +39,24 @@ impl Proxy {
         let requests = Arc::new(AtomicUsize::new(0));
         let answer_first = Arc::new(AtomicUsize::new(answer_first));
         let delay_ms = Arc::new(AtomicU64::new(delay.as_millis() as u64));
-        let (seen, limit, delay) = (
+        let held = Arc::new(AtomicUsize::new(0));
+        let (seen, limit, delay, holding) = (
             Arc::clone(&requests),
             Arc::clone(&answer_first),
             Arc::clone(&delay_ms),
+            Arc::clone(&held),
         );
         runtime.spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (seen, limit, delay) =
-                    (Arc::clone(&seen), Arc::clone(&limit), Arc::clone(&delay));
+                let relays = Relays {
+                    seen: Arc::clone(&seen),
+                    limit: Arc::clone(&limit),
+                    delay_ms: Arc::clone(&delay),
+                    held: Arc::clone(&holding),
+                };
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(upstream).await {
-                        relay(client, server, delay, seen, limit).await;
+                        relay(client, server, relays).await;
                     }
                 });
             }
@@ -59,6 +67,7 @@ impl Proxy {
             requests,
             answer_first,
             delay_ms,
+            held,
         }
     }
 
@@ -70,6 +79,17 @@ impl Proxy {
     /// Request lines seen so far.
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Waits (up to 30 s) until every request the proxy held back has reached
+    /// the server: what a killed client sent is still on its way until then,
+    /// as on a real network.
+    pub fn wait_delivered(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while self.held.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(self.held.load(Ordering::SeqCst), 0, "requests still held");
     }
 
     /// Forwards every request again from now on, at once (a target that came back).
@@ -87,13 +107,37 @@ fn request_lines(chunk: &[u8]) -> usize {
         .count()
 }
 
-async fn relay(
-    client: TcpStream,
-    server: TcpStream,
-    delay_ms: Arc<AtomicU64>,
+/// One read held back: counted in the proxy's `held` while it lives.
+struct Holding(Arc<AtomicUsize>);
+
+impl Holding {
+    fn new(held: &Arc<AtomicUsize>) -> Holding {
+        held.fetch_add(1, Ordering::SeqCst);
+        Holding(Arc::clone(held))
+    }
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// What every relayed connection shares with the proxy.
+struct Relays {
     seen: Arc<AtomicUsize>,
     limit: Arc<AtomicUsize>,
-) {
+    delay_ms: Arc<AtomicU64>,
+    held: Arc<AtomicUsize>,
+}
+
+async fn relay(client: TcpStream, server: TcpStream, relays: Relays) {
+    let Relays {
+        seen,
+        limit,
+        delay_ms,
+        held,
+    } = relays;
     let (mut server_read, mut server_write) = server.into_split();
     let (mut client_read, mut client_write) = client.into_split();
     let upstream = tokio::spawn(async move {
@@ -108,11 +152,15 @@ async fn relay(
                 // Silent from here on: the request is swallowed, the connection kept.
                 std::future::pending::<()>().await;
             }
+            // Counted until written, or until the relay is dropped with it.
+            let holding = Holding::new(&held);
             let delay = delay_ms.load(Ordering::SeqCst);
             if delay > 0 {
                 tokio::time::sleep(Duration::from_millis(delay)).await;
             }
-            if server_write.write_all(&buffer[..read]).await.is_err() {
+            let written = server_write.write_all(&buffer[..read]).await;
+            drop(holding);
+            if written.is_err() {
                 return;
             }
         }
