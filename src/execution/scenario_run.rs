@@ -201,7 +201,9 @@ impl CleanupLedger {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Records (principal, context, UserID), on disk first when there is a ledger file.
+    /// Records (principal, context, UserID), on disk first when there is a
+    /// ledger file; the UserID as the path segment that deletes it (see
+    /// [`super::guard::ClearedMutation::ledger_segments`]).
     pub fn record(&self, principal: Principal, context: &str, uid: &str) -> Result<(), String> {
         let mut entries = self.lock();
         let entry = CleanupEntry {
@@ -225,14 +227,16 @@ impl CleanupLedger {
         self.record_leftover(Principal::Configured, context, uid);
     }
 
-    /// Records a leftover found by listing as `principal`.
+    /// Records a leftover found by listing as `principal`; `uid` is the
+    /// UserID as listed, kept as the path segment that deletes it (a listed
+    /// `x/../B68t19` must not become a path that addresses `B68t19`).
     pub fn record_leftover(&self, principal: Principal, context: &str, uid: &str) {
         // The record is already on the target; the file, if any, is not needed to find it.
         let mut entries = self.lock();
         let entry = CleanupEntry {
             principal,
             context: context.to_string(),
-            user_id: uid.to_string(),
+            user_id: path_segment(uid),
         };
         if !entries.contains(&entry) {
             entries.push(entry);
@@ -1212,6 +1216,20 @@ mod tests {
         ] {
             assert!(!carries_prefix(foreign, prefix), "{foreign}");
         }
+    }
+
+    #[test]
+    fn a_listed_leftover_is_kept_as_the_path_segment_that_deletes_it() {
+        let ledger = CleanupLedger::default();
+        ledger.record_leftover(
+            Principal::Configured,
+            "default",
+            "zzconf-1a2b3c4d-a/../B68t19",
+        );
+        assert_eq!(
+            ledger.entries()[0].user_id,
+            "zzconf-1a2b3c4d-a%2F..%2FB68t19"
+        );
     }
 
     #[test]
