@@ -344,14 +344,14 @@ fn check_path(path: &Template) -> Result<(), String> {
         }
     }
     let path_part = rendered.split(['?', '#']).next().unwrap_or_default();
-    let lower = rendered.to_ascii_lowercase();
-    if !rendered.starts_with('/') || path_part.contains("//") || lower.contains("://") {
+    if !rendered.starts_with('/') || path_part.contains("//") || rendered.contains("://") {
         return Err(format!(
             "path {:?} must be a path on the target starting with one /: no scheme, no host, no //",
             rendered
         ));
     }
-    if lower.contains('@') || lower.contains("%40") {
+    // Encoded, `%40` is only a character of a UserID; raw, it may end userinfo.
+    if rendered.contains('@') {
         return Err(format!(
             "path {rendered:?} contains @, which the HTTP client may read as credentials before a host"
         ));
@@ -448,7 +448,6 @@ mod tests {
             "/api/ipdrcustomers/${repeat:..:1}/B68t19",
             "/api/ipdrcustomers/${uid:a}%2F..%2FB68t19",
             "@127.0.0.1:9/api/ipdrcustomers",
-            "/api/ipdrcustomers/x%40y",
             "//127.0.0.1:9/api/ipdrcustomers",
             "http://127.0.0.1:9/api/ipdrcustomers",
             "/api//ipdrcustomers",
@@ -461,6 +460,7 @@ mod tests {
             "/api/ipdrcustomers/${id}",
             "/api/ipdrcustomers/${uid:a}.x",
             "/api/ipdrcustomers/${uid:a}?x=1",
+            "/api/ipdrcustomers/${uid:a}%40x",
         ] {
             assert!(parse("t.json", &with_path(path)).is_ok(), "{path}");
         }
