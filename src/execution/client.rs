@@ -164,12 +164,21 @@ impl Client {
     }
 
     /// Sends one request with a JSON content type and records the exchange.
+    /// A URL that would leave the target (`@host:port` in the path, say) is
+    /// not sent: the exchange carries the refusal.
     pub async fn send(&self, method: &str, path: &str, body: Option<String>) -> Exchange {
         let request = SentRequest {
             method: method.to_string(),
             url: self.target.url(path),
             body,
         };
+        // The body carries the token: it goes nowhere but the target.
+        if let Err(refused) = super::guard::canonical_url(&self.target, method, path) {
+            return Exchange {
+                request,
+                response: Err(TransportError(refused.to_string())),
+            };
+        }
         let response = self.perform(&request).await;
         Exchange { request, response }
     }
@@ -398,11 +407,20 @@ enum RedirectRefused {
     },
     #[error("refused to follow HTTP {status} to {url}: only redirects on the same host are followed, since request bodies carry the API token")]
     OtherHost { status: u16, url: String },
-    #[error("refused to follow HTTP {status} from https to {url}")]
-    Downgrade { status: u16, url: String },
+    #[error("refused to follow HTTP {status} to {url}: it would resend the request body, which carries the API token, to another scheme or port than the target's")]
+    OtherOriginWithBody { status: u16, url: String },
+    #[error("refused to follow HTTP {status} to {url}: only redirects on the target's own scheme, host and port are followed")]
+    OtherOrigin { status: u16, url: String },
 }
 
-/// At most [`MAX_REDIRECTS`] redirects, never a loop, never another host or from https to http.
+/// Scheme, host and port: a redirect that changes any of them is not followed.
+fn same_origin(first: &reqwest::Url, next: &reqwest::Url) -> bool {
+    first.scheme() == next.scheme()
+        && first.host_str() == next.host_str()
+        && first.port_or_known_default() == next.port_or_known_default()
+}
+
+/// At most [`MAX_REDIRECTS`] redirects, never a loop, never to another host, scheme or port.
 fn redirect_policy() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
         let status = attempt.status().as_u16();
@@ -417,14 +435,18 @@ fn redirect_policy() -> reqwest::redirect::Policy {
                 status,
                 url: url.to_string(),
             }),
-            _ if previous.iter().any(|seen| seen.scheme() == "https")
-                && url.scheme() != "https" =>
-            {
-                Some(RedirectRefused::Downgrade {
+            // 307 and 308 resend the method and body (RFC 9110 15.4.8, 15.4.9);
+            // every request of the harness carries the token in its body.
+            Some(first) if !same_origin(first, &url) && matches!(status, 307 | 308) => {
+                Some(RedirectRefused::OtherOriginWithBody {
                     status,
                     url: url.to_string(),
                 })
             }
+            Some(first) if !same_origin(first, &url) => Some(RedirectRefused::OtherOrigin {
+                status,
+                url: url.to_string(),
+            }),
             // The first of `previous` is the request itself, not a redirect.
             _ if previous.len() > MAX_REDIRECTS => Some(RedirectRefused::TooMany {
                 status,

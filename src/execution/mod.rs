@@ -4,6 +4,8 @@
 //!   [`plan`], concurrent scheduling on tokio, Ctrl-C, the run's cleanup.
 //! - [`client`] and [`gate`]: the one HTTP client, and the request gate
 //!   every request passes (`--jobs`, `--max-rps`, circuit breaker).
+//! - [`guard`]: where a request may go, and which records a request that
+//!   can change data may touch, judged on the URL as the client sends it.
 //! - [`scenario_run`], [`suite`]: running a scenario, the cleanup ledger.
 //! - [`property`]: property-based sequences; [`snapshot`]: profiles.
 //! - [`ledger_file`]: the ledger on disk, and `sweep`.
@@ -11,6 +13,7 @@
 pub mod client;
 pub mod engine;
 pub mod gate;
+pub mod guard;
 pub mod ledger_file;
 pub mod plan;
 pub mod property;

@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value};
 
 use super::client::Client;
+use super::guard::clear_mutation;
 use super::target::Target;
 use crate::outcome::exchange::ReceivedResponse;
 use crate::outcome::redact::Redactor;
 pub use crate::outcome::scenario::{ScenarioOutcome, StepOutcome, Verdict};
-use crate::spec::contract::percent_decoded;
 use crate::spec::contract::{claims_success, COLLECTION_PATH};
+use crate::spec::contract::{path_segment, percent_decoded};
 use crate::spec::load::LoadedScenario;
 use crate::spec::pattern::{MatchContext, Mismatch, Pattern};
 use crate::spec::scenario::{
@@ -200,7 +201,9 @@ impl CleanupLedger {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Records (principal, context, UserID), on disk first when there is a ledger file.
+    /// Records (principal, context, UserID), on disk first when there is a
+    /// ledger file; the UserID as the path segment that deletes it (see
+    /// [`super::guard::ClearedMutation::ledger_segments`]).
     pub fn record(&self, principal: Principal, context: &str, uid: &str) -> Result<(), String> {
         let mut entries = self.lock();
         let entry = CleanupEntry {
@@ -224,14 +227,16 @@ impl CleanupLedger {
         self.record_leftover(Principal::Configured, context, uid);
     }
 
-    /// Records a leftover found by listing as `principal`.
+    /// Records a leftover found by listing as `principal`; `uid` is the
+    /// UserID as listed, kept as the path segment that deletes it (a listed
+    /// `x/../B68t19` must not become a path that addresses `B68t19`).
     pub fn record_leftover(&self, principal: Principal, context: &str, uid: &str) {
         // The record is already on the target; the file, if any, is not needed to find it.
         let mut entries = self.lock();
         let entry = CleanupEntry {
             principal,
             context: context.to_string(),
-            user_id: uid.to_string(),
+            user_id: path_segment(uid),
         };
         if !entries.contains(&entry) {
             entries.push(entry);
@@ -268,10 +273,21 @@ impl CleanupLedger {
                 ));
                 continue;
             };
+            let path = format!("{COLLECTION_PATH}/{}", entry.user_id);
+            // The cleanup deletes through the same guard as every other change.
+            if let Err(refused) = clear_mutation(target, "DELETE", &path, Some(&body), &prefix) {
+                problems.push((
+                    order,
+                    format!(
+                        "cleanup of {} in {}: {refused}",
+                        entry.user_id, entry.context
+                    ),
+                ));
+                continue;
+            }
             let (client, in_flight) = (client.clone(), Arc::clone(&in_flight));
             tasks.spawn(async move {
                 let _permit = in_flight.acquire_owned().await;
-                let path = format!("{COLLECTION_PATH}/{}", entry.user_id);
                 let exchange = client.send("DELETE", &path, Some(body)).await;
                 exchange.response.err().map(|error| {
                     (
@@ -790,11 +806,6 @@ fn body_uid(body: Option<&str>) -> Option<String> {
     }
 }
 
-/// The UserID a mutating request addresses, from its path or its body.
-fn addressed_uids(path: &str, body: Option<&str>) -> Vec<String> {
-    path_uid(path).into_iter().chain(body_uid(body)).collect()
-}
-
 /// Whether `uid` is one of this run's, for the safety check before a
 /// mutating request: it starts with `prefix` once percent-decoded, ignoring
 /// ASCII case. The variants of a run's own UserIDs that the UserID trials
@@ -858,6 +869,20 @@ pub fn leaks_in(response: &ReceivedResponse, redactor: &Redactor) -> Vec<String>
         }
     }
     found
+}
+
+/// The label of a secret that `value` contains anywhere (as text, or in any
+/// string inside), of any length: a capture is refused on a mere chance too.
+fn secret_in(value: &Value, redactor: &Redactor) -> Option<&'static str> {
+    let text = match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    redactor
+        .secrets()
+        .iter()
+        .find(|secret| !secret.value().is_empty() && text.contains(secret.value()))
+        .map(|secret| secret.label)
 }
 
 /// Whether a list element is one of this run's records (a snapshot keeps
@@ -924,20 +949,26 @@ async fn run_step(
                 .unwrap_or_default(),
             None => Vec::new(),
         };
-        let mut uids = raw_uids;
+        // Every UserID as the path segment that deletes it, like the guard's.
+        let mut uids: Vec<String> = raw_uids.iter().map(|uid| path_segment(uid)).collect();
         for (path, body) in &requests {
-            // Safety: the harness never modifies a record it did not create.
-            for uid in addressed_uids(path, body.as_deref()) {
-                if !carries_prefix(&uid, &prefix) {
-                    outcome.problem = Some(format!(
-                        "refused to send {} {path}: UserID {uid:?} does not carry this run's prefix {prefix:?}",
-                        step.request.method.as_str()
-                    ));
+            // Safety: the harness never modifies a record it did not create;
+            // judged on the URL as the client sends it.
+            match clear_mutation(
+                client.target(),
+                step.request.method.as_str(),
+                path,
+                body.as_deref(),
+                &prefix,
+            ) {
+                Ok(cleared) => uids.extend(cleared.ledger_segments),
+                Err(refused) => {
+                    outcome.problem = Some(refused.to_string());
                     return outcome;
                 }
-                uids.push(uid);
             }
         }
+        uids.dedup();
         for uid in &uids {
             for (principal, context) in &places {
                 if let Err(error) = ledger.record(*principal, context, uid) {
@@ -1062,6 +1093,13 @@ async fn run_step(
     for (name, pointer) in &step.capture {
         match first_json.as_ref().and_then(|json| json.pointer(pointer)) {
             Some(value) => {
+                // A capture goes into later URLs and bodies: never the token.
+                if let Some(label) = secret_in(value, redactor) {
+                    outcome.problem = Some(format!(
+                        "refused to capture ${{{name}}} from {pointer}: the value contains {label}, which goes nowhere but the body's api_token"
+                    ));
+                    return outcome;
+                }
                 bindings.captures.insert(name.clone(), value.clone());
             }
             None => {
@@ -1178,6 +1216,20 @@ mod tests {
         ] {
             assert!(!carries_prefix(foreign, prefix), "{foreign}");
         }
+    }
+
+    #[test]
+    fn a_listed_leftover_is_kept_as_the_path_segment_that_deletes_it() {
+        let ledger = CleanupLedger::default();
+        ledger.record_leftover(
+            Principal::Configured,
+            "default",
+            "zzconf-1a2b3c4d-a/../B68t19",
+        );
+        assert_eq!(
+            ledger.entries()[0].user_id,
+            "zzconf-1a2b3c4d-a%2F..%2FB68t19"
+        );
     }
 
     #[test]

@@ -6,9 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use super::contract::percent_decoded;
 use super::pattern::Pattern;
 use super::scenario::{Answer, AuthVariant, OnlyIf, Scenario};
-use super::template::{templates_in, Template, Variable};
+use super::template::{templates_in, Segment, Template, Variable};
 
 include!(concat!(env!("OUT_DIR"), "/embedded_specs.rs"));
 
@@ -231,8 +232,9 @@ fn validate(scenario: &Scenario) -> Result<Vec<Option<Pattern>>, String> {
                 )));
             }
         }
-        let mut templates =
-            vec![Template::parse(&request.path).map_err(|error| at(error.to_string()))?];
+        let path = Template::parse(&request.path).map_err(|error| at(error.to_string()))?;
+        check_path(&path).map_err(at)?;
+        let mut templates = vec![path];
         if let Some(body) = &request.body {
             templates.extend(templates_in(body).map_err(|error| at(error.to_string()))?);
         }
@@ -312,6 +314,63 @@ fn validate(scenario: &Scenario) -> Result<Vec<Option<Pattern>>, String> {
     Ok(patterns)
 }
 
+/// Why a request path may not be sent as written: the HTTP client resolves
+/// dot segments (also percent-encoded, in any case) and reads `@` and `//`
+/// as a host, so a path that has them addresses something other than it
+/// seems to ("Base URL": every request goes to `/api/ipdrcustomers` on the
+/// target). A captured value may not sit in the query, where it could name
+/// a record the path does not. Variables other than captures and repeats
+/// are checked when the step runs (see `execution::guard`).
+fn check_path(path: &Template) -> Result<(), String> {
+    let mut rendered = String::new();
+    let mut in_query = false;
+    for segment in path.segments() {
+        match segment {
+            Segment::Literal(text) => {
+                in_query |= text.contains(['?', '#']);
+                rendered.push_str(text);
+            }
+            Segment::Variable(Variable::Repeat { text, times }) => {
+                in_query |= text.contains(['?', '#']);
+                rendered.push_str(&text.repeat(*times));
+            }
+            Segment::Variable(Variable::Captured(name)) if in_query => {
+                return Err(format!(
+                    "the path's query carries the captured value ${{{name}}}: a capture may name a record the path does not; put it in the path"
+                ));
+            }
+            // A placeholder: the value is only known when the step runs.
+            Segment::Variable(_) => rendered.push('v'),
+        }
+    }
+    let path_part = rendered.split(['?', '#']).next().unwrap_or_default();
+    if !rendered.starts_with('/') || path_part.contains("//") || rendered.contains("://") {
+        return Err(format!(
+            "path {:?} must be a path on the target starting with one /: no scheme, no host, no //",
+            rendered
+        ));
+    }
+    // Encoded, `%40` is only a character of a UserID; raw, it may end userinfo.
+    if rendered.contains('@') {
+        return Err(format!(
+            "path {rendered:?} contains @, which the HTTP client may read as credentials before a host"
+        ));
+    }
+    // Decoded up to twice: a server behind a proxy may decode once more.
+    let once = percent_decoded(path_part);
+    for text in [path_part.to_string(), once.clone(), percent_decoded(&once)] {
+        if text
+            .split(['/', '\\'])
+            .any(|piece| piece == "." || piece == "..")
+        {
+            return Err(format!(
+                "path {rendered:?} has a dot segment (. or .., maybe percent-encoded), which the HTTP client resolves before sending"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What an answer mode allows a step to say.
 fn validate_answer(step: &super::scenario::Step) -> Result<(), String> {
     match step.expect.answer {
@@ -372,6 +431,39 @@ mod tests {
 
     fn reason(text: &str) -> String {
         parse("t.json", text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_path_that_is_not_plainly_on_the_target_is_a_load_error_naming_the_step() {
+        let with_path = |path: &str| {
+            format!(
+                r#"{{"name":"a","level":"documented","citation":"c","steps":[{{"name":"c","request":{{"method":"POST","path":"/api/ipdrcustomers","body":{{"UserID":"${{uid:a}}"}}}},"capture":{{"id":"/UserID"}}}},{{"name":"s","request":{{"method":"DELETE","path":"{path}"}}}}]}}"#
+            )
+        };
+        for path in [
+            "/api/./ipdrcustomers/B68t19",
+            "/api/ipdrcustomers/${uid:a}/../B68t19",
+            "/api/ipdrcustomers/${uid:a}/%2E%2e/B68t19",
+            "/api/ipdrcustomers/${uid:a}/%252e%252e/B68t19",
+            "/api/ipdrcustomers/${repeat:..:1}/B68t19",
+            "/api/ipdrcustomers/${uid:a}%2F..%2FB68t19",
+            "@127.0.0.1:9/api/ipdrcustomers",
+            "//127.0.0.1:9/api/ipdrcustomers",
+            "http://127.0.0.1:9/api/ipdrcustomers",
+            "/api//ipdrcustomers",
+            "/api/ipdrcustomers/${uid:a}?UserID=${id}",
+        ] {
+            let why = reason(&with_path(path));
+            assert!(why.starts_with("t.json: step 2 (\"s\"): "), "{path}: {why}");
+        }
+        for path in [
+            "/api/ipdrcustomers/${id}",
+            "/api/ipdrcustomers/${uid:a}.x",
+            "/api/ipdrcustomers/${uid:a}?x=1",
+            "/api/ipdrcustomers/${uid:a}%40x",
+        ] {
+            assert!(parse("t.json", &with_path(path)).is_ok(), "{path}");
+        }
     }
 
     #[test]

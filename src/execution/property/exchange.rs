@@ -4,8 +4,8 @@
 use serde_json::{Map, Value};
 
 use crate::execution::client::{Client, Exchange};
+use crate::execution::guard::{clear_mutation, GuardError};
 use crate::execution::scenario_run::{CleanupLedger, RunIdentity};
-use crate::spec::contract::path_segment;
 use crate::spec::model::{operation_tag, Auth, Observed, Request, Violation};
 use crate::spec::scenario::{Level, Principal};
 use crate::spec::tamper::AuthField;
@@ -49,6 +49,9 @@ pub enum SendError {
     /// The cleanup ledger could not record the UserID, so the request is not sent.
     #[error("refused to send: the cleanup ledger could not record it: {0}")]
     Ledger(String),
+    /// The guard refused the request (see [`clear_mutation`]).
+    #[error("{0}")]
+    Refused(GuardError),
     /// A mutating request would touch a record that is not this run's.
     #[error("refused to send {method} {path}: UserID {user_id:?} does not carry this run's prefix {prefix:?}")]
     ForeignUserId {
@@ -216,11 +219,12 @@ pub fn echoed_secret(client: &Client, step: &Step) -> Option<Violation> {
     None
 }
 
-/// Sends `request`: refuses a mutating one whose UserID lacks the run prefix, and writes
-/// the (context, UserID) to `ledger` (and its file, against a real target) before the
-/// request goes out. The ledger holds the UserID as the path segment that deletes it
-/// ([`path_segment`]): a literal `%30` is recorded as `%2530`, the way cleanup and `sweep`
-/// send it.
+/// Sends `request`: a mutating one passes the guard ([`clear_mutation`]: its UserIDs, on
+/// the URL as the client sends it, carry the run prefix), and the (context, UserID) it may
+/// create goes to `ledger` (and its file, against a real target) before the request goes
+/// out. The ledger holds the UserID as the path segment that deletes it
+/// ([`crate::spec::contract::path_segment`]): a literal `%30` is recorded as `%2530`, the
+/// way cleanup and `sweep` send it.
 pub async fn send(
     client: &Client,
     identity: &RunIdentity,
@@ -233,7 +237,7 @@ pub async fn send(
     if op.method() != "GET" {
         let prefix = identity.uid_prefix();
         if let Some(user_id) = request.user_id() {
-            // Safety: the harness never modifies a record it did not create.
+            // A variant in another case is not this run's on a case-sensitive server.
             if !user_id.starts_with(&prefix) {
                 return Err(SendError::ForeignUserId {
                     method: op.method(),
@@ -242,10 +246,13 @@ pub async fn send(
                     prefix,
                 });
             }
-            let segment = path_segment(user_id);
+        }
+        let cleared = clear_mutation(client.target(), op.method(), &path, Some(&body), &prefix)
+            .map_err(SendError::Refused)?;
+        for segment in &cleared.ledger_segments {
             for (principal, context) in cleanup_places(client, request.auth) {
                 ledger
-                    .record(principal, &context, &segment)
+                    .record(principal, &context, segment)
                     .map_err(SendError::Ledger)?;
             }
         }
