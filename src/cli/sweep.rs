@@ -31,10 +31,11 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
         let url = args.target.target.clone().ok_or_else(|| {
             SetupError::Configuration("sweep needs --target (IPDR_TARGET)".to_string())
         })?;
+        let retries = args.target.retries()?;
         let target = args.target.target(&url)?;
         let client = Client::new(target)
             .map_err(|error| SetupError::Configuration(error.to_string()))?
-            .with_retries(args.target.retries);
+            .with_retries(retries);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
