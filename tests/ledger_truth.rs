@@ -297,3 +297,46 @@ fn a_running_harness_holds_a_lock_beside_its_ledger() {
         "ledger and lock are gone at the end: {left:?}"
     );
 }
+
+fn harness_records(server: &Server) -> usize {
+    uids(server)
+        .iter()
+        .filter(|uid| uid.starts_with("zzconf-"))
+        .count()
+}
+
+#[test]
+fn a_compare_with_run_killed_midway_leaves_a_ledger_that_sweep_finishes() {
+    let primary = Server::start(ServerConfig::new(UsersFixture::builtin()));
+    let mut preload = Preload::new();
+    preload.add("default", PreloadCustomer::new("B68t19", "Trisul"));
+    let compare = Server::start(ServerConfig::new(UsersFixture::builtin()).with_preload(preload));
+    let dir = scratch("compare-kill");
+    let ledger = dir.join("ledger");
+    let mut child = harness_against(&primary.url())
+        .args(["--jobs", "1", "--compare-with", &compare.url()])
+        .arg("--ledger-dir")
+        .arg(&ledger)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while harness_records(&compare) < 2 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap(); // SIGKILL: no cleanup
+    child.wait().unwrap();
+    assert!(harness_records(&compare) > 0, "the killed run left records");
+    let output = sweep(&compare.url(), &ledger);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert_eq!(
+        uids(&compare),
+        ["B68t19"],
+        "sweep found the --compare-with records: {}",
+        stdout(&output)
+    );
+}
