@@ -340,3 +340,79 @@ fn a_compare_with_run_killed_midway_leaves_a_ledger_that_sweep_finishes() {
         stdout(&output)
     );
 }
+
+#[test]
+fn records_a_server_wrongly_lets_into_the_forbidden_context_are_deleted() {
+    let mut config = ServerConfig::new(UsersFixture::builtin());
+    config.deviations = vec![Deviation::ForbiddenContextNotChecked];
+    let server = Server::start(config);
+    let forbidden = UsersFixture::builtin()
+        .harness()
+        .forbidden_context
+        .expect("the fixture has a forbidden context");
+    let dir = scratch("forbidden");
+    let output = harness_against(&server.url())
+        .arg("property::crud_sequences")
+        .args(["--cases", "64"])
+        .arg("--repro-dir")
+        .arg(dir.join("repros"))
+        .arg("--ledger-dir")
+        .arg(dir.join("ledger"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = stdout(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the departure is found:\n{out}"
+    );
+    let left: Vec<String> = server
+        .running()
+        .snapshot()
+        .get(&forbidden)
+        .into_iter()
+        .flatten()
+        .map(|customer| customer.user_id.clone())
+        .filter(|uid| uid.starts_with("zzconf-"))
+        .collect();
+    assert!(left.is_empty(), "left in {forbidden}: {left:?}\n{out}");
+}
+
+#[test]
+fn a_ledger_with_entries_in_contexts_the_user_cannot_list_is_retired() {
+    let mut preload = Preload::new();
+    preload.add("default", PreloadCustomer::new("B68t19", "Trisul"));
+    preload.add(
+        "restricted",
+        PreloadCustomer::new("zzconf-22222222-000-b", "Not ours to touch"),
+    );
+    let server = Server::start(ServerConfig::new(UsersFixture::builtin()).with_preload(preload));
+    let before = server.running().snapshot();
+    let url = server.url();
+    let dir = scratch("unlistable");
+    std::fs::write(
+        dir.join("22222222.jsonl"),
+        [
+            ledger_line(
+                "22222222",
+                &url,
+                "zzconf-22222222-no-such-context",
+                "zzconf-22222222-p1-u0",
+            ),
+            ledger_line("22222222", &url, "restricted", "zzconf-22222222-000-b"),
+        ]
+        .join("\n")
+            + "\n",
+    )
+    .unwrap();
+    let output = sweep(&url, &dir);
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}{}", stderr(&output));
+    assert!(!dir.join("22222222.jsonl").exists(), "retired:\n{out}");
+    assert_eq!(
+        server.running().snapshot(),
+        before,
+        "a refused DELETE changes nothing"
+    );
+}
