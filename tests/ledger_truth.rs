@@ -416,3 +416,35 @@ fn a_ledger_with_entries_in_contexts_the_user_cannot_list_is_retired() {
         "a refused DELETE changes nothing"
     );
 }
+
+#[test]
+fn a_run_killed_during_its_property_phase_is_swept_clean() {
+    let mut preload = Preload::new();
+    preload.add("default", PreloadCustomer::new("B68t19", "Trisul"));
+    let server = Server::start(ServerConfig::new(UsersFixture::builtin()).with_preload(preload));
+    let dir = scratch("property-kill");
+    let ledger = dir.join("ledger");
+    let mut child = harness_against(&server.url())
+        .arg("property::")
+        .args(["--cases", "100000", "--jobs", "4"])
+        .arg("--repro-dir")
+        .arg(dir.join("repros"))
+        .arg("--ledger-dir")
+        .arg(&ledger)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while harness_records(&server) < 3 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap(); // SIGKILL: no cleanup
+    child.wait().unwrap();
+    let output = sweep(&server.url(), &ledger);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert_eq!(uids(&server), ["B68t19"], "{}", stdout(&output));
+}
