@@ -523,6 +523,7 @@ fn look_alikes_go_to_the_ledger_file_as_the_path_segment_that_deletes_them() {
     assert_passed(&report, "--flavour alt");
     let entries: Vec<_> = read_dir(&dir)
         .unwrap()
+        .0
         .into_iter()
         .flat_map(|(_, entries)| entries)
         .collect();

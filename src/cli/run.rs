@@ -308,10 +308,18 @@ impl RunArgs {
             Some(path) => Some(failed_in(path)?),
             None => None,
         };
-        if self.schedule.jobs == 0 {
-            return Err(SetupError::Configuration(
-                "--jobs must be at least 1".to_string(),
-            ));
+        let retries = self.target.retries()?;
+        for (flag, value) in [
+            ("--jobs", self.schedule.jobs),
+            ("--cases", self.property.cases as usize),
+            ("--max-ops", self.property.max_ops),
+        ] {
+            // Zero would run nothing and report the emptiness as a pass (or wait forever for a slot).
+            if value == 0 {
+                return Err(SetupError::Configuration(format!(
+                    "{flag} must be at least 1"
+                )));
+            }
         }
         if let Some(rate) = self.schedule.max_rps {
             if !(rate.is_finite() && rate > 0.0) {
@@ -323,11 +331,11 @@ impl RunArgs {
         Ok(RunConfig {
             target,
             timeout: self.target.timeout()?,
-            retries: self.target.retries,
+            retries,
             specs: self.specs.clone(),
             deep: self.deep,
             property: self.property.clone().into(),
-            snapshots: self.snapshots.clone().into(),
+            snapshots: self.snapshots()?,
             selection: Selection {
                 filter: self.schedule.filter.clone(),
                 exact: self.schedule.exact,
@@ -342,6 +350,22 @@ impl RunArgs {
             },
             heartbeat: false,
         })
+    }
+}
+
+impl RunArgs {
+    /// The snapshot options, with the `--compare-with` token cleaned like the target's.
+    fn snapshots(&self) -> Result<SnapshotOptions, SetupError> {
+        let mut options: SnapshotOptions = self.snapshots.clone().into();
+        if let Some(token) = &options.compare.compare_api_token {
+            let token = ApiToken::from_source(
+                token.expose(),
+                "IPDR_COMPARE_API_TOKEN / --compare-api-token",
+            )
+            .map_err(|error| SetupError::Configuration(error.to_string()))?;
+            options.compare.compare_api_token = Some(token);
+        }
+        Ok(options)
     }
 }
 

@@ -48,7 +48,7 @@ pub fn selfcheck(args: SelfcheckArgs) -> anyhow::Result<bool> {
     let upstream = match &args.target.target {
         Some(url) => mutation::Upstream::Target {
             target: Box::new(args.target.target(url)?),
-            retries: args.target.retries,
+            retries: args.target.retries()?,
             ledger_dir: args.ledger_dir.clone(),
         },
         None => {

@@ -31,10 +31,11 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
         let url = args.target.target.clone().ok_or_else(|| {
             SetupError::Configuration("sweep needs --target (IPDR_TARGET)".to_string())
         })?;
+        let retries = args.target.retries()?;
         let target = args.target.target(&url)?;
         let client = Client::new(target)
             .map_err(|error| SetupError::Configuration(error.to_string()))?
-            .with_retries(args.target.retries);
+            .with_retries(retries);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -45,6 +46,15 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
         let report = runtime
             .block_on(ledger_file::sweep(&client, &args.ledger_dir, args.dry_run))
             .map_err(|error| SetupError::Configuration(error.to_string()))?;
+        for warning in &report.warnings {
+            eprintln!("warning: {warning}");
+        }
+        for (path, pid) in &report.locked {
+            println!(
+                "skipped {}: in use by a live run (pid {pid}); sweep again once it has ended",
+                path.display()
+            );
+        }
         let verb = if args.dry_run {
             "would delete"
         } else {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ipdr_conformance::execution::engine::{base_url, SetupError};
-use ipdr_conformance::execution::target::{ApiToken, OtherUser, Target};
+use ipdr_conformance::execution::target::{ApiToken, EmptyToken, OtherUser, Target};
 
 /// Where the target is and how to authenticate ("Authentication").
 #[derive(Debug, Clone, clap::Args)]
@@ -145,28 +145,49 @@ impl TargetArgs {
     }
 }
 
-/// A token given once, by flag or environment variable or by file.
+/// A token given once, by flag or environment variable or by file; a BOM and
+/// trailing line endings are removed, and an empty result names where it came from.
 fn token_from(
     flag: Option<&ApiToken>,
     file: Option<&PathBuf>,
     flag_name: &str,
     file_flag: &str,
 ) -> Result<Option<ApiToken>, SetupError> {
-    let from_file = match file {
-        Some(path) => {
-            if flag.is_some() {
-                return Err(SetupError::Configuration(format!(
-                    "give the token once: {file_flag}, or {flag_name}"
-                )));
-            }
+    let empty = |error: EmptyToken| SetupError::Configuration(error.to_string());
+    match (file, flag) {
+        (Some(_), Some(_)) => Err(SetupError::Configuration(format!(
+            "give the token once: {file_flag}, or {flag_name}"
+        ))),
+        (Some(path), None) => {
             let text = std::fs::read_to_string(path).map_err(|error| {
                 SetupError::Configuration(format!("{file_flag} {}: {error}", path.display()))
             })?;
-            Some(ApiToken::new(text.lines().next().unwrap_or("").trim()))
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+            // The first line only, as documented.
+            let first = text.lines().next().unwrap_or("").trim();
+            ApiToken::from_source(first, &format!("{file_flag} {}", path.display()))
+                .map(Some)
+                .map_err(empty)
         }
-        None => None,
-    };
-    Ok(from_file
-        .or_else(|| flag.cloned())
-        .filter(|token| !token.expose().is_empty()))
+        (None, Some(token)) => ApiToken::from_source(token.expose(), flag_name)
+            .map(Some)
+            .map_err(empty),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Most `--retries`: each retry waits for a timeout, so more only hides a dead target.
+pub const MAX_RETRIES: u32 = 10;
+
+impl TargetArgs {
+    /// `--retries`, checked against [`MAX_RETRIES`].
+    pub fn retries(&self) -> Result<u32, SetupError> {
+        if self.retries > MAX_RETRIES {
+            return Err(SetupError::Configuration(format!(
+                "--retries {} is more than the most allowed, {MAX_RETRIES}",
+                self.retries
+            )));
+        }
+        Ok(self.retries)
+    }
 }

@@ -392,9 +392,27 @@ async fn run_against(
         ledger_file,
         config.deep,
     );
-    let other_suite = other_client.map(|other| {
-        Suite::with_options(other, scenarios, RunIdentity::fresh(), None, config.deep)
-    });
+    // The --compare-with target is a real server too: its own ledger, so `sweep
+    // --target <that URL>` finds what a killed run left there.
+    let other_suite = match other_client {
+        Some(other) => {
+            let other_identity = RunIdentity::fresh();
+            let other_ledger = LedgerFile::create(
+                &config.ledger_dir,
+                &other_identity.run_id,
+                &other.target().base_url,
+            )
+            .map_err(|error| SetupError::Configuration(error.to_string()))?;
+            Some(Suite::with_options(
+                other,
+                scenarios,
+                other_identity,
+                Some(Arc::new(other_ledger)),
+                config.deep,
+            ))
+        }
+        None => None,
+    };
     if let Some(other) = &other_suite {
         notes.push(format!(
             "--compare-with run id {} (every record it creates there starts with {})",
@@ -747,12 +765,6 @@ async fn clean_up_run(suite: &Suite, other: Option<&Suite>) -> RunCleanup {
     for (context, count) in first.found.iter().cloned() {
         cleanup.leftovers.push((context, count, false));
     }
-    if let Some(other) = other {
-        for (context, count) in other.sweep_leftovers().await.found {
-            cleanup.leftovers.push((context, count, true));
-        }
-        cleanup.problems.extend(other.take_problems());
-    }
     if let Some(file) = suite.ledger_file() {
         // Retired only when every context was read and the second look finds nothing.
         if first.unlisted.is_empty() && suite.sweep_leftovers().await.is_clean() {
@@ -762,6 +774,29 @@ async fn clean_up_run(suite: &Suite, other: Option<&Suite>) -> RunCleanup {
         } else {
             cleanup.ledger_kept = Some(file.path().to_path_buf());
         }
+    }
+    if let Some(other) = other {
+        let theirs = other.sweep_leftovers().await;
+        for (context, count) in theirs.found.iter().cloned() {
+            cleanup.leftovers.push((context, count, true));
+        }
+        if let Some(file) = other.ledger_file() {
+            if theirs.unlisted.is_empty() && other.sweep_leftovers().await.is_clean() {
+                if let Err(error) = file.retire() {
+                    cleanup.problems.push(error.to_string());
+                }
+            } else if cleanup.ledger_kept.is_none() {
+                cleanup.ledger_kept = Some(file.path().to_path_buf());
+            } else {
+                cleanup.problems.push(format!(
+                    "records of this run may be left on --compare-with {}; they are listed in {}; run `ipdr-conformance sweep --target {}` to delete them",
+                    other.client().target().base_url,
+                    file.path().display(),
+                    other.client().target().base_url
+                ));
+            }
+        }
+        cleanup.problems.extend(other.take_problems());
     }
     cleanup.problems.extend(suite.take_problems());
     cleanup

@@ -68,26 +68,49 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> LedgerError + '_ {
 }
 
 /// An open ledger file for one run, appended to before each creating request.
+/// While it is open, `<run id>.lock` beside it holds the process id, so that a
+/// concurrent `sweep` leaves the live run's records alone; dropping it removes the lock.
 #[derive(Debug)]
 pub struct LedgerFile {
     path: PathBuf,
+    lock: PathBuf,
     run_id: String,
     target: String,
     file: Mutex<File>,
 }
 
+/// The lock file of the ledger at `path`: `<run id>.lock` beside it.
+pub fn lock_path(path: &Path) -> PathBuf {
+    path.with_extension("lock")
+}
+
 impl LedgerFile {
-    /// Creates `<dir>/<run id>.jsonl` (and `dir`) for a run against `target`.
+    /// Creates `<dir>/<run id>.jsonl` (and `dir`) for a run against `target`, and its lock.
     pub fn create(dir: &Path, run_id: &str, target: &str) -> Result<LedgerFile, LedgerError> {
         std::fs::create_dir_all(dir).map_err(io_error(dir))?;
         let path = dir.join(format!("{run_id}.jsonl"));
+        let lock = lock_path(&path);
+        // create_new: two runs never share a ledger, and the lock is ours alone.
+        let mut lock_file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock)
+            .map_err(io_error(&lock))?;
+        lock_file
+            .write_all(std::process::id().to_string().as_bytes())
+            .and_then(|()| lock_file.sync_data())
+            .map_err(io_error(&lock))?;
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
-            .map_err(io_error(&path))?;
+            .map_err(|error| {
+                let _ = std::fs::remove_file(&lock);
+                io_error(&path)(error)
+            })?;
         Ok(LedgerFile {
             path,
+            lock,
             run_id: run_id.to_string(),
             target: target.to_string(),
             file: Mutex::new(file),
@@ -134,29 +157,105 @@ impl LedgerFile {
     }
 }
 
-/// Every ledger file in `dir` with its entries (a torn last line, from a killed run, is skipped).
-pub fn read_dir(dir: &Path) -> Result<Vec<(PathBuf, Vec<LedgerEntry>)>, LedgerError> {
+impl Drop for LedgerFile {
+    fn drop(&mut self) {
+        // The run is over (or its ledger no longer written): sweep may take over.
+        let _ = std::fs::remove_file(&self.lock);
+    }
+}
+
+/// The process id holding the ledger at `path`, when that process is alive;
+/// a lock whose process is gone (a killed run) is stale, and removed.
+fn live_lock_holder(path: &Path) -> Option<u32> {
+    let lock = lock_path(path);
+    let text = std::fs::read_to_string(&lock).ok()?;
+    let alive = match text.trim().parse::<u32>() {
+        Ok(pid) if pid == std::process::id() => return None,
+        Ok(pid) => process_alive(pid).then_some(pid),
+        // Unreadable: treat as held, never sweep under a run we cannot rule out.
+        Err(_) => Some(0),
+    };
+    if alive.is_none() {
+        let _ = std::fs::remove_file(&lock);
+    }
+    alive
+}
+
+/// Whether process `pid` exists (Linux: `/proc/<pid>`; elsewhere assumed alive).
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
+    }
+}
+
+/// Every ledger file in `dir` with its entries, and a warning for each line
+/// that is not an entry (naming file and line) and each file that cannot be
+/// read: one bad file never stops the others. A torn last line (a killed run) is skipped silently.
+pub fn read_dir(dir: &Path) -> Result<(LedgerFiles, Vec<String>), LedgerError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((Vec::new(), Vec::new()))
+        }
         Err(error) => return Err(io_error(dir)(error)),
     };
     let mut files = Vec::new();
+    let mut warnings = Vec::new();
     for entry in entries {
-        let path = entry.map_err(io_error(dir))?.path();
+        let path = match entry {
+            Ok(entry) => entry.path(),
+            Err(error) => {
+                warnings.push(format!(
+                    "cleanup ledger directory {}: {error}",
+                    dir.display()
+                ));
+                continue;
+            }
+        };
         if path.extension().is_none_or(|ext| ext != "jsonl") {
             continue;
         }
-        let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
-        let records = text
-            .lines()
-            .filter_map(|line| serde_json::from_str(line).ok())
-            .collect();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) => {
+                warnings.push(format!(
+                    "{}: skipped, cannot be read: {error}",
+                    path.display()
+                ));
+                continue;
+            }
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        let torn = !text.ends_with('\n');
+        let mut records = Vec::new();
+        for (index, line) in lines.iter().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<LedgerEntry>(line) {
+                Ok(record) => records.push(record),
+                Err(_) if torn && index + 1 == lines.len() => {}
+                Err(error) => warnings.push(format!(
+                    "{}:{}: skipped a line that is not a ledger entry: {error}",
+                    path.display(),
+                    index + 1
+                )),
+            }
+        }
         files.push((path, records));
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(files)
+    Ok((files, warnings))
 }
+
+/// Ledger files with their entries.
+pub type LedgerFiles = Vec<(PathBuf, Vec<LedgerEntry>)>;
+
+/// Most DELETEs of one UserID in one sweep: duplicates go too, but a server
+/// that answers every DELETE with the record cannot keep sweep busy forever.
+pub const MAX_DELETES_PER_USER_ID: usize = 16;
 
 /// One ledger entry as sweep reports it: its context and UserID, and
 /// `as the other user` when it is deleted with the other user's credentials.
@@ -175,6 +274,10 @@ pub struct SweepReport {
     pub other_targets: usize,
     /// Ledger files removed because everything in them is gone.
     pub retired_files: Vec<PathBuf>,
+    /// Ledger files left alone because a live run holds them: (file, its process id).
+    pub locked: Vec<(PathBuf, u32)>,
+    /// Corrupt lines and unreadable files, skipped.
+    pub warnings: Vec<String>,
 }
 
 /// How a report names a context of `principal`.
@@ -191,7 +294,13 @@ fn context_label(principal: Principal, context: &str) -> String {
 pub async fn sweep(client: &Client, dir: &Path, dry_run: bool) -> Result<SweepReport, LedgerError> {
     let target = client.target();
     let mut report = SweepReport::default();
-    for (path, entries) in read_dir(dir)? {
+    let (files, warnings) = read_dir(dir)?;
+    report.warnings = warnings;
+    for (path, entries) in files {
+        if let Some(pid) = live_lock_holder(&path) {
+            report.locked.push((path, pid));
+            continue;
+        }
         let mut complete = true;
         // (principal, context, UserID), each once.
         let mut seen: Vec<(Principal, String, String)> = Vec::new();
@@ -226,21 +335,35 @@ pub async fn sweep(client: &Client, dir: &Path, dry_run: bool) -> Result<SweepRe
                 complete = false;
                 continue;
             }
-            let exchange = client
-                .send("DELETE", &customer_path(&entry.user_id), Some(body))
-                .await;
-            match exchange.response {
-                Ok(response) => match response.json.as_ref().and_then(|json| json.get("UserID")) {
-                    Some(uid) if uid.as_str() == Some(entry.user_id.as_str()) => {
-                        report.deleted.push((label, entry.user_id.clone()))
+            // Until the DELETE no longer answers with the record: duplicates go too.
+            let mut deletes = 0;
+            let outcome = loop {
+                let exchange = client
+                    .send("DELETE", &customer_path(&entry.user_id), Some(body.clone()))
+                    .await;
+                match exchange.response {
+                    Ok(response) => {
+                        match response.json.as_ref().and_then(|json| json.get("UserID")) {
+                            Some(uid) if uid.as_str() == Some(entry.user_id.as_str()) => {
+                                deletes += 1;
+                                if deletes == MAX_DELETES_PER_USER_ID {
+                                    break Err(format!(
+                                        "still answered with the record after {deletes} DELETEs"
+                                    ));
+                                }
+                            }
+                            _ => break Ok(deletes),
+                        }
                     }
-                    _ => report.already_gone.push((label, entry.user_id.clone())),
-                },
-                Err(error) => {
+                    Err(error) => break Err(error.to_string()),
+                }
+            };
+            match outcome {
+                Ok(0) => report.already_gone.push((label, entry.user_id.clone())),
+                Ok(_) => report.deleted.push((label, entry.user_id.clone())),
+                Err(why) => {
                     complete = false;
-                    report
-                        .failed
-                        .push((label, entry.user_id.clone(), error.to_string()));
+                    report.failed.push((label, entry.user_id.clone(), why));
                 }
             }
         }

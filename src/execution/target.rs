@@ -15,6 +15,20 @@ impl ApiToken {
         ApiToken(token.into())
     }
 
+    /// The token as read from `source` (a flag, a variable or a file, named in the error):
+    /// a leading byte order mark and trailing line endings are not part of it, and
+    /// nothing left is an error rather than an empty token sent to the target.
+    pub fn from_source(raw: &str, source: &str) -> Result<ApiToken, EmptyToken> {
+        let token = raw
+            .strip_prefix('\u{feff}')
+            .unwrap_or(raw)
+            .trim_end_matches(['\r', '\n']);
+        if token.is_empty() {
+            return Err(EmptyToken(source.to_string()));
+        }
+        Ok(ApiToken::new(token))
+    }
+
     /// The token itself, for the request body only.
     pub fn expose(&self) -> &str {
         &self.0
@@ -32,6 +46,11 @@ impl fmt::Display for ApiToken {
         f.write_str("<redacted>")
     }
 }
+
+/// A token that is empty once its byte order mark and line endings are gone.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the api token from {0} is empty (after removing a byte order mark and line endings)")]
+pub struct EmptyToken(pub String);
 
 /// Everything the harness needs to talk to one server.
 #[derive(Debug, Clone)]

@@ -46,6 +46,10 @@ impl Reporter for ExitStatusReporter {
             Event::TrialsFinished {
                 interrupted: true, ..
             } => self.add(ExitStatus::Interrupted),
+            // Records of the run may be left on the target: not a pass, whatever the trials said.
+            Event::RunCleanup(cleanup) if cleanup.ledger_kept.is_some() => {
+                self.add(ExitStatus::HarnessError)
+            }
             _ => {}
         }
         Ok(())

@@ -105,6 +105,18 @@ fn collect_json_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadErro
         if path.is_dir() {
             collect_json_files(&path, out)?;
         } else if path.extension().is_some_and(|ext| ext == "json") {
+            // Opening a FIFO or a device for reading can block forever: refuse it unread.
+            let metadata = std::fs::metadata(&path).map_err(|source| LoadError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            if !metadata.is_file() {
+                return Err(LoadError::Invalid {
+                    source_name: path.display().to_string(),
+                    reason: "not a regular file (a FIFO, socket or device is never read)"
+                        .to_string(),
+                });
+            }
             out.push(path);
         }
     }

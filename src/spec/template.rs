@@ -63,7 +63,14 @@ pub enum TemplateError {
     /// `${}` or a malformed variable.
     #[error("malformed variable ${{{0}}}")]
     Malformed(String),
+    /// `${repeat:TEXT:N}` variables that together would expand past [`REPEAT_BYTE_CAP`].
+    #[error("${{repeat:...}} would expand to {0} bytes, more than the cap of {REPEAT_BYTE_CAP}")]
+    RepeatTooLarge(usize),
 }
+
+/// Most bytes the `${repeat:TEXT:N}` variables of one string or body may expand to (1 MiB):
+/// a scenario file may not make the harness build an unbounded request.
+pub const REPEAT_BYTE_CAP: usize = 1 << 20;
 
 /// Resolves variables to values while a step runs.
 pub trait Bindings {
@@ -130,7 +137,19 @@ impl Template {
         if !rest.is_empty() {
             segments.push(Segment::Literal(rest.to_string()));
         }
-        Ok(Template { segments })
+        let template = Template { segments };
+        check_repeat_bytes(template.repeat_bytes())?;
+        Ok(template)
+    }
+
+    /// How many bytes its `${repeat:...}` variables expand to (saturating).
+    pub fn repeat_bytes(&self) -> usize {
+        self.variables()
+            .map(|variable| match variable {
+                Variable::Repeat { text, times } => text.len().saturating_mul(*times),
+                _ => 0,
+            })
+            .fold(0, usize::saturating_add)
     }
 
     /// The pieces of the template, in order.
@@ -174,7 +193,20 @@ impl Template {
 pub fn templates_in(value: &Value) -> Result<Vec<Template>, TemplateError> {
     let mut found = Vec::new();
     collect_templates(value, &mut found)?;
+    check_repeat_bytes(
+        found
+            .iter()
+            .map(Template::repeat_bytes)
+            .fold(0, usize::saturating_add),
+    )?;
     Ok(found)
+}
+
+fn check_repeat_bytes(bytes: usize) -> Result<(), TemplateError> {
+    if bytes > REPEAT_BYTE_CAP {
+        return Err(TemplateError::RepeatTooLarge(bytes));
+    }
+    Ok(())
 }
 
 fn collect_templates(value: &Value, found: &mut Vec<Template>) -> Result<(), TemplateError> {

@@ -66,9 +66,15 @@ pub enum SendError {
     },
 }
 
-/// Where a record a request may create would live, with whose credentials delete it:
-/// nowhere for a context the harness cannot clean up in.
-pub fn cleanup_places(client: &Client, auth: Auth) -> Vec<(Principal, String)> {
+/// Where a record a request may create would live, with whose credentials delete it.
+/// A context the user may not use (forbidden, or one that does not exist) is a place
+/// too: a server that wrongly acts there keeps the record there, and the DELETE sent
+/// with the same context is the one it would honour ("Authentication").
+pub fn cleanup_places(
+    client: &Client,
+    identity: &RunIdentity,
+    auth: Auth,
+) -> Vec<(Principal, String)> {
     let target = client.target();
     let configured = |context: &String| (Principal::Configured, context.clone());
     match auth {
@@ -93,8 +99,11 @@ pub fn cleanup_places(client: &Client, auth: Auth) -> Vec<(Principal, String)> {
             .iter()
             .map(|other| (Principal::Other, other.context.clone()))
             .collect(),
-        // None of these can be listed or cleaned with the configured credentials.
-        Auth::InvalidContext | Auth::ForbiddenContext | Auth::InvalidTokenAndContext => Vec::new(),
+        // Not listable by the configured user; a refused DELETE there costs one request.
+        Auth::ForbiddenContext => target.forbidden_context.iter().map(configured).collect(),
+        Auth::InvalidContext | Auth::InvalidTokenAndContext => {
+            vec![configured(&identity.invalid_context())]
+        }
     }
 }
 
@@ -250,7 +259,7 @@ pub async fn send(
         let cleared = clear_mutation(client.target(), op.method(), &path, Some(&body), &prefix)
             .map_err(SendError::Refused)?;
         for segment in &cleared.ledger_segments {
-            for (principal, context) in cleanup_places(client, request.auth) {
+            for (principal, context) in cleanup_places(client, identity, request.auth) {
                 ledger
                     .record(principal, &context, segment)
                     .map_err(SendError::Ledger)?;

@@ -565,7 +565,12 @@ fn sequence_failure(
     let mut written = None;
     if let Some(scenario) = repro::scenario_for(&run, &scope, trial.short_name(), seed) {
         let stem = format!("{}_{seed}", trial.short_name());
-        match repro::write_scenario(&options.repro_dir, &scenario, &stem) {
+        match repro::write_scenario(
+            &options.repro_dir,
+            &scenario,
+            &stem,
+            &client.target().redactor(),
+        ) {
             Ok((path, loaded)) => {
                 let tag = format!("r{}", REPRO_NUMBERS.fetch_add(1, Ordering::Relaxed));
                 let ledger = CleanupLedger::with_file(options.ledger_file.clone());

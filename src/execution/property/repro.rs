@@ -681,11 +681,12 @@ pub enum WriteError {
     Invalid(String),
 }
 
-/// Writes `scenario` into `dir` and loads it back with [`parse`].
+/// Writes `scenario` into `dir`, redacted by `redactor`, and loads it back with [`parse`].
 pub fn write_scenario(
     dir: &Path,
     scenario: &Scenario,
     file_stem: &str,
+    redactor: &Redactor,
 ) -> Result<(PathBuf, LoadedScenario), WriteError> {
     let path = dir.join(format!("{file_stem}.json"));
     let io = |source| WriteError::Io {
@@ -693,11 +694,42 @@ pub fn write_scenario(
         source,
     };
     std::fs::create_dir_all(dir).map_err(io)?;
-    let text = serde_json::to_string_pretty(scenario).expect("a scenario serialises") + "\n";
+    // People move repros into specs/ and share them: never with a token in them.
+    let value = redact_api_tokens(
+        &redactor.json(&serde_json::to_value(scenario).expect("a scenario serialises")),
+    );
+    let text = serde_json::to_string_pretty(&value).expect("a scenario serialises") + "\n";
     let loaded = parse(&format!("{file_stem}.json"), &text)
         .map_err(|error| WriteError::Invalid(error.to_string()))?;
     std::fs::write(&path, text).map_err(io)?;
     Ok((path, loaded))
+}
+
+/// `value` with every `api_token` member that is not a variable (`${...}`) or
+/// one of the harness's own made-up tokens replaced: by key, whatever its value.
+fn redact_api_tokens(value: &Value) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(items.iter().map(redact_api_tokens).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, item)| {
+                    let item = match item {
+                        Value::String(token)
+                            if key == "api_token"
+                                && !token.starts_with("${")
+                                && !token.starts_with(HARNESS_PREFIX)
+                                && token != crate::report::redact::REDACTED =>
+                        {
+                            Value::String(crate::report::redact::REDACTED.to_string())
+                        }
+                        other => redact_api_tokens(other),
+                    };
+                    (key.clone(), item)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// Runs `loaded` once against `client` and cleans up; the failing step, if any.
