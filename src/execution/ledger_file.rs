@@ -11,8 +11,9 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::client::Client;
+use super::guard::clear_mutation;
 use super::scenario_run::{principal_auth_body, HARNESS_PREFIX};
-use crate::spec::contract::customer_path;
+use crate::spec::contract::{customer_path, percent_decoded};
 use crate::spec::scenario::Principal;
 
 /// Default directory of ledger files, relative to the working directory.
@@ -42,8 +43,17 @@ fn is_configured(principal: &Principal) -> bool {
 impl LedgerEntry {
     /// Whether the UserID carries its own run's prefix: the only records sweep may touch.
     pub fn is_harness_owned(&self) -> bool {
-        self.user_id
-            .starts_with(&format!("{HARNESS_PREFIX}{}-", self.run_id))
+        self.user_id.starts_with(&self.run_prefix())
+    }
+
+    /// The prefix every UserID of its run carries (`zzconf-<run id>-`).
+    pub fn run_prefix(&self) -> String {
+        format!("{HARNESS_PREFIX}{}-", self.run_id)
+    }
+
+    /// The UserID a server reads from the entry's path segment (decoded once).
+    pub fn listed_user_id(&self) -> String {
+        percent_decoded(&self.user_id)
     }
 }
 
@@ -330,21 +340,34 @@ pub async fn sweep(client: &Client, dir: &Path, dry_run: bool) -> Result<SweepRe
                 ));
                 continue;
             };
+            // The one guard every request that can change data passes: a forged line
+            // (`zzconf-<run>-x/../B68t19`) would otherwise delete a foreign record.
+            let path = customer_path(&entry.user_id);
+            let cleared =
+                match clear_mutation(target, "DELETE", &path, Some(&body), &entry.run_prefix()) {
+                    Ok(cleared) => cleared,
+                    Err(refused) => {
+                        complete = false;
+                        report
+                            .failed
+                            .push((label, entry.user_id.clone(), refused.to_string()));
+                        continue;
+                    }
+                };
             if dry_run {
                 report.deleted.push((label, entry.user_id.clone()));
                 complete = false;
                 continue;
             }
+            let user_id = entry.listed_user_id();
             // Until the DELETE no longer answers with the record: duplicates go too.
             let mut deletes = 0;
             let outcome = loop {
-                let exchange = client
-                    .send("DELETE", &customer_path(&entry.user_id), Some(body.clone()))
-                    .await;
+                let exchange = client.send_cleared(&cleared).await;
                 match exchange.response {
                     Ok(response) => {
                         match response.json.as_ref().and_then(|json| json.get("UserID")) {
-                            Some(uid) if uid.as_str() == Some(entry.user_id.as_str()) => {
+                            Some(uid) if uid.as_str() == Some(user_id.as_str()) => {
                                 deletes += 1;
                                 if deletes == MAX_DELETES_PER_USER_ID {
                                     break Err(format!(
@@ -410,7 +433,7 @@ pub async fn sweep(client: &Client, dir: &Path, dry_run: bool) -> Result<SweepRe
                 for (entry_principal, entry_context, uid) in &seen {
                     if *entry_principal == principal
                         && entry_context == context
-                        && listed.contains(uid)
+                        && listed.contains(&percent_decoded(uid))
                     {
                         complete = false;
                         report
