@@ -274,12 +274,13 @@ fn a_path_starting_with_at_host_port_is_a_load_error_and_never_sent() {
     assert_foreign_untouched(&server, &before);
     let _ = std::fs::remove_dir_all(&specs);
 
-    // The client itself refuses such a URL, whoever asks it to send.
+    // The client itself refuses such a URL, whoever asks it to send, even a read
+    // (its body carries the token too).
     let client = Client::new(target(server.url())).unwrap();
-    let exchange = runtime().block_on(client.send("POST", &path, Some("{}".to_string())));
+    let exchange = runtime().block_on(client.send("GET", &path, Some("{}".to_string())));
     let error = exchange.response.unwrap_err().to_string();
     assert!(
-        error.starts_with("refused to send POST")
+        error.starts_with("refused to send GET")
             && error.contains(&format!("127.0.0.1:{}", elsewhere.port)),
         "{error}"
     );
@@ -296,8 +297,13 @@ fn a_redirect_to_another_port_of_the_same_host_is_not_followed_with_the_body() {
     });
     let client = Client::new(target(format!("http://127.0.0.1:{}", redirecting.port))).unwrap();
     let body = r#"{"api_token":"Qm7RzT2vXk9LpW4sNa8c","username":"user","contextname":"default"}"#;
-    let exchange =
-        runtime().block_on(client.send("POST", "/api/ipdrcustomers", Some(body.to_string())));
+    let exchange = runtime().block_on(common::send_guarded(
+        &client,
+        "POST",
+        "/api/ipdrcustomers",
+        Some(body.to_string()),
+        "",
+    ));
     let error = exchange
         .response
         .expect_err("the redirect is not followed")
@@ -347,4 +353,87 @@ fn a_captured_value_carrying_the_token_is_refused_and_never_shown() {
     );
     assert_foreign_untouched(&server, &before);
     let _ = std::fs::remove_dir_all(&specs);
+}
+
+/// Runs `sweep` against `server` over the ledger files in `dir`.
+fn sweep(server: &Server, dir: &std::path::Path) -> Output {
+    let credentials = UsersFixture::builtin().harness();
+    common::harness()
+        .arg("sweep")
+        .arg("--target")
+        .arg(server.url())
+        .arg("--ledger-dir")
+        .arg(dir)
+        .env("IPDR_API_TOKEN", &credentials.api_token)
+        .env("IPDR_USERNAME", &credentials.username)
+        .env("IPDR_CONTEXT", &credentials.context)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_forged_ledger_line_never_makes_sweep_delete_a_foreign_record() {
+    let server = server_with(UsersFixture::builtin());
+    let before = server.running().snapshot();
+    let dir = specs_with("forged-ledger", "{}");
+    let run_id = "f0f0f0f0";
+    // Each carries the run's prefix as written; as the client sends it, each names B68t19.
+    let forged = [
+        format!("zzconf-{run_id}-000-a/../{FOREIGN}"),
+        format!("zzconf-{run_id}-000-a/%2e%2e/{FOREIGN}"),
+        format!("zzconf-{run_id}-000-a/./../../ipdrcustomers/{FOREIGN}"),
+        format!("zzconf-{run_id}-000-a%2F..%2F{FOREIGN}"),
+    ];
+    let lines: String = forged
+        .iter()
+        .map(|uid| {
+            serde_json::json!({"run_id": run_id, "target": server.url(), "context": "default", "user_id": uid})
+                .to_string()
+                + "\n"
+        })
+        .collect();
+    let ledger = dir.join(format!("{run_id}.jsonl"));
+    std::fs::write(&ledger, lines).unwrap();
+    let output = sweep(&server, &dir);
+    let (out, err) = (stdout(&output), stderr(&output));
+    assert_foreign_untouched(&server, &before);
+    assert_eq!(output.status.code(), Some(3), "{out}\n{err}");
+    assert!(
+        !out.contains("already gone") || out.contains("0 already gone"),
+        "a refused entry is not reported as gone:\n{out}"
+    );
+    assert!(
+        ledger.exists(),
+        "the forged ledger is kept for a person to read"
+    );
+    assert!(
+        format!("{out}{err}").contains("does not carry this run's prefix"),
+        "the refusal says why:\n{out}\n{err}"
+    );
+}
+
+#[test]
+fn the_client_sends_no_change_the_guard_has_not_cleared() {
+    let server = server_with(UsersFixture::builtin());
+    let before = server.running().snapshot();
+    let client = Client::new(target(server.url())).unwrap();
+    let auth = client.target().auth_body("default");
+    for method in ["DELETE", "PUT", "PATCH", "POST"] {
+        let path = if method == "POST" {
+            "/api/ipdrcustomers".to_string()
+        } else {
+            format!("/api/ipdrcustomers/{FOREIGN}")
+        };
+        let exchange = runtime().block_on(client.send(method, &path, Some(auth.clone())));
+        let error = exchange
+            .response
+            .expect_err("not sent without clearance")
+            .to_string();
+        assert!(
+            error.contains("sent only once the guard has cleared it"),
+            "{method}: {error}"
+        );
+    }
+    assert_foreign_untouched(&server, &before);
 }

@@ -802,7 +802,7 @@ fn send(server: &Hostile, retries: u32, method: &str) -> Result<u16, String> {
         .block_on(async {
             tokio::time::timeout(
                 Duration::from_secs(20),
-                client.send(method, COLLECTION, Some("{}".to_string())),
+                common::send_guarded(&client, method, COLLECTION, Some("{}".to_string()), ""),
             )
             .await
         })
@@ -873,7 +873,13 @@ fn a_refused_connection_is_retried_for_any_method() {
         .with_retries(2);
     let runtime = Hostile::runtime();
     let started = Instant::now();
-    let exchange = runtime.block_on(client.send("POST", COLLECTION, Some("{}".to_string())));
+    let exchange = runtime.block_on(common::send_guarded(
+        &client,
+        "POST",
+        COLLECTION,
+        Some("{}".to_string()),
+        "",
+    ));
     assert_eq!(
         exchange.response.unwrap_err().to_string(),
         "could not connect: connection refused (3 attempts)"

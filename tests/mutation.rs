@@ -7,6 +7,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use common::send_guarded;
+
 use ipdr_conformance::execution::client::Client;
 use ipdr_conformance::execution::scenario_run::RunIdentity;
 use ipdr_conformance::execution::suite::Suite;
@@ -70,9 +72,15 @@ fn the_proxy_forwards_faithfully_with_no_operator() {
             serde_json::from_str::<serde_json::Value>(&target.auth_body("default")).unwrap();
         create["UserID"] = json!(uid);
         create["Name"] = json!("Trisul");
-        let created = proxied
-            .send("POST", COLLECTION_PATH, Some(create.to_string()))
-            .await;
+        let prefix = identity.uid_prefix();
+        let created = send_guarded(
+            &proxied,
+            "POST",
+            COLLECTION_PATH,
+            Some(create.to_string()),
+            &prefix,
+        )
+        .await;
         let created = created.response.unwrap();
         assert_eq!(created.status, 200);
         assert_eq!(created.json.as_ref().unwrap()["UserID"], json!(uid));
@@ -95,12 +103,14 @@ fn the_proxy_forwards_faithfully_with_no_operator() {
             ),
             ("GET", "/elsewhere".to_string(), None),
         ] {
-            let one = direct
-                .send(method, &path, body.clone())
+            let one = send_guarded(&direct, method, &path, body.clone(), &prefix)
                 .await
                 .response
                 .unwrap();
-            let other = proxied.send(method, &path, body).await.response.unwrap();
+            let other = send_guarded(&proxied, method, &path, body, &prefix)
+                .await
+                .response
+                .unwrap();
             assert_eq!(
                 (one.status, &one.content_type, &one.body),
                 (other.status, &other.content_type, &other.body),
@@ -108,11 +118,16 @@ fn the_proxy_forwards_faithfully_with_no_operator() {
             );
         }
         // DELETE carries its auth in the body; through the proxy it deletes.
-        let deleted = proxied
-            .send("DELETE", &customer_path(&uid), Some(auth.clone()))
-            .await
-            .response
-            .unwrap();
+        let deleted = send_guarded(
+            &proxied,
+            "DELETE",
+            &customer_path(&uid),
+            Some(auth.clone()),
+            &prefix,
+        )
+        .await
+        .response
+        .unwrap();
         assert_eq!(deleted.json.as_ref().unwrap()["UserID"], json!(uid));
         assert!(server.snapshot()["default"].is_empty());
         assert_eq!(proxy.applications(), 0);

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use crate::execution::client::Client;
+use crate::execution::guard::clear_mutation;
 use crate::execution::property::{self, PropertyOptions, PropertyTrial};
 use crate::execution::suite::Suite;
 use crate::execution::target::Target;
@@ -652,7 +653,7 @@ fn harness_target(base_url: String) -> Target {
     )
 }
 
-/// Runs the suite the way `run` does with its default `--test-threads`:
+/// Runs the suite in process, in `run`'s order:
 /// every scenario (`threads` at once), then both property trials in parallel,
 /// then the sweep; timed from the server's start. With `count`, through a counting proxy.
 fn suite_against(
@@ -773,6 +774,9 @@ async fn scenario_verdicts(suite: &Arc<Suite>, parallelism: usize) -> (usize, us
     (total, failed)
 }
 
+/// The prefix of the overhead row's own records.
+const OVERHEAD_PREFIX: &str = "bench-oh-";
+
 /// Median seconds per request through the harness client and through plain reqwest.
 async fn overhead(sizes: &Sizes) -> anyhow::Result<(f64, f64)> {
     let config = ServerConfig::builtin();
@@ -805,21 +809,22 @@ async fn overhead(sizes: &Sizes) -> anyhow::Result<(f64, f64)> {
         } {
             let started = Instant::now();
             for iteration in 0..sizes.overhead_iterations {
-                let uid = format!("bench-oh-{round}-{harness_turn}-{iteration}");
+                let uid = format!("{OVERHEAD_PREFIX}{round}-{harness_turn}-{iteration}");
                 let one = format!("{COLLECTION_PATH}/{uid}");
                 if harness_turn {
                     client
                         .send("GET", COLLECTION_PATH, Some(auth.clone()))
                         .await
                         .response?;
-                    client
-                        .send("POST", COLLECTION_PATH, Some(create_body(&uid)))
-                        .await
-                        .response?;
-                    client
-                        .send("DELETE", &one, Some(auth.clone()))
-                        .await
-                        .response?;
+                    // Changes go through the guard, as in a run: its cost is the harness's.
+                    for (method, path, body) in [
+                        ("POST", COLLECTION_PATH, create_body(&uid)),
+                        ("DELETE", one.as_str(), auth.clone()),
+                    ] {
+                        let cleared =
+                            clear_mutation(&target, method, path, Some(&body), OVERHEAD_PREFIX)?;
+                        client.send_cleared(&cleared).await.response?;
+                    }
                 } else {
                     for (method, url, body) in [
                         (reqwest::Method::GET, collection.clone(), auth.clone()),

@@ -301,7 +301,7 @@ impl RunArgs {
     /// The typed configuration of this run.
     pub fn config(&self) -> Result<RunConfig, SetupError> {
         let target = match &self.target.target {
-            Some(url) => TargetChoice::Remote(self.target.target(url)?),
+            Some(url) => TargetChoice::Remote(Box::new(self.target.target(url)?)),
             None => TargetChoice::Embedded,
         };
         let only = match &self.reports.rerun_failed {

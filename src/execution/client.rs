@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::gate::{RequestGate, SendEnd, BODY_ALLOWANCE_BYTES};
+use super::guard::{can_change_data, ClearedMutation};
 use super::resolve::{HarnessResolver, ResolveError};
 use super::target::Target;
 pub use crate::outcome::exchange::{
@@ -163,17 +164,41 @@ impl Client {
         &self.target
     }
 
-    /// Sends one request with a JSON content type and records the exchange.
-    /// A URL that would leave the target (`@host:port` in the path, say) is
-    /// not sent: the exchange carries the refusal.
+    /// Sends one read (a GET) with a JSON content type and records the
+    /// exchange. A request that can change data is not sent from here: it
+    /// goes through the guard and [`Client::send_cleared`]. A URL that would
+    /// leave the target (`@host:port` in the path, say) is not sent either;
+    /// the exchange carries the refusal.
     pub async fn send(&self, method: &str, path: &str, body: Option<String>) -> Exchange {
         let request = SentRequest {
             method: method.to_string(),
             url: self.target.url(path),
             body,
         };
-        // The body carries the token: it goes nowhere but the target.
-        if let Err(refused) = super::guard::canonical_url(&self.target, method, path) {
+        if can_change_data(method) {
+            return Exchange {
+                request,
+                response: Err(TransportError(format!(
+                    "refused to send {method} {path}: a request that can change data is sent only once the guard has cleared it"
+                ))),
+            };
+        }
+        self.send_checked(request, path).await
+    }
+
+    /// Sends a request that can change data exactly as [`clear_mutation`](super::guard::clear_mutation) cleared it.
+    pub async fn send_cleared(&self, cleared: &ClearedMutation) -> Exchange {
+        let request = SentRequest {
+            method: cleared.method().to_string(),
+            url: self.target.url(cleared.path()),
+            body: cleared.body().map(str::to_string),
+        };
+        self.send_checked(request, cleared.path()).await
+    }
+
+    /// The send of both: the body carries the token, so it goes nowhere but the target.
+    async fn send_checked(&self, request: SentRequest, path: &str) -> Exchange {
+        if let Err(refused) = super::guard::canonical_url(&self.target, &request.method, path) {
             return Exchange {
                 request,
                 response: Err(TransportError(refused.to_string())),

@@ -57,7 +57,7 @@ pub enum TargetChoice {
     /// The embedded reference server, started on an ephemeral loopback port.
     Embedded,
     /// A server given with `--target`, with its credentials.
-    Remote(Target),
+    Remote(Box<Target>),
 }
 
 /// Everything `run` needs, typed: what the command line turns into.
@@ -299,7 +299,7 @@ pub async fn run(
     // Before any request: a profile to check must exist, and --record refuses to overwrite.
     let (snapshot_plan, notes) = SnapshotPlan::from_options(&config.snapshots)?;
     let (server, target) = match &config.target {
-        TargetChoice::Remote(target) => (None, target.clone()),
+        TargetChoice::Remote(target) => (None, target.as_ref().clone()),
         TargetChoice::Embedded => {
             let users = UsersFixture::builtin();
             let credentials = users.harness();

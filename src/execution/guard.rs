@@ -18,46 +18,38 @@ use crate::spec::contract::{path_segment, percent_decoded, COLLECTION_PATH};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GuardError {
     /// The base URL and path do not make a URL.
-    #[error("refused to send {method} {url}: not a valid URL ({reason})")]
+    #[error("refused to send {request}: not a valid URL ({reason})")]
     Unparsable {
-        /// HTTP method.
-        method: String,
-        /// The URL as written.
-        url: String,
+        /// The method and the URL as written (`DELETE http://...`).
+        request: String,
         /// What the parser said.
         reason: String,
     },
     /// The URL leaves the target: another scheme, host or port, or credentials in it.
-    #[error("refused to send {method} {url}: it goes to {sent}, not the target {expected}; request bodies carry the API token")]
+    #[error("refused to send {request}: it goes to {sent}, not the target {expected}; request bodies carry the API token")]
     LeavesTarget {
-        /// HTTP method.
-        method: String,
-        /// The URL as written.
-        url: String,
+        /// The method and the URL as written (`DELETE http://...`).
+        request: String,
         /// Where it would go (scheme, host and port; `user@` when it names credentials).
         sent: String,
         /// The target's scheme, host and port.
         expected: String,
     },
     /// Dot segments lead out of the target's base path.
-    #[error("refused to send {method} {url}: the client sends it as {canonical}, outside the target's base path {base}")]
+    #[error("refused to send {request}: the client sends it as {canonical}, outside the target's base path {base}")]
     OutsideBase {
-        /// HTTP method.
-        method: String,
-        /// The URL as written.
-        url: String,
+        /// The method and the URL as written (`DELETE http://...`).
+        request: String,
         /// The URL as the client sends it.
         canonical: String,
         /// The target's base path.
         base: String,
     },
     /// A request that can change data addresses a record that is not this run's.
-    #[error("refused to send {method} {url}: the {place} UserID {user_id:?} (as the client sends it: {canonical}) does not carry this run's prefix {prefix:?}")]
+    #[error("refused to send {request}: the {place} UserID {user_id:?} (as the client sends it: {canonical}) does not carry this run's prefix {prefix:?}")]
     ForeignUserId {
-        /// HTTP method.
-        method: String,
-        /// The URL as written.
-        url: String,
+        /// The method and the URL as written (`DELETE http://...`).
+        request: String,
         /// The URL as the client sends it.
         canonical: String,
         /// Where the UserID was found: path, query or body.
@@ -68,23 +60,57 @@ pub enum GuardError {
         prefix: String,
     },
     /// A raw body names a UserID the guard cannot read as a JSON string.
-    #[error("refused to send {method} {url}: the body names a UserID that cannot be read as a JSON string, so whose record it touches is unknown")]
+    #[error("refused to send {request}: the body names a UserID that cannot be read as a JSON string, so whose record it touches is unknown")]
     UnreadableBodyUserId {
-        /// HTTP method.
-        method: String,
-        /// The URL as written.
-        url: String,
+        /// The method and the URL as written (`DELETE http://...`).
+        request: String,
     },
 }
 
-/// A request that can change data, cleared to go out.
+/// A request that can change data, cleared to go out: made only by
+/// [`clear_mutation`], and the only way [`super::client::Client::send_cleared`]
+/// sends such a request, so what is sent is exactly what was judged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClearedMutation {
+    method: String,
+    path: String,
+    body: Option<String>,
+    canonical_url: String,
+    ledger_segments: Vec<String>,
+}
+
+impl ClearedMutation {
+    /// The HTTP method.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The path as written, relative to the target's base URL.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The body, exactly as judged.
+    pub fn body(&self) -> Option<&str> {
+        self.body.as_deref()
+    }
+
     /// The URL exactly as the client sends it.
-    pub canonical_url: String,
+    pub fn canonical_url(&self) -> &str {
+        &self.canonical_url
+    }
+
     /// Every UserID it addresses, as the path segment that deletes it
     /// (`/api/ipdrcustomers/{segment}`), for the cleanup ledger.
-    pub ledger_segments: Vec<String>,
+    pub fn ledger_segments(&self) -> &[String] {
+        &self.ledger_segments
+    }
+}
+
+/// Whether a request with `method` can change data: anything but a read.
+/// The page's reads are GETs ("Retrieving Customer List"); HEAD reads too.
+pub fn can_change_data(method: &str) -> bool {
+    !(method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD"))
 }
 
 /// The scheme, host and port of `url` (`http://127.0.0.1:8000`), with `user@` when it carries credentials.
@@ -108,8 +134,7 @@ fn origin_of(url: &Url) -> String {
 pub fn canonical_url(target: &Target, method: &str, path: &str) -> Result<Url, GuardError> {
     let written = target.url(path);
     let unparsable = |reason: String| GuardError::Unparsable {
-        method: method.to_string(),
-        url: written.clone(),
+        request: format!("{method} {written}"),
         reason,
     };
     let base = Url::parse(&target.base_url).map_err(|error| unparsable(error.to_string()))?;
@@ -117,8 +142,7 @@ pub fn canonical_url(target: &Target, method: &str, path: &str) -> Result<Url, G
     let (sent, expected) = (origin_of(&url), origin_of(&base));
     if sent != expected {
         return Err(GuardError::LeavesTarget {
-            method: method.to_string(),
-            url: written,
+            request: format!("{method} {written}"),
             sent,
             expected,
         });
@@ -130,8 +154,7 @@ pub fn canonical_url(target: &Target, method: &str, path: &str) -> Result<Url, G
         .is_some_and(|rest| rest.starts_with('/'));
     if !inside {
         return Err(GuardError::OutsideBase {
-            method: method.to_string(),
-            url: written,
+            request: format!("{method} {written}"),
             canonical: url.to_string(),
             base: format!("{base_path}/"),
         });
@@ -227,8 +250,7 @@ pub fn clear_mutation(
     let written = target.url(path);
     let canonical = url.to_string();
     let foreign = |place: &'static str, user_id: &str| GuardError::ForeignUserId {
-        method: method.to_string(),
-        url: written.clone(),
+        request: format!("{method} {written}"),
         canonical: canonical.clone(),
         place,
         user_id: user_id.to_string(),
@@ -255,8 +277,7 @@ pub fn clear_mutation(
     }
     let body_uids = match body {
         Some(body) => body_user_ids(body).ok_or_else(|| GuardError::UnreadableBodyUserId {
-            method: method.to_string(),
-            url: written.clone(),
+            request: format!("{method} {written}"),
         })?,
         None => Vec::new(),
     };
@@ -270,6 +291,9 @@ pub fn clear_mutation(
         }
     }
     Ok(ClearedMutation {
+        method: method.to_string(),
+        path: path.to_string(),
+        body: body.map(str::to_string),
         canonical_url: canonical,
         ledger_segments,
     })
@@ -305,6 +329,38 @@ mod tests {
             PREFIX,
         )
         .map(|cleared| cleared.ledger_segments)
+    }
+
+    #[test]
+    fn a_cleared_mutation_carries_exactly_what_was_judged() {
+        let body = r#"{"UserID":"zzconf-1a2b3c4d-000-a"}"#;
+        let cleared = clear_mutation(
+            &target("http://127.0.0.1:8000"),
+            "PUT",
+            "/api/ipdrcustomers/zzconf-1a2b3c4d-000-a",
+            Some(body),
+            PREFIX,
+        )
+        .unwrap();
+        assert_eq!(cleared.method(), "PUT");
+        assert_eq!(cleared.path(), "/api/ipdrcustomers/zzconf-1a2b3c4d-000-a");
+        assert_eq!(cleared.body(), Some(body));
+        assert_eq!(
+            cleared.canonical_url(),
+            "http://127.0.0.1:8000/api/ipdrcustomers/zzconf-1a2b3c4d-000-a"
+        );
+    }
+
+    #[test]
+    fn only_reads_go_without_clearance() {
+        for method in ["GET", "get", "HEAD"] {
+            assert!(!can_change_data(method), "{method}");
+        }
+        for method in [
+            "POST", "PUT", "PATCH", "DELETE", "delete", "OPTIONS", "MERGE",
+        ] {
+            assert!(can_change_data(method), "{method}");
+        }
     }
 
     #[test]

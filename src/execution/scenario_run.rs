@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 
-use super::client::Client;
-use super::guard::clear_mutation;
+use super::client::{Client, Exchange};
+use super::guard::{clear_mutation, ClearedMutation};
 use super::target::Target;
 use crate::outcome::exchange::ReceivedResponse;
 use crate::outcome::redact::Redactor;
@@ -275,20 +275,23 @@ impl CleanupLedger {
             };
             let path = format!("{COLLECTION_PATH}/{}", entry.user_id);
             // The cleanup deletes through the same guard as every other change.
-            if let Err(refused) = clear_mutation(target, "DELETE", &path, Some(&body), &prefix) {
-                problems.push((
-                    order,
-                    format!(
-                        "cleanup of {} in {}: {refused}",
-                        entry.user_id, entry.context
-                    ),
-                ));
-                continue;
-            }
+            let cleared = match clear_mutation(target, "DELETE", &path, Some(&body), &prefix) {
+                Ok(cleared) => cleared,
+                Err(refused) => {
+                    problems.push((
+                        order,
+                        format!(
+                            "cleanup of {} in {}: {refused}",
+                            entry.user_id, entry.context
+                        ),
+                    ));
+                    continue;
+                }
+            };
             let (client, in_flight) = (client.clone(), Arc::clone(&in_flight));
             tasks.spawn(async move {
                 let _permit = in_flight.acquire_owned().await;
-                let exchange = client.send("DELETE", &path, Some(body)).await;
+                let exchange = client.send_cleared(&cleared).await;
                 exchange.response.err().map(|error| {
                     (
                         order,
@@ -806,6 +809,20 @@ fn body_uid(body: Option<&str>) -> Option<String> {
     }
 }
 
+/// Sends one prepared step request: a change exactly as the guard cleared it, a read as is.
+async fn send_prepared(
+    client: &Client,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+    clearance: Option<ClearedMutation>,
+) -> Exchange {
+    match clearance {
+        Some(cleared) => client.send_cleared(&cleared).await,
+        None => client.send(method, path, body).await,
+    }
+}
+
 /// Whether `uid` is one of this run's, for the safety check before a
 /// mutating request: it starts with `prefix` once percent-decoded, ignoring
 /// ASCII case. The variants of a run's own UserIDs that the UserID trials
@@ -933,6 +950,8 @@ async fn run_step(
     }
     let client = bindings.client;
     let prefix = bindings.identity.uid_prefix();
+    // One clearance per request that can change data; reads need none.
+    let mut clearances: Vec<Option<ClearedMutation>> = vec![None; requests.len()];
     if step.request.method.is_mutating() {
         let places = cleanup_places(&step.request, auth.as_ref(), client.target());
         // A raw body may not parse; the UserIDs it names come from ${uid:...}.
@@ -951,7 +970,7 @@ async fn run_step(
         };
         // Every UserID as the path segment that deletes it, like the guard's.
         let mut uids: Vec<String> = raw_uids.iter().map(|uid| path_segment(uid)).collect();
-        for (path, body) in &requests {
+        for ((path, body), clearance) in requests.iter().zip(clearances.iter_mut()) {
             // Safety: the harness never modifies a record it did not create;
             // judged on the URL as the client sends it.
             match clear_mutation(
@@ -961,7 +980,10 @@ async fn run_step(
                 body.as_deref(),
                 &prefix,
             ) {
-                Ok(cleared) => uids.extend(cleared.ledger_segments),
+                Ok(cleared) => {
+                    uids.extend_from_slice(cleared.ledger_segments());
+                    *clearance = Some(cleared);
+                }
                 Err(refused) => {
                     outcome.problem = Some(refused.to_string());
                     return outcome;
@@ -988,16 +1010,18 @@ async fn run_step(
     }
     outcome.exchanges = if copies == 1 {
         let (path, body) = requests.pop().expect("one request");
-        vec![client.send(method, &path, body).await]
+        let clearance = clearances.pop().flatten();
+        vec![send_prepared(client, method, &path, body, clearance).await]
     } else {
         let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
         let mut tasks = tokio::task::JoinSet::new();
-        for (copy, (path, body)) in requests.into_iter().enumerate() {
+        for (copy, ((path, body), clearance)) in requests.into_iter().zip(clearances).enumerate() {
             let client = client.clone();
             let in_flight = Arc::clone(&in_flight);
             tasks.spawn(async move {
                 let _permit = in_flight.acquire_owned().await;
-                (copy, client.send(method, &path, body).await)
+                let exchange = send_prepared(&client, method, &path, body, clearance).await;
+                (copy, exchange)
             });
         }
         let mut exchanges = Vec::new();

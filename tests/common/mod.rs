@@ -151,3 +151,21 @@ fn regex_free_replace(
     out.push_str(rest);
     out
 }
+
+/// Sends `method` through `client` the way the harness does: a request that can
+/// change data only once the guard has cleared it for UserIDs starting with `prefix`.
+pub async fn send_guarded(
+    client: &ipdr_conformance::execution::client::Client,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+    prefix: &str,
+) -> ipdr_conformance::execution::client::Exchange {
+    use ipdr_conformance::execution::guard::{can_change_data, clear_mutation};
+    if !can_change_data(method) {
+        return client.send(method, path, body).await;
+    }
+    let cleared = clear_mutation(client.target(), method, path, body.as_deref(), prefix)
+        .unwrap_or_else(|refused| panic!("the guard refused the test's own request: {refused}"));
+    client.send_cleared(&cleared).await
+}

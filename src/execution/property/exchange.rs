@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::execution::client::{Client, Exchange};
-use crate::execution::guard::{clear_mutation, GuardError};
+use crate::execution::guard::{can_change_data, clear_mutation, GuardError};
 use crate::execution::scenario_run::{CleanupLedger, RunIdentity};
 use crate::spec::model::{operation_tag, Auth, Observed, Request, Violation};
 use crate::spec::scenario::{Level, Principal};
@@ -243,28 +243,29 @@ pub async fn send(
     let op = request.operation();
     let body = body(client, identity, request)?;
     let path = request.path();
-    if op.method() != "GET" {
-        let prefix = identity.uid_prefix();
-        if let Some(user_id) = request.user_id() {
-            // A variant in another case is not this run's on a case-sensitive server.
-            if !user_id.starts_with(&prefix) {
-                return Err(SendError::ForeignUserId {
-                    method: op.method(),
-                    path,
-                    user_id: user_id.to_string(),
-                    prefix,
-                });
-            }
-        }
-        let cleared = clear_mutation(client.target(), op.method(), &path, Some(&body), &prefix)
-            .map_err(SendError::Refused)?;
-        for segment in &cleared.ledger_segments {
-            for (principal, context) in cleanup_places(client, identity, request.auth) {
-                ledger
-                    .record(principal, &context, segment)
-                    .map_err(SendError::Ledger)?;
-            }
+    if !can_change_data(op.method()) {
+        return Ok(client.send(op.method(), &path, Some(body)).await);
+    }
+    let prefix = identity.uid_prefix();
+    if let Some(user_id) = request.user_id() {
+        // A variant in another case is not this run's on a case-sensitive server.
+        if !user_id.starts_with(&prefix) {
+            return Err(SendError::ForeignUserId {
+                method: op.method(),
+                path,
+                user_id: user_id.to_string(),
+                prefix,
+            });
         }
     }
-    Ok(client.send(op.method(), &path, Some(body)).await)
+    let cleared = clear_mutation(client.target(), op.method(), &path, Some(&body), &prefix)
+        .map_err(SendError::Refused)?;
+    for segment in cleared.ledger_segments() {
+        for (principal, context) in cleanup_places(client, identity, request.auth) {
+            ledger
+                .record(principal, &context, segment)
+                .map_err(SendError::Ledger)?;
+        }
+    }
+    Ok(client.send_cleared(&cleared).await)
 }
