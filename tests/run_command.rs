@@ -274,10 +274,13 @@ fn a_filter_exact_and_skip_select_trials_as_libtest_does() {
             "property::crud_sequences"
         ]
     );
-    assert!(
-        listed(&["--exact", "crud::create"]).is_empty(),
-        "--exact matches whole names only"
-    );
+    // --exact matches whole names only: a prefix selects nothing, which is a slip (exit 2).
+    let output = harness()
+        .args(["run", "--list", "--exact", "crud::create"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "");
 
     // A filter runs only what it lists; the others are counted as filtered out.
     let output = harness()

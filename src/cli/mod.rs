@@ -14,11 +14,30 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use ipdr_conformance::execution::engine::load_scenarios;
+use ipdr_conformance::execution::out_dir::{OutDir, DEFAULT_OUT_DIR};
 use ipdr_conformance::execution::snapshot::{self, profile};
 use ipdr_conformance::outcome::exit::ExitStatus;
 use ipdr_conformance::reference::{self, Deviation, Flavour, ServerConfig, UsersFixture};
 use ipdr_conformance::report::{markdown, snapshot_diff};
 use ipdr_conformance::spec::schema;
+
+/// Where what outlives a run is kept: the ledger and the repros, under one directory.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OutDirArgs {
+    /// Where the cleanup ledger (ledger/) and repro scenarios (repros/) are kept; created only when something is written, removed when left empty.
+    #[arg(long, env = "IPDR_OUT_DIR", value_name = "DIR", default_value = DEFAULT_OUT_DIR)]
+    pub out_dir: PathBuf,
+    /// Keep the cleanup ledger here instead of <out-dir>/ledger.
+    #[arg(long, env = "IPDR_LEDGER_DIR", value_name = "DIR")]
+    pub ledger_dir: Option<PathBuf>,
+}
+
+impl OutDirArgs {
+    /// The directories, each override applied; `repros` overrides `<out-dir>/repros`.
+    pub fn dirs(&self, repros: Option<&std::path::Path>) -> OutDir {
+        OutDir::new(&self.out_dir, self.ledger_dir.as_deref(), repros)
+    }
+}
 
 /// Conformance harness for the Trisul IPDR Customer Management API.
 #[derive(Parser)]

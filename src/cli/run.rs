@@ -9,11 +9,10 @@ use std::sync::Arc;
 
 use ipdr_conformance::execution::engine::{self, Interrupt, RunConfig, SetupError, TargetChoice};
 use ipdr_conformance::execution::gate::{GateConfig, DEFAULT_JOBS};
-use ipdr_conformance::execution::ledger_file::DEFAULT_LEDGER_DIR;
+use ipdr_conformance::execution::out_dir::OutDir;
 use ipdr_conformance::execution::plan::Selection;
 use ipdr_conformance::execution::property::{
     PropertyOptions, SeedChoice, DEFAULT_CASES, DEFAULT_CONCURRENT_CASES, DEFAULT_MAX_OPS,
-    DEFAULT_REPRO_DIR,
 };
 use ipdr_conformance::execution::snapshot::{CompareOptions, SnapshotOptions, DEFAULT_PROFILE};
 use ipdr_conformance::execution::target::ApiToken;
@@ -103,19 +102,20 @@ pub struct PropertyArgs {
         hide_default_value = true
     )]
     pub seed: SeedChoice,
-    /// Where a failing property writes its reproduction scenario.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_REPRO_DIR)]
-    pub repro_dir: PathBuf,
+    /// Write the reproduction scenarios of failing properties here instead of <out-dir>/repros.
+    #[arg(long, value_name = "DIR")]
+    pub repro_dir: Option<PathBuf>,
 }
 
-impl From<PropertyArgs> for PropertyOptions {
-    fn from(args: PropertyArgs) -> PropertyOptions {
+impl PropertyArgs {
+    /// The property options, repros going to `repro_dir`.
+    fn options(&self, repro_dir: PathBuf) -> PropertyOptions {
         PropertyOptions {
-            cases: args.cases,
-            max_ops: args.max_ops,
-            concurrent_cases: args.concurrent_cases,
-            seed: args.seed,
-            repro_dir: args.repro_dir,
+            cases: self.cases,
+            max_ops: self.max_ops,
+            concurrent_cases: self.concurrent_cases,
+            seed: self.seed,
+            repro_dir,
             ..PropertyOptions::default()
         }
     }
@@ -219,9 +219,9 @@ pub struct ReportArgs {
     /// Run only the trials that failed or errored in this earlier --report-json file.
     #[arg(long, value_name = "FILE")]
     pub rerun_failed: Option<PathBuf>,
-    /// Where the cleanup ledger of a run against --target is kept until the run has cleaned up.
-    #[arg(long, env = "IPDR_LEDGER_DIR", default_value = DEFAULT_LEDGER_DIR, value_name = "DIR")]
-    pub ledger_dir: PathBuf,
+    /// Where the ledger and repros are kept.
+    #[command(flatten)]
+    pub out: super::OutDirArgs,
 }
 
 impl ReportArgs {
@@ -334,7 +334,7 @@ impl RunArgs {
             retries,
             specs: self.specs.clone(),
             deep: self.deep,
-            property: self.property.clone().into(),
+            property: self.property.options(self.out_dir().repros),
             snapshots: self.snapshots()?,
             selection: Selection {
                 filter: self.schedule.filter.clone(),
@@ -342,7 +342,7 @@ impl RunArgs {
                 skip: self.schedule.skip.clone(),
                 only,
             },
-            ledger_dir: self.reports.ledger_dir.clone(),
+            ledger_dir: self.out_dir().ledger,
             gate: GateConfig {
                 jobs: self.schedule.jobs,
                 max_rps: self.schedule.max_rps,
@@ -354,6 +354,11 @@ impl RunArgs {
 }
 
 impl RunArgs {
+    /// Where this run's ledger and repros go.
+    pub fn out_dir(&self) -> OutDir {
+        self.reports.out.dirs(self.property.repro_dir.as_deref())
+    }
+
     /// The snapshot options, with the `--compare-with` token cleaned like the target's.
     fn snapshots(&self) -> Result<SnapshotOptions, SetupError> {
         let mut options: SnapshotOptions = self.snapshots.clone().into();
@@ -381,10 +386,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     if args.schedule.list {
         return match engine::plan_only(&config) {
-            Ok(plan) => {
-                print!("{}", render_list(&plan.planned()));
-                ExitCode::SUCCESS
-            }
+            Ok(plan) => print_list(&render_list(&plan.planned())),
             Err(error) => setup_failed(error),
         };
     }
@@ -421,7 +423,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     let ledger_note = match &config.target {
         TargetChoice::Remote(target) => format!(
             "the cleanup ledger in {} lists what this run created: `ipdr-conformance sweep --target {}` finishes the job",
-            args.reports.ledger_dir.display(),
+            args.out_dir().ledger.display(),
             target.base_url
         ),
         TargetChoice::Embedded => {
@@ -434,6 +436,8 @@ pub fn run(args: RunArgs) -> ExitCode {
     });
     // Ends every task still holding the event sink, so that the reporters see the stream end.
     drop(runtime);
+    // A run that kept nothing leaves no directory behind.
+    args.out_dir().remove_empty();
     let report_failures = reporting.join().unwrap_or_default();
     for failure in &report_failures {
         eprintln!("error: {failure}");
@@ -458,6 +462,24 @@ pub fn run(args: RunArgs) -> ExitCode {
         ExitStatus::HarnessError
     };
     ExitCode::from(status.and(report_status).code())
+}
+
+/// Prints the `--list` output alone. A reader that stops early (`| head`)
+/// closes the pipe: that ends the list quietly, as it does for `ls`.
+fn print_list(list: &str) -> ExitCode {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(list.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: writing the list: {error}");
+            ExitCode::from(ExitStatus::HarnessError.code())
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM: the first asks the run to stop; the second exits at once.

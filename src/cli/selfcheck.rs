@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use ipdr_conformance::execution::client::Client;
 use ipdr_conformance::execution::engine::{load_scenarios, preflight};
-use ipdr_conformance::execution::ledger_file::DEFAULT_LEDGER_DIR;
 use ipdr_conformance::reference::Flavour;
 use ipdr_conformance::selfcheck::{self as check, mutation};
 
@@ -37,8 +36,8 @@ pub struct SelfcheckArgs {
     #[arg(long)]
     no_early_stop: bool,
     /// Where the cleanup ledgers of runs against --target are kept until they have cleaned up.
-    #[arg(long, env = "IPDR_LEDGER_DIR", default_value = DEFAULT_LEDGER_DIR, value_name = "DIR")]
-    ledger_dir: PathBuf,
+    #[command(flatten)]
+    out: super::OutDirArgs,
 }
 
 /// Prints the self-check: the deviation and flavour matrices (embedded
@@ -49,7 +48,7 @@ pub fn selfcheck(args: SelfcheckArgs) -> anyhow::Result<bool> {
         Some(url) => mutation::Upstream::Target {
             target: Box::new(args.target.target(url)?),
             retries: args.target.retries()?,
-            ledger_dir: args.ledger_dir.clone(),
+            ledger_dir: args.out.dirs(None).ledger,
         },
         None => {
             if args.target.has_credentials() {

@@ -1,12 +1,13 @@
 //! `sweep`: deletes the records that killed runs left on the target, as
 //! their ledgers list them; touches only UserIDs with their run's prefix.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ipdr_conformance::execution::client::Client;
 use ipdr_conformance::execution::engine::{preflight, SetupError};
-use ipdr_conformance::execution::ledger_file::{self, DEFAULT_LEDGER_DIR};
+use ipdr_conformance::execution::ledger_file;
+
+use super::OutDirArgs;
 use ipdr_conformance::outcome::exit::ExitStatus;
 
 use super::target::TargetArgs;
@@ -18,8 +19,8 @@ pub struct SweepArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     /// Where run ledgers are kept.
-    #[arg(long, env = "IPDR_LEDGER_DIR", default_value = DEFAULT_LEDGER_DIR, value_name = "DIR")]
-    pub ledger_dir: PathBuf,
+    #[command(flatten)]
+    pub out: OutDirArgs,
     /// Say what would be deleted, delete nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -44,8 +45,14 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
             })?;
         runtime.block_on(preflight(&client))?;
         let report = runtime
-            .block_on(ledger_file::sweep(&client, &args.ledger_dir, args.dry_run))
+            .block_on(ledger_file::sweep(
+                &client,
+                &args.out.dirs(None).ledger,
+                args.dry_run,
+            ))
             .map_err(|error| SetupError::Configuration(error.to_string()))?;
+        // Retired ledgers may leave the out dir empty: it goes too.
+        args.out.dirs(None).remove_empty();
         for warning in &report.warnings {
             eprintln!("warning: {warning}");
         }

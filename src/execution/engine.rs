@@ -118,6 +118,9 @@ pub enum SetupError {
         /// The envelope it answered with.
         answer: String,
     },
+    /// The selection keeps no trial.
+    #[error("{0}")]
+    NothingSelected(#[from] super::plan::NothingSelected),
     /// Ctrl-C arrived before the first trial.
     #[error("interrupted before any trial ran")]
     Interrupted,
@@ -222,7 +225,7 @@ pub fn load_scenarios(specs: Option<&PathBuf>) -> Result<Vec<LoadedScenario>, Se
 /// The plan of a run without a target (`--list`): the selected trials, nothing skipped yet.
 pub fn plan_only(config: &RunConfig) -> Result<Plan, SetupError> {
     let scenarios = load_scenarios(config.specs.as_ref())?;
-    Ok(Plan::select(&scenarios, &config.selection))
+    Ok(Plan::select(&scenarios, &config.selection)?)
 }
 
 /// The `--compare-with` target: its URL with the `--compare-*` credentials,
@@ -296,8 +299,10 @@ pub async fn run(
 ) -> Result<EngineEnd, SetupError> {
     let started = Instant::now();
     let scenarios = load_scenarios(config.specs.as_ref())?;
+    // Before any request: a selection that keeps nothing is the operator's slip.
+    let plan = Plan::select(&scenarios, &config.selection)?;
     // Before any request: a profile to check must exist, and --record refuses to overwrite.
-    let (snapshot_plan, notes) = SnapshotPlan::from_options(&config.snapshots)?;
+    let snapshots = SnapshotPlan::from_options(&config.snapshots)?;
     let (server, target) = match &config.target {
         TargetChoice::Remote(target) => (None, target.as_ref().clone()),
         TargetChoice::Embedded => {
@@ -310,13 +315,7 @@ pub async fn run(
         }
     };
     let result = run_against(
-        &config,
-        scenarios,
-        snapshot_plan,
-        notes,
-        target,
-        &sink,
-        &interrupt,
+        &config, scenarios, plan, snapshots, target, &sink, &interrupt,
     )
     .await;
     if let Some(server) = server {
@@ -345,8 +344,8 @@ struct TrialContext {
 async fn run_against(
     config: &RunConfig,
     scenarios: Vec<LoadedScenario>,
-    mut snapshot_plan: SnapshotPlan,
-    mut notes: Vec<String>,
+    plan: Plan,
+    (mut snapshot_plan, mut notes): (SnapshotPlan, Vec<String>),
     target: Target,
     sink: &EventSink,
     interrupt: &Arc<Interrupt>,
@@ -379,12 +378,7 @@ async fn run_against(
         )),
         TargetChoice::Embedded => None,
     };
-    let plan = Plan::select(&scenarios, &config.selection).against(
-        &scenarios,
-        &client,
-        &identity,
-        config.deep,
-    );
+    let plan = plan.against(&scenarios, &client, &identity, config.deep);
     let suite = Suite::with_options(
         client,
         scenarios.clone(),

@@ -16,9 +16,6 @@ use super::scenario_run::{principal_auth_body, HARNESS_PREFIX};
 use crate::spec::contract::{customer_path, percent_decoded};
 use crate::spec::scenario::Principal;
 
-/// Default directory of ledger files, relative to the working directory.
-pub const DEFAULT_LEDGER_DIR: &str = ".ipdr-ledger";
-
 /// One record a run may have created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {

@@ -8,13 +8,15 @@
 //!   can change data may touch, judged on the URL as the client sends it.
 //! - [`scenario_run`], [`suite`]: running a scenario, the cleanup ledger.
 //! - [`property`]: property-based sequences; [`snapshot`]: profiles.
-//! - [`ledger_file`]: the ledger on disk, and `sweep`.
+//! - [`ledger_file`]: the ledger on disk, and `sweep`; [`out_dir`]: where
+//!   the ledger and repros are kept (`--out-dir`).
 
 pub mod client;
 pub mod engine;
 pub mod gate;
 pub mod guard;
 pub mod ledger_file;
+pub mod out_dir;
 pub mod plan;
 pub mod property;
 pub mod resolve;

@@ -86,6 +86,99 @@ impl Selection {
     }
 }
 
+/// A selection that keeps no trial: a typo in a CI filter must not go green.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NothingSelected {
+    /// The selection as given (`the filter "crud::creat"`, `--skip` patterns...).
+    pub selection: String,
+    /// The trial names nearest the filter, at most [`CLOSEST_NAMES`] (none without a filter).
+    pub closest: Vec<String>,
+}
+
+impl std::fmt::Display for NothingSelected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no trial is left to run: {}", self.selection)?;
+        if !self.closest.is_empty() {
+            write!(f, "; the closest names: {}", self.closest.join(", "))?;
+        }
+        write!(f, "; `run --list` shows every name")
+    }
+}
+
+impl std::error::Error for NothingSelected {}
+
+/// How many near names a [`NothingSelected`] offers.
+pub const CLOSEST_NAMES: usize = 3;
+
+/// Edit distance between `a` and `b`, in characters.
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// How far `pattern` is from matching `name`: the edit distance to the
+/// nearest stretch of `name` (a filter is a substring) or to the whole name.
+fn distance_to_match(pattern: &str, name: &str) -> usize {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let name: Vec<char> = name.chars().collect();
+    let whole = edit_distance(&pattern, &name);
+    if pattern.is_empty() || pattern.len() >= name.len() {
+        return whole;
+    }
+    name.windows(pattern.len())
+        .map(|window| edit_distance(&pattern, window))
+        .min()
+        .unwrap_or(whole)
+        .min(whole)
+}
+
+/// The names nearest `pattern`, nearest first (ties in name order).
+pub fn closest_names<'a>(pattern: &str, names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut scored: Vec<(usize, &str)> = names
+        .into_iter()
+        .map(|name| (distance_to_match(pattern, name), name))
+        .collect();
+    scored.sort();
+    scored.dedup();
+    scored
+        .into_iter()
+        .take(CLOSEST_NAMES)
+        .map(|(_, name)| name.to_string())
+        .collect()
+}
+
+impl Selection {
+    /// The selection in words, for a message.
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(filter) = &self.filter {
+            parts.push(format!(
+                "the filter {filter:?}{} matches none",
+                if self.exact { " (--exact)" } else { "" }
+            ));
+        }
+        if !self.skip.is_empty() {
+            let skips: Vec<String> = self.skip.iter().map(|skip| format!("{skip:?}")).collect();
+            parts.push(format!("--skip {} leaves out the rest", skips.join(", ")));
+        }
+        if let Some(only) = &self.only {
+            parts.push(format!(
+                "--rerun-failed names {} trial(s) no longer in the suite",
+                only.len()
+            ));
+        }
+        parts.join("; ")
+    }
+}
+
 /// What a run holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -96,8 +189,13 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The trials of `scenarios` and the property trials that `selection` keeps.
-    pub fn select(scenarios: &[LoadedScenario], selection: &Selection) -> Plan {
+    /// The trials of `scenarios` and the property trials that `selection`
+    /// keeps; an error when it keeps none (`--rerun-failed` of a run where
+    /// nothing failed keeps none and is fine: there is nothing to rerun).
+    pub fn select(
+        scenarios: &[LoadedScenario],
+        selection: &Selection,
+    ) -> Result<Plan, NothingSelected> {
         let all = scenarios
             .iter()
             .enumerate()
@@ -124,10 +222,26 @@ impl Plan {
                 entries.push(entry);
             }
         }
-        Plan {
+        let nothing_to_rerun = selection.only.as_ref().is_some_and(BTreeSet::is_empty);
+        if entries.is_empty() && !nothing_to_rerun {
+            let names: Vec<String> = scenarios
+                .iter()
+                .map(|loaded| loaded.scenario.name.clone())
+                .chain(PropertyTrial::ALL.iter().map(|trial| trial.name()))
+                .collect();
+            let closest = match &selection.filter {
+                Some(filter) => closest_names(filter, names.iter().map(String::as_str)),
+                None => Vec::new(),
+            };
+            return Err(NothingSelected {
+                selection: selection.describe(),
+                closest,
+            });
+        }
+        Ok(Plan {
             entries,
             filtered_out,
-        }
+        })
     }
 
     /// The plan against one target: why each trial that cannot run is
@@ -185,6 +299,26 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_closest_names_forgive_a_typo_and_a_partial_name() {
+        let names = [
+            "crud::create",
+            "crud::delete",
+            "errors::invalid_token::list",
+            "property::crud_sequences",
+        ];
+        assert_eq!(closest_names("crud::creat", names)[0], "crud::create");
+        assert_eq!(
+            closest_names("invalid_tokn", names)[0],
+            "errors::invalid_token::list"
+        );
+        assert_eq!(
+            closest_names("sequense", names)[0],
+            "property::crud_sequences"
+        );
+        assert_eq!(closest_names("x", names).len(), CLOSEST_NAMES);
+    }
 
     #[test]
     fn selection_follows_libtest() {

@@ -64,8 +64,6 @@ pub const DEFAULT_CASES: u32 = 128;
 pub const DEFAULT_MAX_OPS: usize = 30;
 /// Cases of `property::concurrent_linearizable` per run.
 pub const DEFAULT_CONCURRENT_CASES: u32 = 64;
-/// Where reproduction scenarios are written by default.
-pub const DEFAULT_REPRO_DIR: &str = "ipdr-repros";
 /// UserIDs per sequential case: small, so that requests collide.
 pub const POOL_SIZE: usize = 3;
 /// Clients of a concurrent case.
@@ -169,39 +167,27 @@ impl SeedChoice {
 }
 
 /// Options of the property trials.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone)]
 pub struct PropertyOptions {
     /// Generated sequences for property::crud_sequences.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_CASES)]
     pub cases: u32,
     /// Longest generated sequence, in requests.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_OPS)]
     pub max_ops: usize,
     /// Generated concurrent histories for property::concurrent_linearizable.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_CONCURRENT_CASES)]
     pub concurrent_cases: u32,
     /// Seed of the generated sequences, printed on every run. Without --seed a fixed default,
     /// so two runs against one server give the same verdicts; `random` draws a fresh seed;
     /// a number replays the run that printed it.
-    #[arg(
-        long,
-        value_name = "N|random",
-        default_value = "default",
-        hide_default_value = true
-    )]
     pub seed: SeedChoice,
     /// Where a failing property writes its reproduction scenario.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_REPRO_DIR)]
     pub repro_dir: PathBuf,
     /// The run's cleanup ledger on disk (a run against `--target`): every UserID a case
     /// may create, look-alikes included, is written there before its request goes out,
-    /// so `sweep` finds it after a killed run. Not a flag: `run` passes its own.
-    #[arg(skip)]
+    /// so `sweep` finds it after a killed run.
     pub ledger_file: Option<Arc<LedgerFile>>,
     /// Cases (or histories) of one trial running at once; 1 runs them one after another.
-    /// The verdict, the minimal case and the fingerprint do not depend on it. Not a flag:
-    /// `--jobs` bounds the requests in flight.
-    #[arg(skip = DEFAULT_CASES_IN_FLIGHT)]
+    /// The verdict, the minimal case and the fingerprint do not depend on it. `--jobs`
+    /// bounds the requests in flight.
     pub cases_in_flight: usize,
 }
 
@@ -212,7 +198,8 @@ impl Default for PropertyOptions {
             max_ops: DEFAULT_MAX_OPS,
             concurrent_cases: DEFAULT_CONCURRENT_CASES,
             seed: SeedChoice::Default,
-            repro_dir: PathBuf::from(DEFAULT_REPRO_DIR),
+            repro_dir: PathBuf::from(crate::execution::out_dir::DEFAULT_OUT_DIR)
+                .join(crate::execution::out_dir::REPROS_SUBDIR),
             ledger_file: None,
             cases_in_flight: DEFAULT_CASES_IN_FLIGHT,
         }
