@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ipdr_conformance::execution::client::Client;
-use ipdr_conformance::execution::engine::{preflight, SetupError};
+use ipdr_conformance::execution::engine::{preflight_credentials, SetupError};
 use ipdr_conformance::execution::ledger_file::{self, DEFAULT_LEDGER_DIR};
 use ipdr_conformance::outcome::exit::ExitStatus;
 
@@ -42,7 +42,7 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
             .map_err(|error| {
                 SetupError::Configuration(format!("starting the async runtime: {error}"))
             })?;
-        runtime.block_on(preflight(&client))?;
+        runtime.block_on(preflight_credentials(&client))?;
         let report = runtime
             .block_on(ledger_file::sweep(&client, &args.ledger_dir, args.dry_run))
             .map_err(|error| SetupError::Configuration(error.to_string()))?;

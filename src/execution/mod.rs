@@ -9,6 +9,7 @@
 //! - [`scenario_run`], [`suite`]: running a scenario, the cleanup ledger.
 //! - [`property`]: property-based sequences; [`snapshot`]: profiles.
 //! - [`ledger_file`]: the ledger on disk, and `sweep`.
+//! - [`preflight`]: the configuration proved against the target before any trial.
 
 pub mod client;
 pub mod engine;
@@ -16,6 +17,7 @@ pub mod gate;
 pub mod guard;
 pub mod ledger_file;
 pub mod plan;
+pub mod preflight;
 pub mod property;
 pub mod resolve;
 pub mod scenario_run;
