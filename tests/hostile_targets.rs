@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 use common::{harness_against, stable, stderr, stdout};
 use ipdr_conformance::execution::client::{Client, MAX_BODY_BYTES};
 use ipdr_conformance::execution::target::{ApiToken, Target};
+use ipdr_conformance::reference::UsersFixture;
+use ipdr_conformance::spec::contract::DocumentedError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -45,6 +47,8 @@ struct RawRequest {
     raw_path: String,
     /// Whether the path started with the server's marker (see [`Hostile::marked_url`]).
     marked: bool,
+    /// The body, as text.
+    body: String,
 }
 
 /// What a server does with one request.
@@ -229,6 +233,7 @@ async fn read_request(stream: &mut TcpStream, marker: &str) -> Option<RawRequest
         path,
         raw_path,
         marked,
+        body: String::from_utf8_lossy(&body).into_owned(),
     })
 }
 
@@ -323,14 +328,29 @@ fn empty_list() -> Reply {
     Reply::Send(response("200 OK", Some("application/json"), b"[]"))
 }
 
+/// The answer to a list in the fixture's forbidden context, as the preflight expects it.
+fn forbidden_envelope(request: &RawRequest) -> Option<Reply> {
+    let credentials = UsersFixture::builtin().harness();
+    let body: serde_json::Value = serde_json::from_str(&request.body).ok()?;
+    let context = body["contextname"].as_str()?;
+    (Some(context) == credentials.forbidden_context.as_deref()).then(|| {
+        let envelope = DocumentedError::ForbiddenContext.envelope(&credentials.username, context);
+        Reply::Send(response(
+            "200 OK",
+            Some("application/json"),
+            serde_json::to_string(&envelope).unwrap().as_bytes(),
+        ))
+    })
+}
+
 /// Lists (GET, as the preflight and the cleanup sweep send) are answered
-/// `[]`; every other request gets `hostile`.
+/// `[]`, or refused in the forbidden context; every other request gets `hostile`.
 fn hostile_on_trials(
     hostile: impl Fn(&RawRequest) -> Reply + Send + Sync + 'static,
 ) -> impl Fn(&RawRequest) -> Reply + Send + Sync + 'static {
     move |request| {
         if request.method == "GET" && request.path == COLLECTION {
-            empty_list()
+            forbidden_envelope(request).unwrap_or_else(empty_list)
         } else {
             hostile(request)
         }

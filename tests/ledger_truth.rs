@@ -341,6 +341,74 @@ fn a_compare_with_run_killed_midway_leaves_a_ledger_that_sweep_finishes() {
     );
 }
 
+/// In front of `upstream`: lists in `forbidden` are refused with the
+/// documented envelope (so the preflight finds the context forbidden, as
+/// declared); everything else is forwarded as it is.
+fn refusing_forbidden_lists(server: &Server, forbidden: String) -> String {
+    use axum::body::Bytes;
+    use axum::extract::State;
+    use axum::http::{Method, StatusCode, Uri};
+    use axum::response::{IntoResponse, Response};
+    use ipdr_conformance::spec::contract::{DocumentedError, COLLECTION_PATH};
+    use std::sync::Arc;
+
+    struct Forward {
+        upstream: String,
+        forbidden: String,
+        http: reqwest::Client,
+    }
+    async fn handle(
+        State(forward): State<Arc<Forward>>,
+        method: Method,
+        uri: Uri,
+        body: Bytes,
+    ) -> Response {
+        let sent: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        if method == Method::GET
+            && uri.path() == COLLECTION_PATH
+            && sent["contextname"] == forward.forbidden.as_str()
+        {
+            let envelope = DocumentedError::ForbiddenContext.envelope(
+                sent["username"].as_str().unwrap_or_default(),
+                &forward.forbidden,
+            );
+            let text = serde_json::to_string(&envelope).unwrap();
+            return (StatusCode::OK, [("content-type", "application/json")], text).into_response();
+        }
+        let answer = forward
+            .http
+            .request(method, format!("{}{uri}", forward.upstream))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+        let content_type = answer
+            .headers()
+            .get("content-type")
+            .map(|value| value.to_str().unwrap_or_default().to_string())
+            .unwrap_or_default();
+        let bytes = answer.bytes().await.unwrap();
+        (status, [("content-type", content_type)], bytes).into_response()
+    }
+    let forward = Arc::new(Forward {
+        upstream: server.url(),
+        forbidden,
+        http: reqwest::Client::new(),
+    });
+    let listener = server
+        .runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new().fallback(handle).with_state(forward);
+    server
+        .runtime
+        .spawn(async move { axum::serve(listener, router).await });
+    url
+}
+
 #[test]
 fn records_a_server_wrongly_lets_into_the_forbidden_context_are_deleted() {
     let mut config = ServerConfig::new(UsersFixture::builtin());
@@ -350,8 +418,11 @@ fn records_a_server_wrongly_lets_into_the_forbidden_context_are_deleted() {
         .harness()
         .forbidden_context
         .expect("the fixture has a forbidden context");
+    // Lists there are refused, writes let in: the preflight passes, and the
+    // sweep cannot see the records, so only the cases' ledger deletes them.
+    let url = refusing_forbidden_lists(&server, forbidden.clone());
     let dir = scratch("forbidden");
-    let output = harness_against(&server.url())
+    let output = harness_against(&url)
         .arg("property::crud_sequences")
         .args(["--cases", "64"])
         .arg("--repro-dir")

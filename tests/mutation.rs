@@ -298,7 +298,7 @@ fn selfcheck_against_a_target_checks_it_first() {
         .unwrap();
     assert_eq!(rejected.status.code(), Some(2));
     assert!(
-        common::stderr(&rejected).contains("rejected the configured credentials"),
+        common::stderr(&rejected).contains("--username user / --api-token: refused"),
         "{}",
         common::stderr(&rejected)
     );

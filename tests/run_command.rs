@@ -151,7 +151,11 @@ fn rejected_credentials_exit_2_and_never_show_the_token() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
-    assert!(err.contains("rejected the configured credentials"), "{err}");
+    // The flags to fix, named (issue 13).
+    assert!(
+        err.contains("--username user / --api-token: refused"),
+        "{err}"
+    );
     assert!(err.contains("Invalid API token"), "{err}");
     assert!(!err.contains("wrong-token-for-this-test"), "{err}");
 }

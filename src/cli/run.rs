@@ -29,7 +29,7 @@ use ipdr_conformance::report::progress::ProgressLine;
 use ipdr_conformance::report::snapshot_diff::SnapshotSummaryReporter;
 use ipdr_conformance::report::{self, Reporter};
 
-use super::target::TargetArgs;
+use super::target::{token_source, TargetArgs};
 
 /// Options of `run`: the target, the scenarios, selection, reports.
 #[derive(Debug, clap::Args)]
@@ -363,11 +363,9 @@ impl RunArgs {
     fn snapshots(&self) -> Result<SnapshotOptions, SetupError> {
         let mut options: SnapshotOptions = self.snapshots.clone().into();
         if let Some(token) = &options.compare.compare_api_token {
-            let token = ApiToken::from_source(
-                token.expose(),
-                "IPDR_COMPARE_API_TOKEN / --compare-api-token",
-            )
-            .map_err(|error| SetupError::Configuration(error.to_string()))?;
+            let source = token_source(token, "IPDR_COMPARE_API_TOKEN", "--compare-api-token");
+            let token = ApiToken::from_source(token.expose(), &source)
+                .map_err(|error| SetupError::Configuration(error.to_string()))?;
             options.compare.compare_api_token = Some(token);
         }
         Ok(options)

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use ipdr_conformance::execution::client::Client;
-use ipdr_conformance::execution::engine::{preflight, SetupError};
+use ipdr_conformance::execution::engine::{preflight_credentials, SetupError};
 use ipdr_conformance::execution::ledger_file;
 
 use super::OutDirArgs;
@@ -43,7 +43,7 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
             .map_err(|error| {
                 SetupError::Configuration(format!("starting the async runtime: {error}"))
             })?;
-        runtime.block_on(preflight(&client))?;
+        runtime.block_on(preflight_credentials(&client))?;
         let report = runtime
             .block_on(ledger_file::sweep(
                 &client,

@@ -89,7 +89,7 @@ impl TargetArgs {
         let api_token = token_from(
             self.api_token.as_ref(),
             self.api_token_file.as_ref(),
-            "IPDR_API_TOKEN / --api-token",
+            ("IPDR_API_TOKEN", "--api-token"),
             "--api-token-file",
         )?
         .ok_or_else(|| {
@@ -124,7 +124,7 @@ impl TargetArgs {
         let api_token = token_from(
             self.other_api_token.as_ref(),
             self.other_api_token_file.as_ref(),
-            "IPDR_OTHER_API_TOKEN / --other-api-token",
+            ("IPDR_OTHER_API_TOKEN", "--other-api-token"),
             "--other-api-token-file",
         )?;
         match (&self.other_username, api_token, &self.other_context) {
@@ -145,18 +145,19 @@ impl TargetArgs {
     }
 }
 
-/// A token given once, by flag or environment variable or by file; a BOM and
-/// trailing line endings are removed, and an empty result names where it came from.
+/// A token given once, by flag or environment variable (`variable_and_flag`)
+/// or by file; a BOM and trailing line endings are removed, and an empty
+/// result names where it came from: the variable, the flag or the file.
 fn token_from(
     flag: Option<&ApiToken>,
     file: Option<&PathBuf>,
-    flag_name: &str,
+    (variable, flag_name): (&str, &str),
     file_flag: &str,
 ) -> Result<Option<ApiToken>, SetupError> {
     let empty = |error: EmptyToken| SetupError::Configuration(error.to_string());
     match (file, flag) {
         (Some(_), Some(_)) => Err(SetupError::Configuration(format!(
-            "give the token once: {file_flag}, or {flag_name}"
+            "give the token once: {file_flag}, or {variable} / {flag_name}"
         ))),
         (Some(path), None) => {
             let text = std::fs::read_to_string(path).map_err(|error| {
@@ -169,10 +170,21 @@ fn token_from(
                 .map(Some)
                 .map_err(empty)
         }
-        (None, Some(token)) => ApiToken::from_source(token.expose(), flag_name)
-            .map(Some)
-            .map_err(empty),
+        (None, Some(token)) => {
+            ApiToken::from_source(token.expose(), &token_source(token, variable, flag_name))
+                .map(Some)
+                .map_err(empty)
+        }
         (None, None) => Ok(None),
+    }
+}
+
+/// Which of `variable` or `flag` gave `token` (clap does not say): the
+/// variable when it holds exactly this value, else the flag.
+pub fn token_source(token: &ApiToken, variable: &str, flag: &str) -> String {
+    match std::env::var(variable) {
+        Ok(value) if value == token.expose() => variable.to_string(),
+        _ => flag.to_string(),
     }
 }
 

@@ -409,6 +409,53 @@ impl Client {
     }
 }
 
+/// The longest a scheme probe ([`speaks`]) waits.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a server speaks, as one bare request tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speaks {
+    /// It answered HTTP on a plain connection.
+    PlainHttp,
+    /// It spoke TLS: it answered over TLS, or sent a TLS alert or a certificate.
+    Tls,
+    /// Neither could be seen.
+    Unknown,
+}
+
+/// What the server at `url` speaks (its scheme says which to try): one GET
+/// without a body, so without the token, and no redirect followed. Only
+/// after a request failed, to tell an http/https mix-up from a dead target.
+pub async fn speaks(url: &str, timeout: Duration) -> Speaks {
+    let Ok(http) = reqwest::Client::builder()
+        .timeout(timeout.min(PROBE_TIMEOUT))
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(HarnessResolver)
+        .build()
+    else {
+        return Speaks::Unknown;
+    };
+    let tls = url.starts_with("https:");
+    match http.get(url).send().await {
+        Ok(_) if tls => Speaks::Tls,
+        Ok(_) => Speaks::PlainHttp,
+        Err(error) if tls => {
+            // rustls names what the peer sent: an alert or a certificate is TLS;
+            // a "corrupt message" is something else.
+            let spoke_tls = causes(&error).iter().any(|cause| {
+                let text = cause.to_string();
+                text.contains("received fatal alert") || text.contains("invalid peer certificate")
+            });
+            if spoke_tls {
+                Speaks::Tls
+            } else {
+                Speaks::Unknown
+            }
+        }
+        Err(_) => Speaks::Unknown,
+    }
+}
+
 /// Appends `chunk`, growing the buffer no further than [`MAX_BODY_BYTES`].
 fn append_bounded(bytes: &mut Vec<u8>, chunk: &[u8]) {
     let needed = bytes.len() + chunk.len();
@@ -593,6 +640,11 @@ fn describe_error(error: &reqwest::Error, phase: Phase, timeout: Duration) -> Fa
         let reason = match io_kind {
             Some(std::io::ErrorKind::ConnectionRefused) => "connection refused".to_string(),
             Some(std::io::ErrorKind::ConnectionReset) if tcp => "connection reset".to_string(),
+            // rustls: what came back is not a TLS record (plain HTTP, say).
+            _ if tls && says("corrupt message") => format!(
+                "TLS handshake failed: the server's answer is not TLS ({})",
+                innermost(error)
+            ),
             _ if tls => format!("TLS handshake failed: {}", innermost(error)),
             _ => innermost(error),
         };

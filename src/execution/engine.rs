@@ -22,12 +22,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use super::client::Client;
 use super::gate::{GateConfig, RequestGate};
 use super::ledger_file::LedgerFile;
 use super::plan::{Plan, PlanEntry, Selection, TrialWork};
+use super::preflight::{self, FlagNames, PreflightError};
 use super::property::{self, PropertyOptions};
 use super::scenario_run::{RunIdentity, StepObserver, StepOutcome, Verdict};
 use super::snapshot::{CompareOptions, SnapshotError, SnapshotOptions, SnapshotPlan};
@@ -39,7 +38,6 @@ use crate::outcome::event::{
 use crate::outcome::redact::Redactor;
 use crate::outcome::trial::{TrialRecord, TrialVerdict};
 use crate::reference::{self, ServerConfig, UsersFixture};
-use crate::spec::contract::{DocumentedError, COLLECTION_PATH};
 use crate::spec::load::{load_dir, load_embedded, LoadedScenario};
 
 /// Scenario trials in flight per request slot (`--jobs`). One: against a
@@ -99,25 +97,13 @@ pub enum SetupError {
     /// The embedded reference server did not start.
     #[error("the embedded reference server did not start: {0}")]
     Reference(#[from] reference::ReferenceError),
-    /// The target did not answer.
-    #[error("the target {url} is unreachable: {reason}")]
-    Unreachable {
-        /// The base URL.
-        url: String,
-        /// Why.
-        reason: String,
-    },
+    /// The preflight found the target unusable, or the configuration not
+    /// as the target answers (one line per mismatch, naming the flag).
+    #[error("{0}")]
+    Preflight(#[from] PreflightError),
     /// A snapshot profile cannot be read or written as asked.
     #[error("{0}")]
     Snapshots(#[from] SnapshotError),
-    /// The target rejected the configured credentials.
-    #[error("the target {url} rejected the configured credentials: GET {COLLECTION_PATH} answered {answer}")]
-    CredentialsRejected {
-        /// The base URL.
-        url: String,
-        /// The envelope it answered with.
-        answer: String,
-    },
     /// The selection keeps no trial.
     #[error("{0}")]
     NothingSelected(#[from] super::plan::NothingSelected),
@@ -169,40 +155,34 @@ pub struct EngineEnd {
     pub interrupted: bool,
 }
 
-/// One list request with the configured credentials: is the target there, and does it accept them?
+/// The preflight of the `--target` (see [`super::preflight`]): the target
+/// answers as this API does, and every configured context and user behave
+/// as declared; otherwise exit 2, one line per mismatch, naming the flag.
 pub async fn preflight(client: &Client) -> Result<(), SetupError> {
-    let target = client.target();
-    let body = target.auth_body(&target.context);
-    let exchange = client.send("GET", COLLECTION_PATH, Some(body)).await;
-    let response = exchange.response.map_err(|error| SetupError::Unreachable {
-        url: target.base_url.clone(),
-        reason: error.to_string(),
-    })?;
-    let Some(Value::Object(map)) = &response.json else {
-        return Ok(());
-    };
-    let message = map.get("message").and_then(Value::as_str);
-    let rejected = DocumentedError::ALL.iter().any(|error| {
-        Some(
-            error
-                .envelope(&target.username, &target.context)
-                .message
-                .as_str(),
-        ) == message
-    });
-    if rejected {
-        return Err(SetupError::CredentialsRejected {
-            url: target.base_url.clone(),
-            answer: target
-                .redactor()
-                .text(&Value::Object(map.clone()).to_string()),
-        });
-    }
-    Ok(())
+    Ok(preflight::check(client, &FlagNames::TARGET).await?)
+}
+
+/// The preflight of `sweep`: the endpoint and the credentials only (the
+/// contexts it cleans come from the ledger).
+pub async fn preflight_credentials(client: &Client) -> Result<(), SetupError> {
+    Ok(preflight::check_scoped(client, &FlagNames::TARGET, preflight::Scope::Credentials).await?)
 }
 
 /// `url` as a target's base URL: http or https with a host, no trailing slash.
 pub fn base_url(url: &str, flag: &str) -> Result<String, SetupError> {
+    // "127.0.0.1:8000" is no URL, and "localhost:8000" one with the scheme "localhost".
+    let has_host = reqwest::Url::parse(&format!("http://{url}"))
+        .is_ok_and(|parsed| parsed.host_str().is_some_and(|host| !host.is_empty()));
+    if !url.contains("://") && has_host {
+        let scheme = if url.trim_end_matches('/').ends_with(":443") {
+            "https"
+        } else {
+            "http"
+        };
+        return Err(SetupError::Configuration(format!(
+            "{flag} {url:?} has no scheme: try {flag} {scheme}://{url}"
+        )));
+    }
     let parsed = reqwest::Url::parse(url).map_err(|error| {
         SetupError::Configuration(format!("{flag} {url:?} is not a URL: {error}"))
     })?;
@@ -360,10 +340,18 @@ async fn run_against(
         Some(other) => Some(gated_client(other, config.retries, &config.gate)?.0),
         None => None,
     };
-    unless_interrupted(interrupt, preflight(&client)).await??;
-    if let Some(other) = &other_client {
-        unless_interrupted(interrupt, preflight(other)).await??;
-    }
+    // Both targets at once: one round.
+    let (mine, theirs) = unless_interrupted(interrupt, async {
+        tokio::join!(preflight::check(&client, &FlagNames::TARGET), async {
+            match &other_client {
+                Some(other) => preflight::check(other, &FlagNames::COMPARE).await,
+                None => Ok(()),
+            }
+        })
+    })
+    .await?;
+    mine?;
+    theirs?;
     snapshot_plan.prepare()?;
     let identity = RunIdentity::fresh();
     // A real target gets a ledger on disk, so `sweep` can clean up after a killed run.

@@ -10,6 +10,7 @@
 //! - [`property`]: property-based sequences; [`snapshot`]: profiles.
 //! - [`ledger_file`]: the ledger on disk, and `sweep`; [`out_dir`]: where
 //!   the ledger and repros are kept (`--out-dir`).
+//! - [`preflight`]: the configuration proved against the target before any trial.
 
 pub mod client;
 pub mod engine;
@@ -18,6 +19,7 @@ pub mod guard;
 pub mod ledger_file;
 pub mod out_dir;
 pub mod plan;
+pub mod preflight;
 pub mod property;
 pub mod resolve;
 pub mod scenario_run;
