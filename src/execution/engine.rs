@@ -672,6 +672,20 @@ async fn scenario_trial(context: &TrialContext, entry: &PlanEntry, index: usize)
         deletions,
         problems,
     });
+    // The step that failed first; else the snapshot difference that failed it (--strict).
+    let first_difference = verdict
+        .is_failure()
+        .then(|| {
+            snapshot_error.clone().or_else(|| {
+                outcome.first_difference().or_else(|| {
+                    check
+                        .as_ref()
+                        .and_then(|check| check.first_failure(plan.strict(), &plan.comparand()))
+                })
+            })
+        })
+        .flatten()
+        .map(|text| context.redactor.text(&text));
     let record = TrialRecord::from_scenario(
         loaded,
         &outcome,
@@ -682,6 +696,7 @@ async fn scenario_trial(context: &TrialContext, entry: &PlanEntry, index: usize)
     );
     sink.emit(Event::TrialFinished(Box::new(FinishedTrial {
         record,
+        first_difference,
         kind: entry.kind.clone(),
         scenario: Some(ScenarioFinding {
             loaded: Arc::new(loaded.clone()),
@@ -736,6 +751,7 @@ fn finish_unrun(
             scenario: None,
             snapshots: SnapshotTally::default(),
             observations: Vec::new(),
+            first_difference: None,
         })));
 }
 

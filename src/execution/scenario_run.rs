@@ -16,7 +16,7 @@ pub use crate::outcome::scenario::{ScenarioOutcome, StepOutcome, Verdict};
 use crate::spec::contract::{claims_success, COLLECTION_PATH};
 use crate::spec::contract::{path_segment, percent_decoded};
 use crate::spec::load::LoadedScenario;
-use crate::spec::pattern::{MatchContext, Mismatch, Pattern};
+use crate::spec::pattern::{describe_body, MatchContext, Mismatch, Pattern};
 use crate::spec::scenario::{
     Answer, AuthVariant, Level, Method, OnlyIf, Principal, Request, Step, DEEP_TAG,
 };
@@ -1077,9 +1077,12 @@ async fn run_step(
             uid.as_deref(),
         );
         accepted_all &= accepted;
+        let mut notes = Vec::new();
         let found = match (step.expect.answer, accepted) {
             (Answer::AsGiven, _) | (Answer::SuccessOrRefusal, true) => {
-                check_response(response, step, pattern, &context)
+                let (found, placed) = check_response(response, step, pattern, &context);
+                notes = placed;
+                found
             }
             (Answer::Refusal, true) => vec![Mismatch {
                 pointer: "(answer)".to_string(),
@@ -1095,6 +1098,9 @@ async fn run_step(
             }],
             (Answer::Refusal | Answer::SuccessOrRefusal, false) => Vec::new(),
         };
+        if !found.is_empty() && outcome.answer_summary.is_none() {
+            outcome.answer_summary = answer_summary(response, &notes);
+        }
         for mismatch in found {
             if !outcome.mismatches.contains(&mismatch) {
                 outcome.mismatches.push(mismatch);
@@ -1138,13 +1144,33 @@ async fn run_step(
     outcome
 }
 
-/// Status, content type, JSON-ness and body pattern of one response.
+/// Bodies up to this many characters (as compact JSON) are shown as they
+/// are; a list or a longer body is summarised.
+const SHOWN_BODY_CHARS: usize = 200;
+
+/// What came back, in a few words, and where the differences are: `a
+/// list of 14 customers; none of the 14 elements matches; the nearest is
+/// /3, the one with UserID "u1"`. None when the body is short and not a
+/// list (it is shown as it is), or not JSON (the body's problem says it).
+fn answer_summary(response: &ReceivedResponse, notes: &[String]) -> Option<String> {
+    let json = response.json.as_ref()?;
+    let short = !json.is_array() && json.to_string().chars().count() <= SHOWN_BODY_CHARS;
+    if short && notes.is_empty() {
+        return None;
+    }
+    let mut parts = vec![describe_body(json)];
+    parts.extend(notes.iter().cloned());
+    Some(parts.join("; "))
+}
+
+/// Status, content type, JSON-ness and body pattern of one response: the
+/// mismatches, and notes that place them in the body.
 fn check_response(
     response: &ReceivedResponse,
     step: &Step,
     pattern: Option<&Pattern>,
     context: &MatchContext<'_>,
-) -> Vec<Mismatch> {
+) -> (Vec<Mismatch>, Vec<String>) {
     let mut found = Vec::new();
     if response.status != step.expect.status {
         found.push(Mismatch {
@@ -1172,10 +1198,13 @@ fn check_response(
             });
         }
     }
+    let mut notes = Vec::new();
     if let (Some(pattern), Some(json)) = (pattern, response.json.as_ref()) {
-        found.extend(pattern.mismatches(Some(json), context));
+        let explained = pattern.explain(Some(json), context);
+        found.extend(explained.mismatches);
+        notes = explained.notes;
     }
-    found
+    (found, notes)
 }
 
 #[cfg(test)]

@@ -156,6 +156,10 @@ pub struct FinishedTrial {
     pub snapshots: SnapshotTally,
     /// What the target did where the page is silent, one line per step (filled like `message`).
     pub observations: Vec<String>,
+    /// For a failed or errored trial, the first thing that differs, in one
+    /// line and redacted (JUnit's failure message): `step 4 "the list":
+    /// /3/Address: expected "Partially Updated", got "Put"`.
+    pub first_difference: Option<String>,
 }
 
 /// What the run cleaned up after its trials.

@@ -115,14 +115,78 @@ pub struct Difference {
     pub actual: Option<Value>,
 }
 
+/// Displayed values are cut at this many characters.
+const LONG_VALUE: usize = 160;
+
+/// A normalized-document pointer as people read it: `(HTTP status)`,
+/// `(Content-Type)`, `(body)`, or a pointer into the response body.
+pub fn pointer_label(pointer: &str) -> String {
+    fn single(pointer: &str) -> Option<String> {
+        Some(match pointer {
+            "/status" => "(HTTP status)".to_string(),
+            "/content_type" => "(Content-Type)".to_string(),
+            "/body" => "(body)".to_string(),
+            "/body_text" => "(body, not JSON)".to_string(),
+            "/no_response" => "(no response)".to_string(),
+            "/copies" => "(copies)".to_string(),
+            other => return other.strip_prefix("/body").map(str::to_string),
+        })
+    }
+    if let Some(rest) = pointer.strip_prefix("/responses/") {
+        let (group, inner) = rest.split_once('/').unwrap_or((rest, ""));
+        let group = group
+            .parse::<usize>()
+            .map(|index| format!("(response group {})", index + 1))
+            .unwrap_or_else(|_| format!("(response group {group})"));
+        // A folded line names every group: `(response group *)`.
+        return match single(&format!("/{inner}")) {
+            Some(label) if !inner.is_empty() => format!("{group} {label}"),
+            _ => group,
+        };
+    }
+    single(pointer).unwrap_or_else(|| pointer.to_string())
+}
+
+/// A value as shown in a diff line; `(absent)` for none.
+pub fn value_text(value: Option<&Value>) -> String {
+    let Some(value) = value else {
+        return "(absent)".to_string();
+    };
+    let text = value.to_string();
+    let count = text.chars().count();
+    if count > LONG_VALUE {
+        let head: String = text.chars().take(LONG_VALUE / 2).collect();
+        format!("{head}… ({count} chars)")
+    } else {
+        text
+    }
+}
+
+impl Difference {
+    /// `/status: profile "ERROR", got "Error"`.
+    pub fn line(&self, comparand: &Comparand) -> String {
+        format!(
+            "{}: {} {}, {} {}",
+            pointer_label(&self.pointer),
+            comparand.expected,
+            value_text(self.expected.as_ref()),
+            comparand.actual,
+            value_text(self.actual.as_ref())
+        )
+    }
+}
+
 fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
 /// Every difference between `expected` and `actual`, by JSON pointer.
 ///
-/// Objects are compared key by key (expected's keys first), arrays index by
-/// index (extra elements are differences against an absent value).
+/// Objects are compared key by key (expected's keys first); in arrays each
+/// element is compared with the one of the same UserID ([`diff_list`]), so
+/// a record one side lacks is one difference, not a shift of every later
+/// index; elements without a UserID index by index (an extra element is a
+/// difference against an absent value).
 pub fn diff(expected: &Value, actual: &Value) -> Vec<Difference> {
     let mut out = Vec::new();
     diff_at(Some(expected), Some(actual), "", &mut out);
@@ -157,13 +221,12 @@ fn diff_at(
             }
         }
         (Some(Value::Array(left)), Some(Value::Array(right))) => {
-            for index in 0..left.len().max(right.len()) {
-                diff_at(
-                    left.get(index),
-                    right.get(index),
-                    &format!("{pointer}/{index}"),
-                    out,
-                );
+            let before = out.len();
+            diff_list(left, right, pointer, out);
+            // Pairing by UserID never hides a difference: two lists that
+            // differ only in order still differ, index by index.
+            if out.len() == before && left != right {
+                diff_by_index(left, right, pointer, out);
             }
         }
         (left, right) if left == right => {}
@@ -172,6 +235,81 @@ fn diff_at(
             expected: left.cloned(),
             actual: right.cloned(),
         }),
+    }
+}
+
+fn diff_by_index(left: &[Value], right: &[Value], pointer: &str, out: &mut Vec<Difference>) {
+    for index in 0..left.len().max(right.len()) {
+        diff_at(
+            left.get(index),
+            right.get(index),
+            &format!("{pointer}/{index}"),
+            out,
+        );
+    }
+}
+
+/// A list element's UserID, when it is an object with a string one.
+fn listed_user_id(element: &Value) -> Option<&str> {
+    element.get("UserID").and_then(Value::as_str)
+}
+
+/// Two lists, each element compared with its counterpart: the element
+/// with the same UserID, else the next unpaired element without one in
+/// order. A record one side lacks is one difference at its index (on the
+/// side that has it), not a shift of every later index. Pointers name the
+/// target's index (`actual`), or the expected side's for a record only it has.
+fn diff_list(left: &[Value], right: &[Value], pointer: &str, out: &mut Vec<Difference>) {
+    let mut taken = vec![false; right.len()];
+    let mut pairs: Vec<(Option<usize>, Option<usize>)> = Vec::new();
+    let mut unpaired_left = Vec::new();
+    for (at, element) in left.iter().enumerate() {
+        let partner = listed_user_id(element).and_then(|user_id| {
+            (0..right.len())
+                .find(|&index| !taken[index] && listed_user_id(&right[index]) == Some(user_id))
+        });
+        match partner {
+            Some(index) => {
+                taken[index] = true;
+                pairs.push((Some(at), Some(index)));
+            }
+            None => unpaired_left.push(at),
+        }
+    }
+    // Elements without a UserID pair in order (`[1,2]` against `[1,3]`);
+    // a record whose UserID the other side lacks is missing or extra.
+    let right_plain: Vec<usize> = (0..right.len())
+        .filter(|&index| !taken[index] && listed_user_id(&right[index]).is_none())
+        .collect();
+    let mut right_plain = right_plain.into_iter();
+    for at in unpaired_left {
+        let partner = match listed_user_id(&left[at]) {
+            None => right_plain.next(),
+            Some(_) => None,
+        };
+        if let Some(index) = partner {
+            taken[index] = true;
+        }
+        pairs.push((Some(at), partner));
+    }
+    pairs.extend(
+        (0..right.len())
+            .filter(|&index| !taken[index])
+            .map(|index| (None, Some(index))),
+    );
+    // In the target's order; a record only the expected side has, at its own index.
+    pairs.sort_by_key(|pair| match pair {
+        (_, Some(index)) | (Some(index), None) => *index,
+        (None, None) => usize::MAX,
+    });
+    for (mine, theirs) in pairs {
+        let index = theirs.or(mine).unwrap_or_default();
+        diff_at(
+            mine.map(|at| &left[at]),
+            theirs.map(|at| &right[at]),
+            &format!("{pointer}/{index}"),
+            out,
+        );
     }
 }
 
@@ -370,6 +508,28 @@ impl ScenarioCheck {
             .iter()
             .filter(|check| check.status != StepStatus::Same)
     }
+
+    /// The first difference that fails the scenario (only under
+    /// `--strict`), in one line: `step 2 "list": snapshot /status: profile
+    /// "ERROR", got "Error"`.
+    pub fn first_failure(&self, strict: bool, comparand: &Comparand) -> Option<String> {
+        let check = self.steps.iter().find(|check| check.fails(strict))?;
+        let what = match &check.status {
+            StepStatus::Same => return None,
+            StepStatus::Missing => comparand.missing.clone(),
+            StepStatus::Differs(differences) => differences
+                .beyond_canonical
+                .first()
+                .or(differences.open.first())
+                .map(|difference| format!("snapshot {}", difference.line(comparand)))
+                .unwrap_or_else(|| format!("differs from {}", comparand.short)),
+        };
+        Some(format!(
+            "step {} {:?}: {what}",
+            check.step.index + 1,
+            check.step.name
+        ))
+    }
 }
 
 /// Sorts one step's `raw` differences from `other` by why they may be
@@ -445,6 +605,66 @@ mod tests {
         assert_eq!(
             pointers,
             ["/status", "/body/status", "/body/list/1", "/body/error"]
+        );
+    }
+
+    #[test]
+    fn list_records_pair_by_user_id_so_one_missing_record_is_one_difference() {
+        let record = |uid: &str, name: &str| json!({"id": format!("<id:{uid}>"), "UserID": uid, "Name": name});
+        let profile = json!({"body": [record("<uid:a>", "A"), record("<uid:b>", "B"), record("<uid:c>", "C")]});
+        let target = json!({"body": [record("<uid:b>", "B"), record("<uid:c>", "Changed")]});
+        let lines: Vec<String> = diff(&profile, &target)
+            .iter()
+            .map(|difference| difference.line(&Comparand::profile("reference")))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "/0: profile {\"id\":\"<id:<uid:a>>\",\"UserID\":\"<uid:a>\",\"Name\":\"A\"}, got (absent)",
+                "/1/Name: profile \"C\", got \"Changed\"",
+            ]
+        );
+        // An extra record is one line at the target's index.
+        let extra = diff(&target, &profile);
+        assert_eq!(extra.len(), 2, "{extra:?}");
+        assert_eq!(
+            (extra[0].pointer.as_str(), extra[0].expected.is_none()),
+            ("/body/0", true)
+        );
+    }
+
+    #[test]
+    fn lists_that_differ_only_in_order_still_differ() {
+        let a = json!({"UserID": "a"});
+        let b = json!({"UserID": "b"});
+        assert!(diff(&json!([a, b]), &json!([a, b])).is_empty());
+        let swapped = diff(&json!([a, b]), &json!([b, a]));
+        assert_eq!(
+            swapped
+                .iter()
+                .map(|d| d.pointer.as_str())
+                .collect::<Vec<_>>(),
+            ["/0/UserID", "/1/UserID"]
+        );
+        // Elements without a UserID compare index by index.
+        assert_eq!(diff(&json!([1, 2]), &json!([1, 3]))[0].pointer, "/1");
+    }
+
+    #[test]
+    fn the_first_failure_is_only_under_strict_and_names_the_step_and_pointer() {
+        let check = ScenarioCheck::compare(
+            vec![step(
+                1,
+                Level::Documented,
+                json!({"status": 200, "body": {"status": "Error"}}),
+            )],
+            |_| Some(json!({"status": 200, "body": {"status": "ERROR"}})),
+        );
+        let comparand = Comparand::profile("reference");
+        assert_eq!(check.first_failure(false, &comparand), None);
+        assert_eq!(
+            check.first_failure(true, &comparand).as_deref(),
+            Some("step 2 \"step 1\": snapshot /status: profile \"ERROR\", got \"Error\"")
         );
     }
 

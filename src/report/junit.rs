@@ -1,5 +1,6 @@
 //! JUnit XML, as GitLab, Jenkins and GitHub test reporters read it.
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::PathBuf;
 
@@ -9,8 +10,17 @@ use super::{write_file, CompactRun, ReportError, Reporter};
 use crate::outcome::event::Event;
 use crate::outcome::trial::{RunReport, TrialVerdict};
 
-/// The report as JUnit XML: one testsuite, one testcase per trial, with its level and citation as properties.
-pub fn render(report: &RunReport) -> Result<String, quick_junit::SerializeError> {
+/// A failure's message when its trial named no first difference.
+const DEPARTS: &str = "the target departs from the contract";
+
+/// The report as JUnit XML: one testsuite, one testcase per trial, with its
+/// level and citation as properties. A failure's message is its trial's
+/// first difference (`first_differences`, by trial name), so a CI page
+/// tells failures apart; the whole explanation is the failure's body.
+pub fn render(
+    report: &RunReport,
+    first_differences: &BTreeMap<String, String>,
+) -> Result<String, quick_junit::SerializeError> {
     let mut suite = TestSuite::new("ipdr-conformance");
     suite.add_property(Property::new("target", report.target.as_str()));
     suite.add_property(Property::new("run_id", report.run_id.as_str()));
@@ -30,7 +40,11 @@ pub fn render(report: &RunReport) -> Result<String, quick_junit::SerializeError>
             TrialVerdict::Pass => TestCaseStatus::success(),
             TrialVerdict::Fail => {
                 let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                status.set_message("the target departs from the contract");
+                status.set_message(
+                    first_differences
+                        .get(&trial.name)
+                        .map_or(DEPARTS, String::as_str),
+                );
                 status.set_type(trial.level.as_str());
                 if let Some(message) = &trial.message {
                     status.set_description(message.as_str());
@@ -79,6 +93,8 @@ pub fn render(report: &RunReport) -> Result<String, quick_junit::SerializeError>
 pub struct JunitReporter {
     path: PathBuf,
     run: CompactRun,
+    /// Each failed trial's first difference, by name.
+    first_differences: BTreeMap<String, String>,
 }
 
 impl JunitReporter {
@@ -87,14 +103,22 @@ impl JunitReporter {
         JunitReporter {
             path,
             run: CompactRun::default(),
+            first_differences: BTreeMap::new(),
         }
     }
 }
 
 impl Reporter for JunitReporter {
     fn event(&mut self, event: &Event) -> Result<(), ReportError> {
+        if let Event::TrialFinished(finished) = event {
+            if let Some(first) = &finished.first_difference {
+                self.first_differences
+                    .insert(finished.record.name.clone(), first.clone());
+            }
+        }
         if let Some(report) = self.run.event(event) {
-            let xml = render(&report).map_err(|error| ReportError::new(&self.path, error))?;
+            let xml = render(&report, &self.first_differences)
+                .map_err(|error| ReportError::new(&self.path, error))?;
             let xml = self.run.redact(&xml);
             write_file(&self.path, |out| out.write_all(xml.as_bytes()))?;
         }

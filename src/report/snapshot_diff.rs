@@ -6,8 +6,6 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use serde_json::Value;
-
 use super::curl::curl_command_redacted;
 use super::{ReportError, Reporter};
 use crate::outcome::event::{Event, SnapshotContext, SnapshotSetup};
@@ -18,63 +16,13 @@ use crate::outcome::snapshot::{
 };
 use crate::spec::scenario::Level;
 
-/// Displayed values are cut at this many characters.
-const LONG_VALUE: usize = 160;
-
-/// A normalized-document pointer as people read it: `(HTTP status)`,
-/// `(Content-Type)`, `(body)`, or a pointer into the response body.
-pub fn pointer_label(pointer: &str) -> String {
-    fn single(pointer: &str) -> Option<String> {
-        Some(match pointer {
-            "/status" => "(HTTP status)".to_string(),
-            "/content_type" => "(Content-Type)".to_string(),
-            "/body" => "(body)".to_string(),
-            "/body_text" => "(body, not JSON)".to_string(),
-            "/no_response" => "(no response)".to_string(),
-            "/copies" => "(copies)".to_string(),
-            other => return other.strip_prefix("/body").map(str::to_string),
-        })
-    }
-    if let Some(rest) = pointer.strip_prefix("/responses/") {
-        let (group, inner) = rest.split_once('/').unwrap_or((rest, ""));
-        let group = group
-            .parse::<usize>()
-            .map(|index| format!("(response group {})", index + 1))
-            .unwrap_or_else(|_| format!("(response group {group})"));
-        // A folded line names every group: `(response group *)`.
-        return match single(&format!("/{inner}")) {
-            Some(label) if !inner.is_empty() => format!("{group} {label}"),
-            _ => group,
-        };
-    }
-    single(pointer).unwrap_or_else(|| pointer.to_string())
-}
-
-/// A value as shown in a diff line; `(absent)` for none.
-pub fn value_text(value: Option<&Value>) -> String {
-    let Some(value) = value else {
-        return "(absent)".to_string();
-    };
-    let text = value.to_string();
-    let count = text.chars().count();
-    if count > LONG_VALUE {
-        let head: String = text.chars().take(LONG_VALUE / 2).collect();
-        format!("{head}… ({count} chars)")
-    } else {
-        text
-    }
-}
+/// The diff-line pieces live with the comparison, where the first
+/// difference of a trial is taken too; kept here under their old paths.
+pub use crate::outcome::snapshot::{pointer_label, value_text};
 
 /// `/status: profile "ERROR", got "Error"`.
 pub fn difference_line(difference: &Difference, comparand: &Comparand) -> String {
-    format!(
-        "{}: {} {}, {} {}",
-        pointer_label(&difference.pointer),
-        comparand.expected,
-        value_text(difference.expected.as_ref()),
-        comparand.actual,
-        value_text(difference.actual.as_ref())
-    )
+    difference.line(comparand)
 }
 
 /// Why a differing step may differ, and what that means for the verdict, in a few words.
@@ -523,6 +471,7 @@ mod tests {
     use crate::outcome::snapshot::NormalizedStep;
     use crate::spec::scenario::Answer;
     use serde_json::json;
+    use serde_json::Value;
 
     /// A check-order scenario: the profile answered the token envelope, the
     /// target the context one (step 1), and the profile lacks step 2.

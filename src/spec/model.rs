@@ -1295,8 +1295,9 @@ impl Judge<'_> {
                 "",
             ));
         };
-        let mut own: BTreeMap<String, Vec<&Map<String, Value>>> = BTreeMap::new();
-        for element in elements {
+        // Each record of this run by UserID, with its index in the list (for pointers).
+        let mut own: BTreeMap<String, Vec<Listed<'_>>> = BTreeMap::new();
+        for (index, element) in elements.iter().enumerate() {
             let Some(object) = element.as_object() else {
                 continue;
             };
@@ -1324,19 +1325,22 @@ impl Judge<'_> {
                 .get("UserID")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            own.entry(user_id.to_string()).or_default().push(object);
+            own.entry(user_id.to_string())
+                .or_default()
+                .push((index, object));
         }
         for (user_id, found) in &own {
             if !records.contains_key(user_id) {
+                let (index, object) = found[0];
                 let rule = if user_id.starts_with(&self.scope.own_prefix) {
                     format!(
-                        "the list holds {user_id}, which must not exist (a rejected request changes nothing; a deleted record is gone): {}",
-                        abbreviate(&Value::Object(found[0].clone()))
+                        "the list holds {user_id} at /{index}, which must not exist (a rejected request changes nothing; a deleted record is gone): {}",
+                        abbreviate(&Value::Object(object.clone()))
                     )
                 } else {
                     format!(
-                        "the list holds a record made by a create without UserID (mandatory): {}",
-                        abbreviate(&Value::Object(found[0].clone()))
+                        "the list holds a record made by a create without UserID (mandatory) at /{index}: {}",
+                        abbreviate(&Value::Object(object.clone()))
                     )
                 };
                 return Err(list_violation(
@@ -1366,32 +1370,63 @@ impl Judge<'_> {
                         user_id,
                     ))
                 }
-                [object] => {
-                    for (field, slot) in &record.fields {
-                        if !slot.admits(object.get(field.key())) {
-                            return Err(list_violation(
-                                Level::Inferred,
+                [(index, object)] => {
+                    // Every field that differs, by JSON pointer into the list; the rule names the first.
+                    let id_line = (object.get("id").and_then(Value::as_i64) != Some(record.id))
+                        .then(|| {
+                            format!(
+                                "/{index}/id: expected {}, got {}",
+                                record.id,
+                                object.get("id").map_or("nothing".to_string(), abbreviate)
+                            )
+                        });
+                    // (field, pointer, what differs there)
+                    let differing: Vec<(Field, String, String)> = record
+                        .fields
+                        .iter()
+                        .filter(|(field, slot)| !slot.admits(object.get(field.key())))
+                        .map(|(field, slot)| {
+                            (
+                                *field,
+                                format!("/{index}/{}", field.key()),
                                 format!(
-                                    "a stored value reads back unchanged from the list (round_trip): {} of {user_id} expected {}, got {}",
-                                    field.key(),
+                                    "expected {}, got {}",
                                     slot.describe(),
-                                    object.get(field.key()).map_or("nothing".to_string(), abbreviate)
+                                    object
+                                        .get(field.key())
+                                        .map_or("nothing".to_string(), abbreviate)
                                 ),
-                                describe_shown(&shown),
-                                &format!("round_trip value {}", field.key().to_lowercase()),
-                                user_id,
-                            ));
-                        }
-                    }
-                    if object.get("id").and_then(Value::as_i64) != Some(record.id) {
+                            )
+                        })
+                        .collect();
+                    let lines: Vec<String> = differing
+                        .iter()
+                        .map(|(_, pointer, what)| format!("{pointer}: {what}"))
+                        .chain(id_line.clone())
+                        .collect();
+                    let expected = format!(
+                        "{user_id} as stored; /{index} differs in {} field(s):\n    {}",
+                        lines.len(),
+                        lines.join("\n    ")
+                    );
+                    if let Some((field, pointer, what)) = differing.first() {
                         return Err(list_violation(
                             Level::Inferred,
                             format!(
-                                "the list shows {user_id} under the id it was given: expected {}, got {}",
-                                record.id,
-                                object.get("id").map_or("nothing".to_string(), abbreviate)
+                                "a stored value reads back unchanged from the list (round_trip): {pointer} of {user_id}: {what}"
                             ),
-                            describe_shown(&shown),
+                            expected,
+                            &format!("round_trip value {}", field.key().to_lowercase()),
+                            user_id,
+                        ));
+                    }
+                    if let Some(first) = &id_line {
+                        return Err(list_violation(
+                            Level::Inferred,
+                            format!(
+                                "the list shows {user_id} under the id it was given: {first}"
+                            ),
+                            expected,
                             "id update",
                             user_id,
                         ));
@@ -1414,6 +1449,9 @@ impl Judge<'_> {
         Ok(())
     }
 }
+
+/// A customer object in a list, with its index there.
+type Listed<'a> = (usize, &'a Map<String, Value>);
 
 /// What is wrong with the shape of a customer object, if anything: `id` an integer, `UserID`
 /// and `Name` strings, the optional fields strings, null or absent (never given, or sent empty).
@@ -1877,6 +1915,42 @@ mod tests {
         let next = accept(&scope(), &state, &request, &upsert).unwrap();
         assert_eq!(next.primary["zzconf-t-u0"], state.primary["zzconf-t-u0"]);
         assert_eq!(next.primary["zzconf-t-u"].id, 2);
+    }
+
+    #[test]
+    fn a_list_that_differs_from_the_model_names_each_differing_field_of_that_record_only() {
+        let mut state = holding(Context::Primary, "zzconf-t-u0", "First");
+        state = accept(
+            &scope(),
+            &state,
+            &create("zzconf-t-u1", "Second", Auth::Configured),
+            &json_answer(200, object(2, "zzconf-t-u1", "Second")),
+        )
+        .unwrap();
+        let mut changed = object(1, "zzconf-t-u0", "Renamed");
+        changed["Address"] = json!("Somewhere");
+        let listed = json_answer(200, json!([object(2, "zzconf-t-u1", "Second"), changed]));
+        let violation = accept(&scope(), &state, &list(), &listed).unwrap_err();
+        let lines: Vec<&str> = violation.message.lines().collect();
+        assert_eq!(
+            lines[0],
+            "a stored value reads back unchanged from the list (round_trip): /1/Name of zzconf-t-u0: expected \"First\", got \"Renamed\""
+        );
+        assert_eq!(
+            lines[3..],
+            [
+                "  expected: zzconf-t-u0 as stored; /1 differs in 2 field(s):",
+                "    /1/Name: expected \"First\", got \"Renamed\"",
+                "    /1/Address: expected \"\", null or nothing (never given), got \"Somewhere\"",
+            ]
+        );
+        // The other record is not quoted.
+        assert!(!violation.message.contains("Second"), "{violation}");
+        assert!(
+            violation.topic.contains("round_trip value name"),
+            "{}",
+            violation.topic
+        );
     }
 
     #[test]

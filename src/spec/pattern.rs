@@ -57,6 +57,20 @@ impl JsonType {
         }
     }
 
+    /// The type with an article, for messages: `a string`, `an integer`, `any value`.
+    fn article(self) -> &'static str {
+        match self {
+            JsonType::Any => "any value",
+            JsonType::String => "a string",
+            JsonType::Integer => "an integer",
+            JsonType::Number => "a number",
+            JsonType::Boolean => "a boolean",
+            JsonType::Null => "null",
+            JsonType::Array => "an array",
+            JsonType::Object => "an object",
+        }
+    }
+
     fn admits(self, value: &Value) -> bool {
         match self {
             JsonType::Any => true,
@@ -135,6 +149,33 @@ pub struct Mismatch {
     pub actual: String,
 }
 
+impl Mismatch {
+    /// One line: `/0/Address: expected "Partially Updated", got "Put"`
+    /// (the whole body is `(body)`).
+    pub fn line(&self) -> String {
+        let at = if self.pointer.is_empty() {
+            "(body)"
+        } else {
+            self.pointer.as_str()
+        };
+        format!("{at}: expected {}, got {}", self.expected, self.actual)
+    }
+}
+
+/// Everything a match found: the mismatches, and notes that place them
+/// for a reader (which list element they are in, and why that one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Explanation {
+    /// Every difference, by JSON pointer into the body.
+    pub mismatches: Vec<Mismatch>,
+    /// Sentences about where the differences are, e.g. `none of the 14
+    /// elements matches; the nearest is /3, the one with UserID "u1"`.
+    pub notes: Vec<String>,
+}
+
+/// Most list elements whose differences `$each` spells out; the others are counted.
+pub const SHOWN_ELEMENTS: usize = 5;
+
 /// What a match needs besides the body: variables and the request's auth.
 pub struct MatchContext<'a> {
     /// Variable values.
@@ -167,6 +208,87 @@ fn short(value: &Value) -> String {
         format!("{cut}… ({} bytes)", text.len())
     } else {
         text
+    }
+}
+
+/// The JSON type of `value`, with an article: `a number`, `null`.
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A found value as a mismatch shows it: a long array summarised (its
+/// size, not its elements), anything else [`short`].
+fn shown(value: &Value) -> String {
+    match value {
+        Value::Array(items) if value.to_string().chars().count() > 80 => describe_list(items),
+        other => short(other),
+    }
+}
+
+/// `a list of 14 customers` (every element an object with a UserID), else `an array of 3 elements`.
+fn describe_list(items: &[Value]) -> String {
+    let customers = !items.is_empty()
+        && items
+            .iter()
+            .all(|item| item.get("UserID").is_some_and(Value::is_string));
+    match (items.len(), customers) {
+        (1, true) => "a list of 1 customer".to_string(),
+        (count, true) => format!("a list of {count} customers"),
+        (count, false) => array_of(count),
+    }
+}
+
+/// `an empty array`, `an array of 1 element`, `an array of 3 elements`.
+fn array_of(count: usize) -> String {
+    match count {
+        0 => "an empty array".to_string(),
+        1 => "an array of 1 element".to_string(),
+        count => format!("an array of {count} elements"),
+    }
+}
+
+/// A body summarised in a few words for a failure message: a list by its
+/// size, a customer object by its UserID, anything short as it is.
+pub fn describe_body(body: &Value) -> String {
+    match body {
+        Value::Array(items) => describe_list(items),
+        Value::Object(map) if body.to_string().chars().count() > 200 => {
+            match map.get("UserID").and_then(Value::as_str) {
+                Some(user_id) => format!("a customer object with UserID {user_id:?}"),
+                None => format!("an object with {} members", map.len()),
+            }
+        }
+        other => short(other),
+    }
+}
+
+/// The UserID of list element `element`, for notes: ` (UserID "u1")`, or nothing.
+fn user_id_of(element: &Value) -> String {
+    element
+        .get("UserID")
+        .map(|user_id| format!(" (UserID {})", short(user_id)))
+        .unwrap_or_default()
+}
+
+/// The found value of a mismatch against an expected `expected`: the type
+/// is named when it differs (`1234567890 (a number, not a string)`).
+fn found_against(expected: &Value, actual: &Value) -> String {
+    if std::mem::discriminant(expected) == std::mem::discriminant(actual) {
+        shown(actual)
+    } else {
+        format!(
+            "{} ({}, not {})",
+            shown(actual),
+            type_name(actual),
+            type_name(expected)
+        )
     }
 }
 
@@ -331,16 +453,23 @@ impl Pattern {
 
     /// Whether `actual` matches.
     pub fn is_match(&self, actual: Option<&Value>, context: &MatchContext<'_>) -> bool {
-        let mut mismatches = Vec::new();
-        self.check(actual, "", context, &mut mismatches);
-        mismatches.is_empty()
+        let mut found = Explanation::default();
+        self.check(actual, "", context, &mut found);
+        found.mismatches.is_empty()
     }
 
     /// Every mismatch between the pattern and `actual` (None: a missing key).
     pub fn mismatches(&self, actual: Option<&Value>, context: &MatchContext<'_>) -> Vec<Mismatch> {
-        let mut mismatches = Vec::new();
-        self.check(actual, "", context, &mut mismatches);
-        mismatches
+        self.explain(actual, context).mismatches
+    }
+
+    /// Every mismatch between the pattern and `actual`, with notes that
+    /// place them: for a list that should hold a match, the differences of
+    /// its nearest element only (same UserID first, then fewest differences).
+    pub fn explain(&self, actual: Option<&Value>, context: &MatchContext<'_>) -> Explanation {
+        let mut found = Explanation::default();
+        self.check(actual, "", context, &mut found);
+        found
     }
 
     fn check(
@@ -348,13 +477,13 @@ impl Pattern {
         actual: Option<&Value>,
         pointer: &str,
         context: &MatchContext<'_>,
-        out: &mut Vec<Mismatch>,
+        out: &mut Explanation,
     ) {
         let mut fail = |expected: String| {
-            out.push(Mismatch {
+            out.mismatches.push(Mismatch {
                 pointer: pointer.to_string(),
                 expected,
-                actual: actual.map(short).unwrap_or_else(|| "(missing)".to_string()),
+                actual: actual.map(shown).unwrap_or_else(|| "(missing)".to_string()),
             })
         };
         match self {
@@ -368,7 +497,14 @@ impl Pattern {
                     .iter()
                     .any(|option| option.is_match(actual, context))
                 {
-                    fail(self.describe(context));
+                    out.mismatches.push(Mismatch {
+                        pointer: pointer.to_string(),
+                        expected: self.describe(context),
+                        actual: actual.map_or_else(
+                            || "(missing)".to_string(),
+                            |found| format!("{} ({})", shown(found), type_name(found)),
+                        ),
+                    });
                 }
             }
             Pattern::Not(inner) => {
@@ -379,7 +515,11 @@ impl Pattern {
             _ if actual.is_none() => fail(self.describe(context)),
             Pattern::Text(template) => match template.resolve(context.bindings) {
                 Ok(expected) if actual == Some(&expected) => {}
-                Ok(expected) => fail(short(&expected)),
+                Ok(expected) => out.mismatches.push(Mismatch {
+                    pointer: pointer.to_string(),
+                    expected: short(&expected),
+                    actual: found_against(&expected, actual.unwrap()),
+                }),
                 Err(reason) => fail(format!("(unresolvable: {reason})")),
             },
             Pattern::StartsWith(template) => match template.resolve_string(context.bindings) {
@@ -392,12 +532,21 @@ impl Pattern {
             },
             Pattern::Scalar(expected) => {
                 if actual != Some(expected) {
-                    fail(short(expected));
+                    out.mismatches.push(Mismatch {
+                        pointer: pointer.to_string(),
+                        expected: short(expected),
+                        actual: found_against(expected, actual.unwrap()),
+                    });
                 }
             }
             Pattern::Any(json_type) => {
-                if !json_type.admits(actual.unwrap()) {
-                    fail(format!("any {}", json_type.name()));
+                let found = actual.unwrap();
+                if !json_type.admits(found) {
+                    out.mismatches.push(Mismatch {
+                        pointer: pointer.to_string(),
+                        expected: json_type.article().to_string(),
+                        actual: format!("{} ({})", shown(found), type_name(found)),
+                    });
                 }
             }
             Pattern::Array(items) => match actual.unwrap().as_array() {
@@ -406,11 +555,11 @@ impl Pattern {
                         item.check(Some(element), &format!("{pointer}/{index}"), context, out);
                     }
                 }
-                Some(elements) => fail(format!(
-                    "an array of {} elements (got {})",
-                    items.len(),
-                    elements.len()
-                )),
+                Some(elements) => out.mismatches.push(Mismatch {
+                    pointer: pointer.to_string(),
+                    expected: array_of(items.len()),
+                    actual: describe_list(elements),
+                }),
                 None => fail("an array".to_string()),
             },
             Pattern::Object(fields) => {
@@ -444,11 +593,12 @@ impl Pattern {
                     if elements
                         .iter()
                         .any(|element| inner.is_match(Some(element), context)) => {}
-                Some(elements) => fail(format!(
-                    "an array with an element matching {} (none of {} did)",
-                    inner.describe(context),
-                    elements.len()
-                )),
+                Some(elements) if elements.is_empty() => out.mismatches.push(Mismatch {
+                    pointer: pointer.to_string(),
+                    expected: format!("an element matching {}", inner.describe(context)),
+                    actual: "an empty array".to_string(),
+                }),
+                Some(elements) => inner.nearest_miss(elements, pointer, context, out),
                 None => fail("an array".to_string()),
             },
             Pattern::Lacks(inner) => match actual.unwrap().as_array() {
@@ -457,7 +607,7 @@ impl Pattern {
                         .iter()
                         .position(|element| inner.is_match(Some(element), context))
                     {
-                        out.push(Mismatch {
+                        out.mismatches.push(Mismatch {
                             pointer: format!("{pointer}/{index}"),
                             expected: format!("no element matching {}", inner.describe(context)),
                             actual: short(&elements[index]),
@@ -467,11 +617,7 @@ impl Pattern {
                 None => fail("an array".to_string()),
             },
             Pattern::Each(inner) => match actual.unwrap().as_array() {
-                Some(elements) => {
-                    for (index, element) in elements.iter().enumerate() {
-                        inner.check(Some(element), &format!("{pointer}/{index}"), context, out);
-                    }
-                }
+                Some(elements) => inner.check_each(elements, pointer, context, out),
                 None => fail("an array".to_string()),
             },
             Pattern::Count(inner, expected) => match actual.unwrap().as_array() {
@@ -481,7 +627,7 @@ impl Pattern {
                         .filter(|element| inner.is_match(Some(element), context))
                         .count();
                     if found != *expected {
-                        out.push(Mismatch {
+                        out.mismatches.push(Mismatch {
                             pointer: pointer.to_string(),
                             expected: format!(
                                 "exactly {expected} element(s) matching {}",
@@ -496,19 +642,143 @@ impl Pattern {
         }
     }
 
+    /// `$contains` found no match among `elements` (not empty): the
+    /// differences of the nearest element only, the one with the UserID
+    /// the pattern names first, then the one with the fewest differences
+    /// (then the first), and a note saying which element that is.
+    fn nearest_miss(
+        &self,
+        elements: &[Value],
+        pointer: &str,
+        context: &MatchContext<'_>,
+        out: &mut Explanation,
+    ) {
+        let expected_user_id = self.expected_user_id(context);
+        let nearest = elements
+            .iter()
+            .enumerate()
+            .map(|(index, element)| {
+                let at = format!("{pointer}/{index}");
+                let mut found = Explanation::default();
+                self.check(Some(element), &at, context, &mut found);
+                let same_user_id = expected_user_id
+                    .as_ref()
+                    .is_some_and(|user_id| element.get("UserID") == Some(user_id));
+                (index, at, same_user_id, found)
+            })
+            .min_by_key(|(index, _, same_user_id, found)| {
+                (!same_user_id, found.mismatches.len(), *index)
+            })
+            .expect("elements is not empty");
+        let (index, at, same_user_id, found) = nearest;
+        let element = &elements[index];
+        let count = elements.len();
+        let which = match (&expected_user_id, same_user_id) {
+            _ if count == 1 => format!("the only element, {at}{}, does not match", user_id_of(element)),
+            (Some(user_id), true) => format!(
+                "none of the {count} elements matches; the nearest is {at}, the one with UserID {}",
+                short(user_id)
+            ),
+            (Some(user_id), false) => format!(
+                "none of the {count} elements matches; no element has UserID {}; the nearest (fewest differences) is {at}{}",
+                short(user_id),
+                user_id_of(element)
+            ),
+            (None, _) => format!(
+                "none of the {count} elements matches; the nearest (fewest differences) is {at}{}",
+                user_id_of(element)
+            ),
+        };
+        out.notes.push(which);
+        out.mismatches.extend(found.mismatches);
+        out.notes.extend(found.notes);
+    }
+
+    /// `$each`: the differences of the first [`SHOWN_ELEMENTS`] elements
+    /// that do not match, and one more mismatch counting the rest.
+    fn check_each(
+        &self,
+        elements: &[Value],
+        pointer: &str,
+        context: &MatchContext<'_>,
+        out: &mut Explanation,
+    ) {
+        let mut differing = Vec::new();
+        for (index, element) in elements.iter().enumerate() {
+            let at = format!("{pointer}/{index}");
+            if differing.len() < SHOWN_ELEMENTS {
+                let mut found = Explanation::default();
+                self.check(Some(element), &at, context, &mut found);
+                if !found.mismatches.is_empty() {
+                    out.mismatches.extend(found.mismatches);
+                    out.notes.extend(found.notes);
+                    differing.push(format!("{at}{}", user_id_of(element)));
+                }
+            } else if !self.is_match(Some(element), context) {
+                differing.push(at);
+            }
+        }
+        if differing.is_empty() {
+            return;
+        }
+        let count = elements.len();
+        let shown_elements = differing.len().min(SHOWN_ELEMENTS);
+        out.notes.push(format!(
+            "{} of the {count} elements differ{}: {}",
+            differing.len(),
+            if differing.len() > shown_elements {
+                format!(", the first {shown_elements} shown")
+            } else {
+                String::new()
+            },
+            differing[..shown_elements].join(", ")
+        ));
+        if differing.len() > shown_elements {
+            let rest = &differing[shown_elements..];
+            let listed: Vec<&str> = rest.iter().take(10).map(String::as_str).collect();
+            out.mismatches.push(Mismatch {
+                pointer: pointer.to_string(),
+                expected: format!("every element matching {}", self.describe(context)),
+                actual: format!(
+                    "{} more that do not: {}{}",
+                    rest.len(),
+                    listed.join(", "),
+                    if rest.len() > listed.len() {
+                        ", …"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+        }
+    }
+
+    /// The UserID an object pattern asks for, when it names one exactly.
+    fn expected_user_id(&self, context: &MatchContext<'_>) -> Option<Value> {
+        let fields = match self {
+            Pattern::Object(fields) | Pattern::Exact(fields) | Pattern::Customer(fields) => fields,
+            _ => return None,
+        };
+        match fields.iter().find(|(key, _)| key == "UserID")?.1 {
+            Pattern::Text(ref template) => template.resolve(context.bindings).ok(),
+            Pattern::Scalar(ref value) => Some(value.clone()),
+            _ => None,
+        }
+    }
+
     fn check_fields(
         fields: &[(String, Pattern)],
         actual: &Value,
         pointer: &str,
         context: &MatchContext<'_>,
-        out: &mut Vec<Mismatch>,
+        out: &mut Explanation,
         exact: bool,
     ) {
         let Some(map) = actual.as_object() else {
-            out.push(Mismatch {
+            out.mismatches.push(Mismatch {
                 pointer: pointer.to_string(),
                 expected: "an object".to_string(),
-                actual: short(actual),
+                actual: format!("{} ({})", shown(actual), type_name(actual)),
             });
             return;
         };
@@ -525,7 +795,7 @@ impl Pattern {
                 .keys()
                 .filter(|key| !fields.iter().any(|(name, _)| name == *key))
             {
-                out.push(Mismatch {
+                out.mismatches.push(Mismatch {
                     pointer: format!("{pointer}/{}", escape_pointer(key)),
                     expected: "(absent)".to_string(),
                     actual: short(&map[key]),
@@ -558,9 +828,27 @@ impl Pattern {
             .collect()
     }
 
-    /// A short human description, variables resolved where possible.
+    /// A short human description, variables resolved where possible:
+    /// `a string, null or absent`, or the pattern as JSON.
     pub fn describe(&self, context: &MatchContext<'_>) -> String {
-        short(&self.render(context))
+        match self {
+            Pattern::Any(json_type) => json_type.article().to_string(),
+            Pattern::Absent => "absent".to_string(),
+            Pattern::Not(inner) => format!("anything but {}", inner.describe(context)),
+            Pattern::OneOf(options) => {
+                let described: Vec<String> = options
+                    .iter()
+                    .map(|option| option.describe(context))
+                    .collect();
+                match described.split_last() {
+                    Some((last, rest)) if !rest.is_empty() => {
+                        format!("{} or {last}", rest.join(", "))
+                    }
+                    _ => described.join(""),
+                }
+            }
+            _ => short(&self.render(context)),
+        }
     }
 
     /// The pattern as JSON for display, variables resolved where possible.
@@ -696,6 +984,134 @@ mod tests {
             1
         );
         assert!(mismatches(json!({"$each": {"UserID": {"$any": "string"}}}), list).is_empty());
+    }
+
+    fn explain(pattern: Value, actual: Value) -> Explanation {
+        let context = MatchContext {
+            bindings: &NoVariables,
+            username: "user",
+            contextname: "ipdr",
+        };
+        Pattern::parse(&pattern)
+            .unwrap()
+            .explain(Some(&actual), &context)
+    }
+
+    fn lines(found: &Explanation) -> Vec<String> {
+        found.mismatches.iter().map(Mismatch::line).collect()
+    }
+
+    #[test]
+    fn a_failed_contains_shows_only_the_fields_of_the_element_with_the_same_user_id() {
+        let list = json!([
+            {"UserID": "b", "Name": "Trisul", "Address": "Partially Updated"},
+            {"UserID": "a", "Name": "Trisul", "Address": "Put Without The Other Fields"},
+            {"UserID": "c", "Name": "Other", "Address": "Chennai"},
+        ]);
+        let found = explain(
+            json!({"$contains": {"UserID": "a", "Name": "Trisul", "Address": "Partially Updated"}}),
+            list,
+        );
+        assert_eq!(
+            lines(&found),
+            ["/1/Address: expected \"Partially Updated\", got \"Put Without The Other Fields\""]
+        );
+        assert_eq!(
+            found.notes,
+            ["none of the 3 elements matches; the nearest is /1, the one with UserID \"a\""]
+        );
+    }
+
+    #[test]
+    fn without_the_user_id_the_nearest_element_has_the_fewest_differences() {
+        let list = json!([
+            {"UserID": "b", "Name": "Other", "Address": "Elsewhere"},
+            {"UserID": "c", "Name": "Trisul", "Address": "Elsewhere"},
+        ]);
+        let found = explain(
+            json!({"$contains": {"UserID": "a", "Name": "Trisul", "Address": "Elsewhere"}}),
+            list.clone(),
+        );
+        assert_eq!(lines(&found), ["/1/UserID: expected \"a\", got \"c\""]);
+        assert_eq!(
+            found.notes,
+            ["none of the 2 elements matches; no element has UserID \"a\"; the nearest (fewest differences) is /1 (UserID \"c\")"]
+        );
+        let unnamed = explain(
+            json!({"$contains": {"Name": "Trisul", "Address": "Here"}}),
+            list,
+        );
+        assert_eq!(
+            lines(&unnamed),
+            ["/1/Address: expected \"Here\", got \"Elsewhere\""]
+        );
+        assert_eq!(
+            explain(json!({"$contains": {"UserID": "a"}}), json!([])).mismatches[0].actual,
+            "an empty array"
+        );
+    }
+
+    #[test]
+    fn missing_members_wrong_types_and_extra_members_each_get_a_line() {
+        let found = explain(
+            json!({"$exact": {"UserID": "a", "PhoneNumber": "123", "Email": "e@x.org", "id": {"$any": "integer"}}}),
+            json!({"UserID": "a", "PhoneNumber": 123, "id": "7", "code": 401}),
+        );
+        assert_eq!(
+            lines(&found),
+            [
+                "/PhoneNumber: expected \"123\", got 123 (a number, not a string)",
+                "/Email: expected \"e@x.org\", got (missing)",
+                "/id: expected an integer, got \"7\" (a string)",
+                "/code: expected (absent), got 401",
+            ]
+        );
+        let optional = explain(
+            json!({"$customer": {"UserID": "a"}}),
+            json!({"id": 1, "UserID": "a", "Name": "n", "AltPhoneNumber": 99}),
+        );
+        assert_eq!(
+            lines(&optional),
+            ["/AltPhoneNumber: expected a string, null or absent, got 99 (a number)"]
+        );
+    }
+
+    #[test]
+    fn a_failed_each_spells_out_the_first_elements_and_counts_the_rest() {
+        let list: Vec<Value> = (0..8)
+            .map(|index| json!({"UserID": format!("u{index}"), "Name": index}))
+            .collect();
+        let found = explain(
+            json!({"$each": {"Name": {"$any": "string"}}}),
+            Value::Array(list),
+        );
+        let shown = lines(&found);
+        assert_eq!(shown.len(), SHOWN_ELEMENTS + 1, "{shown:#?}");
+        assert_eq!(shown[0], "/0/Name: expected a string, got 0 (a number)");
+        assert_eq!(
+            shown[SHOWN_ELEMENTS],
+            "(body): expected every element matching {\"Name\":\"<any string>\"}, got 3 more that do not: /5, /6, /7"
+        );
+        assert_eq!(
+            found.notes,
+            ["8 of the 8 elements differ, the first 5 shown: /0 (UserID \"u0\"), /1 (UserID \"u1\"), /2 (UserID \"u2\"), /3 (UserID \"u3\"), /4 (UserID \"u4\")"]
+        );
+    }
+
+    #[test]
+    fn a_long_list_is_summarised_not_quoted() {
+        let list: Vec<Value> = (0..14)
+            .map(|index| json!({"UserID": format!("zzconf-run-{index}"), "Name": "Trisul"}))
+            .collect();
+        assert_eq!(
+            describe_body(&Value::Array(list.clone())),
+            "a list of 14 customers"
+        );
+        let found = explain(json!([{"UserID": "x"}]), Value::Array(list));
+        assert_eq!(
+            lines(&found),
+            ["(body): expected an array of 1 element, got a list of 14 customers"]
+        );
     }
 
     #[test]

@@ -765,6 +765,18 @@ pub fn run_as_trial(
         problems: report.cleanup_problems.clone(),
     });
     let redactor = suite.client().target().redactor();
+    // The broken rule's line names the difference; a case that could not be checked says why.
+    let first_difference = report.failure.as_ref().and_then(|failure| {
+        let line = match &failure.violation {
+            Some(violation) => violation.message.lines().next(),
+            None => failure
+                .rendered
+                .lines()
+                .nth(1)
+                .or(failure.rendered.lines().next()),
+        };
+        line.map(|line| redactor.text(line))
+    });
     sink.emit(Event::TrialFinished(Box::new(FinishedTrial {
         record: TrialRecord {
             name,
@@ -786,5 +798,6 @@ pub fn run_as_trial(
         scenario: None,
         snapshots: SnapshotTally::default(),
         observations: Vec::new(),
+        first_difference,
     })));
 }
