@@ -434,15 +434,16 @@ fn assert_preflight_refuses(output: &Output) -> String {
     stable(&err)
 }
 
-/// The lines of a failed trial's report that say why: the step, the request
-/// (as curl), the problem, the actual response and the differences.
-fn reason(output: &Output) -> String {
+/// The lines of a failed or errored trial's report that say why: the step,
+/// the request (as curl), the problem, the actual response and the
+/// differences. `verdict` starts the trial line's verdict (`fail`, `error (`).
+fn reason(output: &Output, verdict: &str) -> String {
     // The UserID carries the scenario's position in the suite: not pinned.
     let out =
         stable(&stdout(output)).replace(&format!("-{:03}-a\"", trial_index(output)), "-[n]-a\"");
     assert!(
-        out.contains(&format!("test [documented] {TRIAL} ... FAILED")),
-        "the trial fails:\n{out}\nstderr:\n{}",
+        out.contains(&format!("test [documented] {TRIAL} ... {verdict}")),
+        "the trial's verdict is {verdict}:\n{out}\nstderr:\n{}",
         stderr(output)
     );
     out.lines()
@@ -471,7 +472,7 @@ fn trial_index(output: &Output) -> usize {
 fn assert_trial_errs(output: &Output) -> String {
     let code = output.status.code();
     assert!(code == Some(3), "exit {code:?}\n{}", stdout(output));
-    let reason = reason(output);
+    let reason = reason(output, "error (");
     assert_eq!(
         reason
             .lines()
@@ -486,7 +487,7 @@ fn assert_trial_errs(output: &Output) -> String {
 /// A response that breaks the contract: the trial fails (exit 1).
 fn assert_trial_fails(output: &Output) -> String {
     assert_eq!(output.status.code(), Some(1), "{}", stdout(output));
-    let reason = reason(output);
+    let reason = reason(output, "fail\n");
     assert!(
         !reason.contains("problem:"),
         "a response is checked, not an error:\n{reason}"

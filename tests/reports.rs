@@ -166,6 +166,8 @@ fn a_passing_run_reports_every_trial_as_passed() {
         }
     }
     assert!(read(&reports.markdown).starts_with("## ✅"));
+    assert!(read(&reports.markdown)
+        .contains("**Differences** where the page leaves the answer open: none."));
     assert_eq!(read(&reports.junit).matches("<failure").count(), 0);
     // The branches the reference does not take are listed, not counted as passes or failures.
     let skipped: Vec<&Value> = json["trials"]
@@ -366,5 +368,163 @@ fn a_report_that_cannot_be_written_never_hides_a_contract_failure() {
         Some(3),
         "a lost report raises a pass to 3: {}",
         common::stderr(&output)
+    );
+    // The console's summary, written once the reports are, says so too.
+    let out = stdout(&output);
+    assert!(
+        out.contains("reports: JSON /dev/full (not written: "),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .last()
+            .is_some_and(|line| line.starts_with("exit 3: error: ")),
+        "{out}"
+    );
+}
+
+/// The cell of `operation` in the matrix row of `section`: its `data-verdict`.
+fn matrix_cell(html: &str, section: &str, operation: &str) -> String {
+    let row = html
+        .split("<tr ")
+        .find(|row| row.starts_with(&format!("data-section=\"{section}\"")))
+        .unwrap_or_else(|| panic!("no row for {section}:\n{html}"));
+    let row = &row[..row.find("</tr>").unwrap_or(row.len())];
+    let marker = format!("data-operation=\"{operation}\" data-verdict=\"");
+    let at = row
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {operation} cell in {row}"));
+    let rest = &row[at + marker.len()..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+#[test]
+fn the_matrix_has_one_row_per_doc_section_a_legend_and_a_put_deviation_only_in_put_cells() {
+    let server = Server::start(
+        ServerConfig::new(UsersFixture::builtin()).with_deviation(Deviation::PutDropsAddress),
+    );
+    let (output, reports) = run_with_reports_and(&server.url(), "reports-matrix", |command| {
+        command.arg("crud::");
+    });
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let html = read(&reports.html);
+    assert!(html.contains("<table id=\"legend\">"), "a legend");
+    // One row per doc section: none mixes several.
+    let sections: Vec<&str> = html
+        .split("<tr data-section=\"")
+        .skip(1)
+        .map(|row| &row[..row.find('"').unwrap()])
+        .collect();
+    assert!(sections.len() >= 5, "{sections:?}");
+    for section in &sections {
+        assert!(
+            !section.contains(", ") && !section.contains(';') && !section.contains(':'),
+            "a row mixes sections: {section}"
+        );
+    }
+    let mut unique = sections.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), sections.len(), "{sections:?}");
+    // crud::put_versus_patch cites the PATCH section and fails at a PUT step:
+    // red in that row's PUT cell, never in its PATCH cell.
+    let patch = "Managing IPDR Customers › Partially Updating Customer Information";
+    let put = "Managing IPDR Customers › Updating Customer Information";
+    assert_eq!(matrix_cell(&html, patch, "full_update"), "fail");
+    assert_ne!(matrix_cell(&html, patch, "partial_update"), "fail");
+    assert_eq!(matrix_cell(&html, put, "full_update"), "fail");
+    for operation in ["list", "create", "delete"] {
+        assert_ne!(matrix_cell(&html, put, operation), "fail", "{operation}");
+    }
+    // The JSON report says where each failure was.
+    let json: Value = serde_json::from_str(&read(&reports.json)).unwrap();
+    let trial = json["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|trial| trial["name"] == "crud::put_versus_patch")
+        .unwrap();
+    assert_eq!(trial["failed_step"]["operation"], "full_update", "{trial}");
+}
+
+#[test]
+fn observed_and_profile_differences_are_in_every_report() {
+    let server = Server::start(
+        ServerConfig::new(UsersFixture::builtin()).with_deviation(Deviation::PutActsLikePatch),
+    );
+    let (output, reports) = run_with_reports_and(&server.url(), "reports-differences", |command| {
+        command.arg("full_update");
+    });
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let json: Value = serde_json::from_str(&read(&reports.json)).unwrap();
+    let differences: Vec<&Value> = json["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|trial| trial["differences"].as_array().into_iter().flatten())
+        .collect();
+    let of_kind = |kind: &str| {
+        differences
+            .iter()
+            .filter(|difference| difference["kind"] == kind)
+            .count()
+    };
+    let (observed, snapshot) = (of_kind("observed"), of_kind("snapshot"));
+    assert!(observed >= 1 && snapshot >= 1, "{differences:?}");
+    for difference in &differences {
+        assert!(difference["step"].as_u64().is_some(), "{difference}");
+        assert!(difference["against"].as_str().is_some(), "{difference}");
+        assert!(
+            !difference["lines"].as_array().unwrap().is_empty(),
+            "{difference}"
+        );
+    }
+    let html = read(&reports.html);
+    assert!(
+        html.contains(&format!(
+            "<p id=\"difference-counts\" data-observed=\"{observed}\" data-snapshot=\"{snapshot}\">"
+        )),
+        "{html}"
+    );
+    assert_eq!(
+        html.matches("<tr data-kind=\"").count(),
+        differences.len(),
+        "one row per difference in its own section"
+    );
+    let markdown = read(&reports.markdown);
+    assert!(
+        markdown.contains(&format!(
+            "{observed} observed step(s) answered unlike the reference"
+        )),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains(&format!("{snapshot} step(s) differ from profile reference")),
+        "{markdown}"
+    );
+}
+
+#[test]
+fn a_pass_with_differences_says_so_in_the_markdown_summary() {
+    // Alt is conformant; where the page leaves it open it answers unlike the profile.
+    let server = Server::start(
+        ServerConfig::new(UsersFixture::builtin())
+            .with_flavour(ipdr_conformance::reference::Flavour::Alt),
+    );
+    let (output, reports) = run_with_reports_and(&server.url(), "reports-alt", |command| {
+        command.arg("observed::unknown_user_id::");
+    });
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let markdown = read(&reports.markdown);
+    assert!(
+        markdown.starts_with("## ✅"),
+        "the verdict stays pass:\n{markdown}"
+    );
+    assert!(
+        markdown.contains("observed step(s) answered unlike the reference"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| `observed::unknown_user_id::delete` | 1 | the reference | "),
+        "{markdown}"
     );
 }

@@ -15,15 +15,15 @@ fn the_whole_suite_passes_against_the_embedded_reference_server() {
         output.status,
         stderr(&output)
     );
-    let (passed, failed, ignored) = counts(&out);
+    let (passed, failed, skipped) = counts(&out);
     assert!(passed >= 45, "only {passed} trials passed:\n{out}");
     assert_eq!(failed, 0, "{out}");
     // The embedded server has everything configured: only deep mode is opt-in.
     let deep = out
         .lines()
-        .filter(|line| line.ends_with("ignored (opt-in deep mode: run with --deep)"))
+        .filter(|line| line.ends_with("... skipped (opt-in deep mode: run with --deep)"))
         .count();
-    assert_eq!(ignored, deep, "{out}");
+    assert_eq!(skipped, deep, "{out}");
 }
 
 #[test]
@@ -34,9 +34,9 @@ fn the_whole_suite_passes_in_deep_mode_too() {
         .unwrap();
     let out = stdout(&output);
     assert!(output.status.success(), "{out}\n{}", stderr(&output));
-    let (passed, failed, ignored) = counts(&out);
+    let (passed, failed, skipped) = counts(&out);
     assert!(passed >= 45, "only {passed} trials passed:\n{out}");
-    assert_eq!((failed, ignored), (0, 0), "{out}");
+    assert_eq!((failed, skipped), (0, 0), "{out}");
 }
 
 #[test]
@@ -161,7 +161,7 @@ fn rejected_credentials_exit_2_and_never_show_the_token() {
 }
 
 #[test]
-fn scenarios_needing_unconfigured_contexts_are_ignored_with_a_reason() {
+fn scenarios_needing_unconfigured_contexts_are_skipped_with_a_reason() {
     let server = Server::start(ServerConfig::new(UsersFixture::builtin()));
     let output = harness_against(&server.url())
         .env_remove("IPDR_SECOND_CONTEXT")
@@ -170,18 +170,18 @@ fn scenarios_needing_unconfigured_contexts_are_ignored_with_a_reason() {
         .unwrap();
     let out = stdout(&output);
     assert!(output.status.success(), "{out}");
-    let (_, failed, ignored) = counts(&out);
+    let (_, failed, skipped) = counts(&out);
     assert_eq!(failed, 0);
     assert!(
-        ignored >= 6,
-        "isolation and forbidden-context scenarios are ignored:\n{out}"
+        skipped >= 6,
+        "isolation and forbidden-context scenarios are skipped:\n{out}"
     );
     assert!(
-        out.contains("ignored (needs a second context the user may access"),
+        out.contains("... skipped (needs a second context the user may access"),
         "{out}"
     );
     assert!(
-        out.contains("ignored (needs an existing context the user may not access"),
+        out.contains("... skipped (needs an existing context the user may not access"),
         "{out}"
     );
 }

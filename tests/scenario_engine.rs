@@ -858,7 +858,7 @@ fn deep_scenarios_run_only_with_deep() {
     let default = run(&[], None);
     assert_eq!(counts(&default), (0, 0, 1), "{default}");
     assert!(
-        default.contains("ignored (opt-in deep mode: run with --deep)"),
+        default.contains("... skipped (opt-in deep mode: run with --deep)"),
         "{default}"
     );
     assert_eq!(counts(&run(&["--deep"], None)), (1, 0, 0));
@@ -988,8 +988,8 @@ fn a_profile_recorded_on_one_branch_does_not_fail_a_server_that_takes_the_other(
         ],
         "the skipped step has no snapshot"
     );
-    // The refusing server took the other branch: reported, not failed.
-    let (code, out) = run(&refusing, &["--snapshots", "accepting"]);
+    // The refusing server took the other branch: reported, not failed (-v lists every difference).
+    let (code, out) = run(&refusing, &["--snapshots", "accepting", "-v"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains("engine::padded_create · step 1 \"create with padded values\" (inferred) differs from profile accepting (one side accepted and the other refused; the page allows either here; reported; fails only under --strict)"),

@@ -79,10 +79,18 @@ fn failure_of(out: &str, trial: &str) -> String {
         .find(&format!("---- {trial} ----"))
         .unwrap_or_else(|| panic!("no failure for {trial}:\n{out}"));
     let rest = &out[start + 1..];
-    let end = rest
-        .find("\n---- ")
-        .or_else(|| rest.find("\nfailures:"))
-        .unwrap_or(rest.len());
+    // The next failure, or what follows the failures (`-v` listings, the summary).
+    let end = [
+        "\n---- ",
+        "\nobserved behaviour where",
+        "\nsteps that differ from",
+        "\nsteps whose normalized",
+        "\nsummary:",
+    ]
+    .iter()
+    .filter_map(|marker| rest.find(marker))
+    .min()
+    .unwrap_or(rest.len());
     out[start..start + 1 + end].to_string()
 }
 
@@ -283,7 +291,8 @@ fn an_unknown_profile_is_bad_configuration_before_any_trial() {
 #[test]
 fn alt_passes_by_default_and_reports_where_it_differs_from_the_profile() {
     let server = alt_server();
-    let output = harness_against(&server.url()).output().unwrap();
+    // -v: every difference is listed (by default the summary counts them and shows the first few).
+    let output = harness_against(&server.url()).arg("-v").output().unwrap();
     let out = stdout(&output);
     assert!(
         output.status.success(),
@@ -410,7 +419,8 @@ fn summary_of(out: &str) -> &str {
 #[test]
 fn a_conformant_server_whose_binding_answers_differ_from_the_profile_passes_by_default() {
     let server = strict_server();
-    let output = harness_against(&server.url()).output().unwrap();
+    // -v: every difference is listed (by default the summary counts them and shows the first few).
+    let output = harness_against(&server.url()).arg("-v").output().unwrap();
     let out = stdout(&output);
     assert!(
         output.status.success(),
@@ -488,8 +498,9 @@ fn a_deviation_that_changes_a_field_value_fails_on_its_pattern_and_the_snapshot_
                 .output()
                 .unwrap()
         };
-        // By default the scenario's own checks fail it; the profile only reports.
-        let output = run(&[]);
+        // By default the scenario's own checks fail it; the profile only reports
+        // (-v lists every difference; by default the summary counts them).
+        let output = run(&["-v"]);
         let out = stdout(&output);
         assert_eq!(output.status.code(), Some(1), "{}", all(&output));
         let failure = failure_of(&out, trial);

@@ -19,14 +19,13 @@ use ipdr_conformance::execution::target::ApiToken;
 use ipdr_conformance::outcome::event::EventSink;
 use ipdr_conformance::outcome::exit::{ExitStatus, EXIT_INTERRUPTED};
 use ipdr_conformance::outcome::trial::{RunReport, TrialVerdict};
-use ipdr_conformance::report::console::{render_list, ConsoleReporter};
+use ipdr_conformance::report::console::{render_list, ConsoleReporter, ReportFile, Verbosity};
 use ipdr_conformance::report::exit_status::ExitStatusReporter;
 use ipdr_conformance::report::html::HtmlReporter;
 use ipdr_conformance::report::json::JsonReporter;
 use ipdr_conformance::report::junit::JunitReporter;
 use ipdr_conformance::report::markdown::MarkdownReporter;
 use ipdr_conformance::report::progress::ProgressLine;
-use ipdr_conformance::report::snapshot_diff::SnapshotSummaryReporter;
 use ipdr_conformance::report::{self, Reporter};
 
 use super::target::{token_source, TargetArgs};
@@ -222,6 +221,12 @@ pub struct ReportArgs {
     /// Where the ledger and repros are kept.
     #[command(flatten)]
     pub out: super::OutDirArgs,
+    /// Print only the failures and the summary.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also print every observed step and every difference from the snapshot profile.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 impl ReportArgs {
@@ -252,6 +257,35 @@ impl ReportArgs {
         ]
         .into_iter()
         .flatten()
+    }
+
+    /// How much the console prints.
+    fn verbosity(&self) -> Verbosity {
+        if self.quiet {
+            Verbosity::Quiet
+        } else if self.verbose {
+            Verbosity::Verbose
+        } else {
+            Verbosity::Normal
+        }
+    }
+
+    /// Each report asked for, as the console's summary names it.
+    fn files(&self) -> Vec<ReportFile> {
+        [
+            ("JUnit", &self.junit),
+            ("JSON", &self.report_json),
+            ("HTML", &self.report_html),
+            ("Markdown", &self.summary_md),
+        ]
+        .into_iter()
+        .filter_map(|(format, path)| {
+            path.as_ref().map(|path| ReportFile {
+                format: format.to_string(),
+                path: path.clone(),
+            })
+        })
+        .collect()
     }
 
     /// A reporter for each report asked for.
@@ -410,8 +444,10 @@ pub fn run(args: RunArgs) -> ExitCode {
     config.heartbeat = progress.is_some();
     let exit_status = ExitStatusReporter::new();
     let mut reporters: Vec<Box<dyn Reporter>> = vec![
-        Box::new(ConsoleReporter::new(std::io::stdout().is_terminal())),
-        Box::new(SnapshotSummaryReporter::new()),
+        Box::new(
+            ConsoleReporter::new(std::io::stdout().is_terminal(), args.reports.verbosity())
+                .with_reports(args.reports.files()),
+        ),
         Box::new(exit_status.clone()),
     ];
     reporters.extend(args.reports.reporters());

@@ -54,6 +54,37 @@ impl ExitStatus {
         }
     }
 
+    /// The run's result in one word of the verdict vocabulary: `pass`,
+    /// `fail`, `setup error`, `error`, `interrupted`.
+    pub fn word(self) -> &'static str {
+        match self {
+            ExitStatus::Pass => "pass",
+            ExitStatus::ContractFailure => "fail",
+            ExitStatus::Setup => "setup error",
+            ExitStatus::HarnessError => "error",
+            ExitStatus::Interrupted => "interrupted",
+        }
+    }
+
+    /// What the exit code tells CI, in one sentence.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ExitStatus::Pass => {
+                "every trial that ran met the contract (skipped trials and reported differences do not fail a run)"
+            }
+            ExitStatus::ContractFailure => "the target departs from the contract (the failures above)",
+            ExitStatus::Setup => {
+                "bad configuration, or the target unusable before any trial: nothing was checked"
+            }
+            ExitStatus::HarnessError => {
+                "the harness or the network could not check a trial, a report could not be written, or records of this run may be left; no contract failure was found"
+            }
+            ExitStatus::Interrupted => {
+                "interrupted (Ctrl-C or SIGTERM): the verdicts are incomplete"
+            }
+        }
+    }
+
     /// Place in the precedence rule (see the module documentation): higher wins.
     fn precedence(self) -> u8 {
         match self {

@@ -209,14 +209,198 @@ pub struct TrialRecord {
     /// Steps skipped by their `only_if` (absent from older reports).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_steps: Vec<SkippedStep>,
+    /// Where a failed or errored trial went wrong: the step and the operation it exercised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<FailedStep>,
+    /// Steps that answered otherwise than expected without failing the trial
+    /// (an observed step unlike the reference; a step unlike the snapshot profile).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub differences: Vec<StepDifference>,
+    /// Files the trial wrote (a property's reproduction scenario).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<String>,
+}
+
+/// The step at which a trial failed or errored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedStep {
+    /// 1-based step number (None for a property trial: its minimal case is in the message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
+    /// The step's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The operation the failing request exercised (`list`, `create`, `full_update`,
+    /// `partial_update`, `delete`), when its method names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    /// The doc section of the rule broken, when the trial's citation is
+    /// broader (a property trial: its violation's section).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+}
+
+/// What a [`StepDifference`] compares the target's answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DifferenceKind {
+    /// An observed step (the page is silent) whose answer is unlike the reference's,
+    /// from which its expectation was written.
+    Observed,
+    /// A step unlike the snapshot profile, or the `--compare-with` target.
+    Snapshot,
+}
+
+impl DifferenceKind {
+    /// The lower-case name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            DifferenceKind::Observed => "observed",
+            DifferenceKind::Snapshot => "snapshot",
+        }
+    }
+}
+
+/// One step that answered otherwise than expected where that does not fail
+/// (unless `fails`: a snapshot difference under `--strict`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepDifference {
+    /// Observed (unlike the reference) or snapshot (unlike the profile or `--compare-with`).
+    pub kind: DifferenceKind,
+    /// What the answer is compared with: `the reference`, `profile reference`, `--compare-with URL`.
+    pub against: String,
+    /// 1-based step number.
+    pub step: usize,
+    /// The step's name.
+    pub name: String,
+    /// The step's level.
+    pub level: String,
+    /// Why it may differ and what that means for the verdict.
+    pub why: String,
+    /// The differences, one line each (by JSON pointer, folded over list indices).
+    pub lines: Vec<String>,
+    /// Whether it fails its trial (a snapshot difference under `--strict`).
+    #[serde(default)]
+    pub fails: bool,
+}
+
+/// Longest difference line kept in a record, in characters (a list body
+/// quoted whole would fill the report).
+pub const DIFFERENCE_LINE: usize = 2000;
+
+/// `text` cut at `limit` characters, saying how long it was.
+pub fn cut(text: &str, limit: usize) -> String {
+    let count = text.chars().count();
+    if count <= limit {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(limit).collect();
+    format!("{head}… ({count} chars)")
+}
+
+impl StepDifference {
+    /// `step 3 "PUT every field": /Address: profile "India", got "Chennai" (+1 more)`,
+    /// its first difference cut at `limit` characters.
+    pub fn line(&self, limit: usize) -> String {
+        let first = self.lines.first().map(String::as_str).unwrap_or(&self.why);
+        let more = match self.lines.len() {
+            0 | 1 => String::new(),
+            count => format!(" (+{} more)", count - 1),
+        };
+        format!(
+            "step {} {:?}: {}{more}",
+            self.step,
+            self.name,
+            cut(first, limit)
+        )
+    }
 }
 
 impl TrialRecord {
-    /// The doc section: the citation before any quoted sentence (`:`) or remark (` (`).
-    pub fn section(&self) -> &str {
-        let head = self.citation.split(':').next().unwrap_or(&self.citation);
-        head.split(" (").next().unwrap_or(head).trim()
+    /// The first doc section of the citation (see [`TrialRecord::sections`]).
+    pub fn section(&self) -> String {
+        self.sections().into_iter().next().unwrap_or_default()
     }
+
+    /// Every doc section the citation names, in its order, each as
+    /// `Heading › Subheading` (see [`doc_sections`]).
+    pub fn sections(&self) -> Vec<String> {
+        doc_sections(&self.citation)
+    }
+}
+
+/// The vendor doc sections a citation names, in order, without duplicates.
+///
+/// A citation is `;`-separated parts, each `Heading › Sub, Sub: "quoted
+/// sentence" (remark)`; a part without ` › ` is a subsection of the heading
+/// before it when the page has such a subsection (an operation's or a
+/// documented error's), otherwise a heading of its own.
+pub fn doc_sections(citation: &str) -> Vec<String> {
+    // Quoted sentences and remarks are not section names (and may hold `;` or `,`).
+    let mut bare = String::new();
+    let (mut quoted, mut depth) = (false, 0usize);
+    for c in citation.chars() {
+        match c {
+            '"' if depth == 0 => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted && depth > 0 => depth -= 1,
+            _ if quoted || depth > 0 => {}
+            _ => bare.push(c),
+        }
+    }
+    let known: Vec<&str> = crate::spec::contract::Operation::ALL
+        .iter()
+        .map(|operation| operation.citation())
+        .chain(
+            [
+                crate::spec::contract::DocumentedError::InvalidToken,
+                crate::spec::contract::DocumentedError::InvalidContext,
+                crate::spec::contract::DocumentedError::ForbiddenContext,
+            ]
+            .iter()
+            .map(|error| error.citation()),
+        )
+        .collect();
+    let mut sections: Vec<String> = Vec::new();
+    let mut heading: Option<String> = None;
+    for part in bare.split(';') {
+        let part = part.split(':').next().unwrap_or(part).trim();
+        if part.is_empty() {
+            continue;
+        }
+        let (top, subs) = match part.split_once(" › ") {
+            Some((top, subs)) => (top.trim().to_string(), Some(subs)),
+            None => match &heading {
+                Some(top) if known.contains(&format!("{top} › {part}").as_str()) => {
+                    (top.clone(), Some(part))
+                }
+                _ => (part.to_string(), None),
+            },
+        };
+        let named: Vec<String> = match subs {
+            Some(subs) => subs
+                .split(',')
+                .map(str::trim)
+                .filter(|sub| !sub.is_empty())
+                // `Error Handling › A, Error Handling › B`: a full name stands as it is.
+                .map(|sub| {
+                    if sub.contains(" › ") {
+                        sub.to_string()
+                    } else {
+                        format!("{top} › {sub}")
+                    }
+                })
+                .collect(),
+            None => vec![top.clone()],
+        };
+        heading = Some(top);
+        for section in named {
+            if !sections.contains(&section) {
+                sections.push(section);
+            }
+        }
+    }
+    sections
 }
 
 /// A whole run.
@@ -255,6 +439,37 @@ pub struct VerdictCounts {
 }
 
 impl VerdictCounts {
+    /// Every trial counted.
+    pub fn total(&self) -> usize {
+        self.pass + self.fail + self.error + self.skipped + self.unsupported
+    }
+
+    /// Each verdict with its count, in the order reports show them.
+    pub fn each(&self) -> [(&'static str, usize); 5] {
+        [
+            ("pass", self.pass),
+            ("fail", self.fail),
+            ("error", self.error),
+            ("skipped", self.skipped),
+            ("unsupported", self.unsupported),
+        ]
+    }
+
+    /// The counts that are not zero, e.g. `12 pass, 1 fail` (`none` when nothing was counted).
+    pub fn nonzero(&self) -> String {
+        let parts: Vec<String> = self
+            .each()
+            .iter()
+            .filter(|(_, count)| *count > 0)
+            .map(|(name, count)| format!("{count} {name}"))
+            .collect();
+        if parts.is_empty() {
+            "none".to_string()
+        } else {
+            parts.join(", ")
+        }
+    }
+
     /// Counts one more trial ending with `verdict`.
     pub fn count(&mut self, verdict: &TrialVerdict) {
         match verdict {
@@ -276,6 +491,25 @@ impl RunReport {
             .sum()
     }
 
+    /// Counts of each verdict by the trials' level (`documented`, `inferred`,
+    /// `observed`, `property`), in that order, levels without trials left out.
+    pub fn counts_by_level(&self) -> Vec<(String, VerdictCounts)> {
+        counts_by_level(self.trials.iter())
+    }
+
+    /// Every difference reported, with its trial's name, in trial order.
+    pub fn differences(&self) -> Vec<(&str, &StepDifference)> {
+        self.trials
+            .iter()
+            .flat_map(|trial| {
+                trial
+                    .differences
+                    .iter()
+                    .map(move |difference| (trial.name.as_str(), difference))
+            })
+            .collect()
+    }
+
     /// Counts of each verdict.
     pub fn counts(&self) -> VerdictCounts {
         let mut counts = VerdictCounts::default();
@@ -289,6 +523,31 @@ impl RunReport {
     pub fn sort(&mut self) {
         self.trials.sort_by(|a, b| a.name.cmp(&b.name));
     }
+}
+
+/// The levels trials are counted by, in the order they are shown.
+pub const LEVELS: [&str; 4] = ["documented", "inferred", "observed", "property"];
+
+/// Counts of each verdict by level (see [`RunReport::counts_by_level`]).
+pub fn counts_by_level<'a>(
+    trials: impl Iterator<Item = &'a TrialRecord>,
+) -> Vec<(String, VerdictCounts)> {
+    let mut by_level: Vec<(String, VerdictCounts)> = LEVELS
+        .iter()
+        .map(|level| (level.to_string(), VerdictCounts::default()))
+        .collect();
+    for trial in trials {
+        let at = match by_level.iter().position(|(level, _)| *level == trial.level) {
+            Some(at) => at,
+            None => {
+                by_level.push((trial.level.clone(), VerdictCounts::default()));
+                by_level.len() - 1
+            }
+        };
+        by_level[at].1.count(&trial.verdict);
+    }
+    by_level.retain(|(_, counts)| counts.total() > 0);
+    by_level
 }
 
 /// Milliseconds of a duration, for reports.
@@ -332,6 +591,61 @@ impl TrialRecord {
                     })
                 })
                 .collect(),
+            failed_step: None,
+            differences: Vec::new(),
+            artifacts: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_citation_names_each_doc_section_once() {
+        assert_eq!(
+            doc_sections("Managing IPDR Customers › Updating Customer Information, Partially Updating Customer Information, Deleting a Customer: \"PUT /api/ipdrcustomers/{UserID}\"; Creating a New Customer: \"UserID | string | Yes\""),
+            [
+                "Managing IPDR Customers › Updating Customer Information",
+                "Managing IPDR Customers › Partially Updating Customer Information",
+                "Managing IPDR Customers › Deleting a Customer",
+                "Managing IPDR Customers › Creating a New Customer",
+            ]
+        );
+        assert_eq!(
+            doc_sections("Generating API Key: \"This token grants authentication; and more\"; Authentication"),
+            ["Generating API Key", "Authentication"]
+        );
+        assert_eq!(
+            doc_sections("Error Handling › Invalid API Token, Invalid Context Name"),
+            [
+                "Error Handling › Invalid API Token",
+                "Error Handling › Invalid Context Name"
+            ]
+        );
+        assert_eq!(
+            doc_sections("Authentication: \"All API requests require authentication\"; Error Handling › Invalid Context Name, Error Handling › Unauthorized Context Access"),
+            [
+                "Authentication",
+                "Error Handling › Invalid Context Name",
+                "Error Handling › Unauthorized Context Access"
+            ]
+        );
+        assert_eq!(
+            doc_sections("Managing IPDR Customers (no operation reads one customer by UserID)"),
+            ["Managing IPDR Customers"]
+        );
+        assert_eq!(
+            doc_sections("Managing IPDR Customers › Creating a New Customer: \"Only UserID and Name are mandatory fields.\" (the page is silent on this case)"),
+            ["Managing IPDR Customers › Creating a New Customer"]
+        );
+        assert_eq!(
+            doc_sections("Error Handling › Invalid API Token; Managing IPDR Customers › Creating a New Customer: \"Only UserID and Name are mandatory fields.\""),
+            [
+                "Error Handling › Invalid API Token",
+                "Managing IPDR Customers › Creating a New Customer"
+            ]
+        );
     }
 }

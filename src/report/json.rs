@@ -127,6 +127,9 @@ mod tests {
             message: Some("two\nlines".to_string()),
             transcript: Vec::new(),
             skipped_steps: Vec::new(),
+            failed_step: None,
+            differences: Vec::new(),
+            artifacts: Vec::new(),
         };
         let whole = RunReport {
             run_id: "r".into(),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::{write_file, CompactRun, ReportError, Reporter};
 use crate::outcome::event::Event;
-use crate::outcome::trial::{RunReport, TrialVerdict};
+use crate::outcome::trial::{DifferenceKind, RunReport, StepDifference, TrialVerdict};
 use crate::spec::load::LoadedScenario;
 
 fn cell(text: &str) -> String {
@@ -71,12 +71,21 @@ pub fn summary(report: &RunReport) -> String {
         counts.skipped,
         counts.unsupported
     );
+    let by_level: Vec<String> = report
+        .counts_by_level()
+        .iter()
+        .map(|(level, counts)| format!("{level} {}", counts.nonzero()))
+        .collect();
+    if !by_level.is_empty() {
+        out.push_str(&format!("by level: {}\n\n", by_level.join(" · ")));
+    }
     if report.interrupted {
         out.push_str(&format!(
             "**Interrupted** (Ctrl-C): the trials done so far; {} trial(s) not run.\n\n",
             report.not_run.len()
         ));
     }
+    out.push_str(&differences(report));
     let mut bad: Vec<_> = report
         .trials
         .iter()
@@ -130,6 +139,70 @@ pub fn summary(report: &RunReport) -> String {
         "\nrun `{}`, {:.0} ms\n",
         report.run_id, report.duration_ms
     ));
+    out
+}
+
+/// Difference rows shown; the JSON and HTML reports list every one.
+const SHOWN_DIFFERENCES: usize = 20;
+/// A difference shown is cut at this many characters.
+const SHOWN_LINE: usize = 200;
+
+/// The differences where the page leaves the answer open: counted, the
+/// first rows shown. Reported, never a failure without `--strict`, so the
+/// verdict above stands; but a pass with differences says so.
+fn differences(report: &RunReport) -> String {
+    let differences = report.differences();
+    let observed = differences
+        .iter()
+        .filter(|(_, difference)| difference.kind == DifferenceKind::Observed)
+        .count();
+    let snapshot: Vec<&StepDifference> = differences
+        .iter()
+        .filter(|(_, difference)| difference.kind == DifferenceKind::Snapshot)
+        .map(|(_, difference)| *difference)
+        .collect();
+    if differences.is_empty() {
+        return "**Differences** where the page leaves the answer open: none.\n\n".to_string();
+    }
+    let mut counted = Vec::new();
+    if observed > 0 {
+        counted.push(format!(
+            "{observed} observed step(s) answered unlike the reference"
+        ));
+    }
+    if let Some(first) = snapshot.first() {
+        counted.push(format!(
+            "{} step(s) differ from {}",
+            snapshot.len(),
+            first.against
+        ));
+    }
+    let fails = snapshot.iter().any(|difference| difference.fails);
+    let mut out = format!(
+        "**Differences** where the page leaves the answer open ({}): {}.\n\n| trial | step | compared with | difference |\n|---|---|---|---|\n",
+        if fails {
+            "under --strict the snapshot ones fail"
+        } else {
+            "reported, never a failure without --strict"
+        },
+        counted.join(" · ")
+    );
+    for (trial, difference) in differences.iter().take(SHOWN_DIFFERENCES) {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            cell(trial),
+            difference.step,
+            cell(&difference.against),
+            cell(&difference.line(SHOWN_LINE))
+        ));
+    }
+    if differences.len() > SHOWN_DIFFERENCES {
+        out.push_str(&format!(
+            "\n… and {} more: the JSON and HTML reports list every one.\n",
+            differences.len() - SHOWN_DIFFERENCES
+        ));
+    }
+    out.push('\n');
     out
 }
 

@@ -26,11 +26,15 @@ pub use crate::outcome::redact;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 
-use crate::outcome::event::{Event, FinishedTrial, RunStart};
-use crate::outcome::scenario::Verdict;
+use crate::outcome::event::{Event, FinishedTrial, RunStart, ScenarioFinding};
+use crate::outcome::redact::Redactor;
+use crate::outcome::scenario::{ScenarioOutcome, Verdict};
+use crate::outcome::trial::{cut, DifferenceKind, FailedStep, StepDifference, DIFFERENCE_LINE};
+use crate::spec::contract::Operation;
+use crate::spec::model::operation_tag;
 use console::{render_failure, render_observations};
 use progress::ProgressLine;
-use snapshot_diff::render_check_failure;
+use snapshot_diff::{render_check_failure, step_differences};
 
 /// A report that could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +60,12 @@ impl ReportError {
 pub trait Reporter: Send {
     /// Takes one event; an error means this reporter's output is lost (it gets no more events).
     fn event(&mut self, event: &Event) -> Result<(), ReportError>;
+
+    /// The stream has ended and every report file is written (or lost:
+    /// `lost`); the console's summary, which names them, comes last.
+    fn finish(&mut self, lost: &[ReportError]) {
+        let _ = lost;
+    }
 }
 
 /// Reads `events` to their end, completing finished trials with their text
@@ -100,11 +110,17 @@ pub fn drive(
     if let Some(progress) = &mut progress {
         progress.clear();
     }
+    for (reporter, alive) in reporters.iter_mut().zip(&alive) {
+        if *alive {
+            reporter.finish(&failed);
+        }
+    }
     failed
 }
 
-/// Fills a finished scenario trial's failure text and observations (the
-/// engine sends the findings; the words are the reporters').
+/// Fills a finished scenario trial's failure text, observations, failing
+/// step and differences (the engine sends the findings; the words are the
+/// reporters').
 pub fn complete(finished: &mut FinishedTrial, start: &RunStart) {
     let Some(finding) = &finished.scenario else {
         return;
@@ -113,6 +129,19 @@ pub fn complete(finished: &mut FinishedTrial, start: &RunStart) {
     let loaded = &finding.loaded;
     let outcome = &finding.outcome;
     finished.observations = render_observations(loaded, outcome, redactor);
+    let mut differences = observed_differences(outcome, redactor);
+    if let (Some(check), Some(snapshots)) = (&finding.snapshot, &start.snapshots) {
+        differences.extend(step_differences(
+            check,
+            &snapshots.comparand,
+            snapshots.strict,
+            redactor,
+        ));
+    }
+    finished.record.differences = differences;
+    if finished.record.verdict.is_failure() && finished.record.failed_step.is_none() {
+        finished.record.failed_step = failed_step(finding, start);
+    }
     if finished.record.message.is_some() {
         return;
     }
@@ -151,6 +180,86 @@ pub fn complete(finished: &mut FinishedTrial, start: &RunStart) {
         }
     };
     finished.record.message = message.map(|text| redactor.text(&text));
+}
+
+/// The observed steps whose answer is unlike the reference's (from which
+/// their expectations are written): reported, never a failure.
+fn observed_differences(outcome: &ScenarioOutcome, redactor: &Redactor) -> Vec<StepDifference> {
+    let failing = match outcome.verdict {
+        Verdict::Failed(index) | Verdict::Errored(index) => Some(index),
+        _ => None,
+    };
+    outcome
+        .steps
+        .iter()
+        .filter(|step| {
+            !step.level.is_binding()
+                && !step.is_skipped()
+                && !step.met()
+                && !step.fails()
+                && Some(step.index) != failing
+        })
+        .map(|step| StepDifference {
+            kind: DifferenceKind::Observed,
+            against: "the reference".to_string(),
+            step: step.index + 1,
+            name: step.name.clone(),
+            level: step.level.as_str().to_string(),
+            why: "the page is silent here; the expectation is the reference server's answer"
+                .to_string(),
+            lines: step
+                .mismatches
+                .iter()
+                .map(|mismatch| {
+                    redactor.text(&format!(
+                        "{}: expected {}, got {}",
+                        if mismatch.pointer.is_empty() {
+                            "(body)"
+                        } else {
+                            &mismatch.pointer
+                        },
+                        mismatch.expected,
+                        mismatch.actual
+                    ))
+                })
+                .chain(step.problem.iter().map(|problem| redactor.text(problem)))
+                .map(|line| cut(&line, DIFFERENCE_LINE))
+                .collect(),
+            fails: false,
+        })
+        .collect()
+}
+
+/// Where a failed or errored scenario trial went wrong: its failing step
+/// (or, failed by a snapshot difference under `--strict`, the first failing
+/// snapshot step) and the operation that step's request exercised.
+fn failed_step(finding: &ScenarioFinding, start: &RunStart) -> Option<FailedStep> {
+    let scenario = &finding.loaded.scenario;
+    let operation_of = |method: &str| Operation::from_method(method).map(operation_tag);
+    match finding.outcome.verdict {
+        Verdict::Failed(index) | Verdict::Errored(index) => {
+            let step = scenario.steps.get(index)?;
+            Some(FailedStep {
+                step: Some(index + 1),
+                name: Some(step.name.clone()),
+                operation: operation_of(step.request.method.as_str()).map(str::to_string),
+                section: None,
+            })
+        }
+        Verdict::Passed => {
+            let strict = start.snapshots.as_ref().is_some_and(|s| s.strict);
+            let check = finding.snapshot.as_ref()?;
+            let failing = check.steps.iter().find(|step| step.fails(strict))?;
+            let method = failing.step.request.split(' ').next().unwrap_or_default();
+            Some(FailedStep {
+                step: Some(failing.step.index + 1),
+                name: Some(failing.step.name.clone()),
+                operation: operation_of(method).map(str::to_string),
+                section: None,
+            })
+        }
+        Verdict::Ignored(_) => None,
+    }
 }
 
 /// The run as the summary formats need it: every trial's record without

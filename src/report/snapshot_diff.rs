@@ -1,10 +1,10 @@
 //! Snapshot differences as people read them: each differing step with the
 //! snapshot it was compared with, why it may differ, and the differences by
-//! JSON pointer; in the summary after the run, and under `--strict` in the
-//! failure output of each trial it fails.
+//! JSON pointer; in the console after the run (every step with `-v`,
+//! otherwise counted in its summary), in the reports, and under `--strict`
+//! in the failure output of each trial it fails.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 
 use super::curl::curl_command_redacted;
 use super::{ReportError, Reporter};
@@ -14,6 +14,7 @@ use crate::outcome::scenario::{ScenarioOutcome, Verdict};
 use crate::outcome::snapshot::{
     Comparand, Difference, Leeway, PendingSnapshot, ScenarioCheck, StepCheck, StepStatus,
 };
+use crate::outcome::trial::{DifferenceKind, StepDifference};
 use crate::spec::scenario::Level;
 
 /// The diff-line pieces live with the comparison, where the first
@@ -135,6 +136,34 @@ fn step_lines(check: &StepCheck, comparand: &Comparand) -> Vec<String> {
         lines.push(format!("… and {more} more difference(s)"));
     }
     lines
+}
+
+/// Every differing or missing step of `check`, as reports record it.
+pub fn step_differences(
+    check: &ScenarioCheck,
+    comparand: &Comparand,
+    strict: bool,
+    redactor: &Redactor,
+) -> Vec<StepDifference> {
+    check
+        .differing()
+        .map(|step_check| {
+            let step = &step_check.step;
+            StepDifference {
+                kind: DifferenceKind::Snapshot,
+                against: redactor.text(&comparand.title),
+                step: step.index + 1,
+                name: step.name.clone(),
+                level: step.level.as_str().to_string(),
+                why: redactor.text(&step_verdict(step_check, comparand, strict)),
+                lines: step_lines(step_check, comparand)
+                    .iter()
+                    .map(|line| redactor.text(line))
+                    .collect(),
+                fails: step_check.fails(strict),
+            }
+        })
+        .collect()
 }
 
 /// The failure section of a scenario whose steps differ: a header naming
@@ -301,10 +330,12 @@ pub fn render_pending(profile: &str, pending: &[PendingSnapshot]) -> String {
     out
 }
 
-/// The snapshot summary after the run: what was recorded, or every step
-/// that differs from the profile or the `--compare-with` target, by level.
+/// The snapshot side of the console: what was recorded, the steps that
+/// differ from the profile or the `--compare-with` target (by level), and
+/// the pending changes written. Fed the event stream like a reporter; the
+/// console prints what it renders.
 #[derive(Debug, Default)]
-pub struct SnapshotSummaryReporter {
+pub struct SnapshotSummary {
     context: Option<SnapshotContext>,
     redactor: Redactor,
     /// Scenarios with a differing step.
@@ -316,26 +347,55 @@ pub struct SnapshotSummaryReporter {
     other_failed: Vec<String>,
 }
 
-impl SnapshotSummaryReporter {
-    /// A summary printed on stdout when the trials are done.
-    pub fn new() -> SnapshotSummaryReporter {
-        SnapshotSummaryReporter::default()
+impl SnapshotSummary {
+    /// An empty summary.
+    pub fn new() -> SnapshotSummary {
+        SnapshotSummary::default()
     }
 
-    /// The summary's text (empty when there is nothing to say).
-    pub fn render(&self) -> String {
+    /// Whether the run compares with `--compare-with` (differential mode).
+    pub fn is_differential(&self) -> bool {
+        matches!(
+            self.context,
+            Some(SnapshotContext {
+                setup: SnapshotSetup::Compare,
+                ..
+            })
+        )
+    }
+
+    /// Every step that differs, by level (empty when none, or when recording):
+    /// in differential mode every level, otherwise the steps that did not fail.
+    pub fn listing(&self) -> String {
         let Some(context) = &self.context else {
             return String::new();
         };
-        let comparand = &context.comparand;
-        let strict = context.strict;
-        let redactor = &self.redactor;
-        let mut out = String::new();
+        let all_levels = match &context.setup {
+            SnapshotSetup::Record { .. } => return String::new(),
+            SnapshotSetup::Compare => true,
+            SnapshotSetup::Check { .. } => false,
+        };
+        render_summary(
+            &self.checks,
+            &context.comparand,
+            context.strict,
+            all_levels,
+            &self.redactor,
+        )
+    }
+
+    /// One line each: what was recorded, the `--compare-with` target's own
+    /// failures, the pending changes written (empty when none applies).
+    pub fn notes(&self) -> Vec<String> {
+        let Some(context) = &self.context else {
+            return Vec::new();
+        };
+        let mut notes = Vec::new();
         match &context.setup {
             SnapshotSetup::Record { name, dir } => match dir {
                 Some(dir) => {
-                    out.push_str(&format!(
-                        "recorded snapshot profile {name}: {} snapshot(s) of {} scenario(s) in {}\n",
+                    notes.push(format!(
+                        "recorded snapshot profile {name}: {} snapshot(s) of {} scenario(s) in {}",
                         self.recorded,
                         self.recorded_scenarios,
                         dir.display()
@@ -343,30 +403,23 @@ impl SnapshotSummaryReporter {
                     if !self.incomplete.is_empty() {
                         let mut incomplete = self.incomplete.clone();
                         incomplete.sort();
-                        out.push_str(&format!(
-                            "  {} scenario(s) did not pass, so their steps after the failing one are not in the profile: {}\n",
+                        notes.push(format!(
+                            "  {} scenario(s) did not pass, so their steps after the failing one are not in the profile: {}",
                             incomplete.len(),
                             incomplete.join(", ")
                         ));
                     }
                 }
-                None => out.push_str(&format!(
-                    "CI is set: nothing was written; profile {name} was not recorded\n"
+                None => notes.push(format!(
+                    "CI is set: nothing was written; profile {name} was not recorded"
                 )),
             },
             SnapshotSetup::Compare => {
-                out.push_str(&render_summary(
-                    &self.checks,
-                    comparand,
-                    strict,
-                    true,
-                    redactor,
-                ));
                 if !self.other_failed.is_empty() {
                     let mut failed = self.other_failed.clone();
                     failed.sort();
-                    out.push_str(&format!(
-                        "note: --compare-with did not meet the expectations of {} scenario(s): {}\n",
+                    notes.push(format!(
+                        "note: --compare-with did not meet the expectations of {} scenario(s): {}",
                         failed.len(),
                         failed.join(", ")
                     ));
@@ -374,41 +427,31 @@ impl SnapshotSummaryReporter {
             }
             SnapshotSetup::Check {
                 profile,
-                pending_dir,
+                pending_dir: Some(dir),
                 ..
-            } => {
-                out.push_str(&render_summary(
-                    &self.checks,
-                    comparand,
-                    strict,
-                    false,
-                    redactor,
-                ));
-                if let Some(dir) = pending_dir {
-                    if self.pending > 0 {
-                        out.push_str(&format!(
-                            "wrote {} pending snapshot change(s) as .snap.new in {}; review them with `cargo insta review` (in the source tree) or `ipdr-conformance snapshots pending|accept|reject {profile}{}`\n",
-                            self.pending,
-                            dir.display(),
-                            match dir.parent() {
-                                Some(parent) if parent != std::path::Path::new(crate::outcome::snapshot::DEFAULT_SNAPSHOTS_DIR) => {
-                                    format!(" --snapshots-dir {}", parent.display())
-                                }
-                                _ => String::new(),
-                            }
-                        ));
+            } if self.pending > 0 => {
+                notes.push(format!(
+                    "wrote {} pending snapshot change(s) as .snap.new in {}; review them with `cargo insta review` (in the source tree) or `ipdr-conformance snapshots pending|accept|reject {profile}{}`",
+                    self.pending,
+                    dir.display(),
+                    match dir.parent() {
+                        Some(parent) if parent != std::path::Path::new(crate::outcome::snapshot::DEFAULT_SNAPSHOTS_DIR) => {
+                            format!(" --snapshots-dir {}", parent.display())
+                        }
+                        _ => String::new(),
                     }
-                }
+                ));
             }
+            SnapshotSetup::Check { .. } => {}
         }
-        if !out.is_empty() && !out.ends_with("\n\n") {
-            out.push('\n');
-        }
-        out
+        notes
+            .into_iter()
+            .map(|note| self.redactor.text(&note))
+            .collect()
     }
 }
 
-impl Reporter for SnapshotSummaryReporter {
+impl Reporter for SnapshotSummary {
     fn event(&mut self, event: &Event) -> Result<(), ReportError> {
         match event {
             Event::RunStarted(run) => {
@@ -452,12 +495,6 @@ impl Reporter for SnapshotSummaryReporter {
                 {
                     self.checks.push((name.clone(), check.clone()));
                 }
-            }
-            Event::TrialsFinished { .. } => {
-                let text = self.render();
-                let mut stdout = std::io::stdout().lock();
-                let _ = stdout.write_all(text.as_bytes());
-                let _ = stdout.flush();
             }
             _ => {}
         }

@@ -88,14 +88,19 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// Parses libtest's closing line: (passed, failed, ignored).
+/// Parses the summary's `test result:` line: (pass, fail + error, skipped + unsupported),
+/// the three libtest counted (passed, failed, ignored).
 pub fn counts(stdout: &str) -> (usize, usize, usize) {
     let line = stdout
         .lines()
         .find(|line| line.starts_with("test result:"))
         .unwrap_or_else(|| panic!("no test result line in:\n{stdout}"));
     let number = |label: &str| -> usize {
-        let before = line.split(label).next().unwrap();
+        let before = line
+            .split(&format!(" {label};"))
+            .next()
+            .filter(|before| before.len() < line.len())
+            .unwrap_or_else(|| panic!("no {label} count in {line:?}"));
         before
             .rsplit(' ')
             .find(|word| !word.is_empty())
@@ -103,7 +108,11 @@ pub fn counts(stdout: &str) -> (usize, usize, usize) {
             .parse()
             .unwrap()
     };
-    (number(" passed"), number(" failed"), number(" ignored"))
+    (
+        number("pass"),
+        number("fail") + number("error"),
+        number("skipped") + number("unsupported"),
+    )
 }
 
 /// Replaces what changes between runs (ports, run ids, timings) for pinned output.
@@ -123,7 +132,7 @@ pub fn stable(text: &str) -> String {
     }
     if let Some(run_id) = text
         .lines()
-        .find_map(|line| line.strip_prefix("run id "))
+        .find_map(|line| line.trim_start().strip_prefix("run id "))
         .and_then(|rest| rest.split(' ').next())
     {
         out = out.replace(run_id, "[run]");

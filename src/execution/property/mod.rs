@@ -49,9 +49,10 @@ use crate::execution::ledger_file::LedgerFile;
 use crate::execution::scenario_run::{CleanupLedger, RunIdentity};
 use crate::execution::suite::Suite;
 use crate::outcome::event::{Event, EventSink, FinishedTrial, SnapshotTally};
-use crate::outcome::trial::{millis, TrialRecord, TrialVerdict};
+use crate::outcome::trial::{millis, FailedStep, TrialRecord, TrialVerdict};
 use crate::report::redact::Redactor;
-use crate::spec::model::{Request, Violation};
+use crate::spec::contract::Operation;
+use crate::spec::model::{operation_tag, Request, Violation};
 
 use concurrent::run_history;
 use drive::{drive, isolated, CaseOutcome, Driven, Plan, Verdict};
@@ -793,6 +794,31 @@ pub fn run_as_trial(
                 .map(|failure| redactor.text(&failure.rendered)),
             transcript: Vec::new(),
             skipped_steps: Vec::new(),
+            // The violation's topic names the operation that broke the rule first.
+            failed_step: report.failure.as_ref().map(|failure| FailedStep {
+                step: None,
+                name: None,
+                operation: failure.violation.as_ref().and_then(|violation| {
+                    violation.topic.split_whitespace().find_map(|word| {
+                        Operation::ALL
+                            .into_iter()
+                            .map(operation_tag)
+                            .find(|tag| *tag == word)
+                            .map(str::to_string)
+                    })
+                }),
+                section: failure
+                    .violation
+                    .as_ref()
+                    .map(|violation| violation.citation.clone()),
+            }),
+            differences: Vec::new(),
+            artifacts: report
+                .failure
+                .iter()
+                .filter_map(|failure| failure.repro.as_ref())
+                .map(|written| redactor.text(&written.path.display().to_string()))
+                .collect(),
         },
         kind: "property".to_string(),
         scenario: None,
