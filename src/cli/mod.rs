@@ -23,6 +23,7 @@ use ipdr_conformance::spec::schema;
 
 /// Where what outlives a run is kept: the ledger and the repros, under one directory.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Output")]
 pub struct OutDirArgs {
     /// Where the cleanup ledger (ledger/) and repro scenarios (repros/) are kept; created only when something is written, removed when left empty.
     #[arg(long, env = "IPDR_OUT_DIR", value_name = "DIR", default_value = DEFAULT_OUT_DIR)]
@@ -50,8 +51,10 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the conformance suite against a target (default: the embedded reference server).
+    #[command(after_help = ExitStatus::table())]
     Run(Box<run::RunArgs>),
     /// Delete the records that killed runs left on the target (from the cleanup ledger).
+    #[command(after_help = sweep::EXIT_CODES)]
     Sweep(Box<sweep::SweepArgs>),
     /// Serve the embedded reference server.
     Serve(ServeArgs),
@@ -62,6 +65,7 @@ enum Command {
         out: PathBuf,
     },
     /// Prove the suite: against every deviation, every conformant flavour, and every mutation operator.
+    #[command(after_help = selfcheck::EXIT_CODES)]
     Selfcheck(Box<selfcheck::SelfcheckArgs>),
     /// Print the scenario catalogue as a Markdown table (the README's contract table).
     Scenarios {

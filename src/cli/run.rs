@@ -37,7 +37,12 @@ pub struct RunArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     /// Load scenarios from this directory instead of the ones built into the binary.
-    #[arg(long, env = "IPDR_SPECS", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "IPDR_SPECS",
+        value_name = "DIR",
+        help_heading = "Selection"
+    )]
     pub specs: Option<PathBuf>,
     /// Property-based sequences.
     #[command(flatten)]
@@ -49,7 +54,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub reports: ReportArgs,
     /// Deep mode: also run the scenarios tagged `deep` (they cost many requests, e.g. a list past 1,000 records).
-    #[arg(long, env = "IPDR_DEEP", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long, env = "IPDR_DEEP", value_parser = clap::builder::BoolishValueParser::new(), help_heading = "Selection")]
     pub deep: bool,
     /// Which trials, and how fast.
     #[command(flatten)]
@@ -60,27 +65,28 @@ pub struct RunArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ScheduleArgs {
     /// Run only the trials whose name (or `[kind] name`) contains this.
-    #[arg(value_name = "FILTER")]
+    #[arg(value_name = "FILTER", help_heading = "Selection")]
     pub filter: Option<String>,
     /// The filter and --skip match whole names only.
-    #[arg(long)]
+    #[arg(long, help_heading = "Selection")]
     pub exact: bool,
     /// Leave out the trials matching this (repeatable).
-    #[arg(long, value_name = "FILTER")]
+    #[arg(long, value_name = "FILTER", help_heading = "Selection")]
     pub skip: Vec<String>,
     /// List the trials and exit.
-    #[arg(long)]
+    #[arg(long, help_heading = "Selection")]
     pub list: bool,
     /// Most requests in flight at once against the target (the request gate).
-    #[arg(long, env = "IPDR_JOBS", default_value_t = DEFAULT_JOBS, value_name = "N")]
+    #[arg(long, env = "IPDR_JOBS", default_value_t = DEFAULT_JOBS, value_name = "N", help_heading = "Target")]
     pub jobs: usize,
     /// Most requests started per second (for production servers); no limit without it.
-    #[arg(long, env = "IPDR_MAX_RPS", value_name = "R")]
+    #[arg(long, env = "IPDR_MAX_RPS", value_name = "R", help_heading = "Target")]
     pub max_rps: Option<f64>,
 }
 
 /// Options of the property trials.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Properties")]
 pub struct PropertyArgs {
     /// Generated sequences for property::crud_sequences.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_CASES)]
@@ -122,6 +128,7 @@ impl PropertyArgs {
 
 /// Snapshot options of `run`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Snapshots")]
 pub struct SnapshotArgs {
     /// Check every step against this snapshot profile.
     #[arg(
@@ -153,6 +160,7 @@ pub struct SnapshotArgs {
 
 /// `--compare-with`: a second target, run side by side with the first.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Snapshots")]
 pub struct CompareArgs {
     /// Run every scenario against this target too and report each step whose normalized responses differ.
     #[arg(long, value_name = "URL", conflicts_with = "record")]
@@ -202,6 +210,7 @@ impl From<SnapshotArgs> for SnapshotOptions {
 
 /// Where reports go, and which trials to rerun.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Reports")]
 pub struct ReportArgs {
     /// Write JUnit XML (one testcase per trial, level and citation as properties).
     #[arg(long, value_name = "FILE")]
@@ -216,16 +225,16 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     pub summary_md: Option<PathBuf>,
     /// Run only the trials that failed or errored in this earlier --report-json file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Selection")]
     pub rerun_failed: Option<PathBuf>,
     /// Where the ledger and repros are kept.
     #[command(flatten)]
     pub out: super::OutDirArgs,
     /// Print only the failures and the summary.
-    #[arg(short, long, conflicts_with = "verbose")]
+    #[arg(short, long, conflicts_with = "verbose", help_heading = "Output")]
     pub quiet: bool,
     /// Also print every observed step and every difference from the snapshot profile.
-    #[arg(short, long)]
+    #[arg(short, long, help_heading = "Output")]
     pub verbose: bool,
 }
 

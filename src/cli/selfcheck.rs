@@ -11,6 +11,9 @@ use ipdr_conformance::selfcheck::{self as check, mutation};
 
 use super::target::TargetArgs;
 
+/// What `selfcheck`'s exit codes mean, for `--help`.
+pub const EXIT_CODES: &str = "Exit codes:\n    0  every deviation caught, no false positive, every mutant that must die killed\n    1  the suite missed something or failed a conformant server (the tables say which)\n    2  bad configuration, or the target unusable\n";
+
 /// Options of `selfcheck`.
 #[derive(clap::Args)]
 pub struct SelfcheckArgs {

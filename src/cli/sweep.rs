@@ -12,8 +12,15 @@ use ipdr_conformance::outcome::exit::ExitStatus;
 
 use super::target::TargetArgs;
 
-/// Options of `sweep`.
+/// What `sweep`'s exit codes mean, for `--help`.
+pub const EXIT_CODES: &str = "Exit codes:\n    0  every record the ledgers list is gone (or, with --dry-run, was listed)\n    2  bad configuration, or the target unusable: nothing was deleted\n    3  some records could not be deleted or confirmed gone: their ledgers are kept\n";
+
+/// Options of `sweep`. The contexts a run checked against do not apply: the
+/// ledger names the context of every record.
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("second_context", |arg| arg.hide(true)))]
+#[command(mut_arg("forbidden_context", |arg| arg.hide(true)))]
+#[command(mut_arg("target", |arg| arg.help("Base URL of the server whose leftovers to delete (required: sweep never starts the embedded server)")))]
 pub struct SweepArgs {
     /// The target whose leftovers to delete.
     #[command(flatten)]
@@ -22,7 +29,7 @@ pub struct SweepArgs {
     #[command(flatten)]
     pub out: OutDirArgs,
     /// Say what would be deleted, delete nothing.
-    #[arg(long)]
+    #[arg(long, help_heading = "Sweep")]
     pub dry_run: bool,
 }
 

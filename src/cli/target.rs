@@ -10,58 +10,87 @@ use ipdr_conformance::execution::target::{ApiToken, EmptyToken, OtherUser, Targe
 #[derive(Debug, Clone, clap::Args)]
 pub struct TargetArgs {
     /// Base URL of the server under test; without it the embedded reference server is started on loopback.
-    #[arg(long = "target", env = "IPDR_TARGET", value_name = "URL")]
+    #[arg(
+        long = "target",
+        env = "IPDR_TARGET",
+        value_name = "URL",
+        help_heading = "Target"
+    )]
     pub target: Option<String>,
     /// API token of --username (prefer the environment variable: flags show up in process lists).
     #[arg(
         long,
         env = "IPDR_API_TOKEN",
         hide_env_values = true,
-        value_name = "TOKEN"
+        value_name = "TOKEN",
+        help_heading = "Credentials"
     )]
     pub api_token: Option<ApiToken>,
     /// Username the token belongs to.
-    #[arg(long, env = "IPDR_USERNAME")]
+    #[arg(long, env = "IPDR_USERNAME", help_heading = "Credentials")]
     pub username: Option<String>,
     /// Context the user may access.
-    #[arg(long, env = "IPDR_CONTEXT", default_value = "default")]
+    #[arg(
+        long,
+        env = "IPDR_CONTEXT",
+        default_value = "default",
+        help_heading = "Credentials"
+    )]
     pub context: String,
     /// A second context the user may access (isolation checks are ignored without it).
-    #[arg(long, env = "IPDR_SECOND_CONTEXT")]
+    #[arg(long, env = "IPDR_SECOND_CONTEXT", help_heading = "Credentials")]
     pub second_context: Option<String>,
     /// An existing context the user may not access (those checks are ignored without it).
-    #[arg(long, env = "IPDR_FORBIDDEN_CONTEXT")]
+    #[arg(long, env = "IPDR_FORBIDDEN_CONTEXT", help_heading = "Credentials")]
     pub forbidden_context: Option<String>,
     /// Per-request timeout in seconds.
     #[arg(
         long,
         env = "IPDR_TIMEOUT",
         default_value_t = 10.0,
-        value_name = "SECONDS"
+        value_name = "SECONDS",
+        help_heading = "Target"
     )]
     pub timeout: f64,
     /// Extra attempts after a network error (connect failure, timeout, reset); never after an HTTP response.
-    #[arg(long, env = "IPDR_RETRIES", default_value_t = 0, value_name = "N")]
+    #[arg(
+        long,
+        env = "IPDR_RETRIES",
+        default_value_t = 0,
+        value_name = "N",
+        help_heading = "Target"
+    )]
     pub retries: u32,
     /// Read the API token from this file (first line) instead of IPDR_API_TOKEN / --api-token.
-    #[arg(long, env = "IPDR_API_TOKEN_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "IPDR_API_TOKEN_FILE",
+        value_name = "FILE",
+        help_heading = "Credentials"
+    )]
     pub api_token_file: Option<PathBuf>,
     /// A second user, for cross-user checks (skipped without it): its username.
-    #[arg(long, env = "IPDR_OTHER_USERNAME")]
+    #[arg(long, env = "IPDR_OTHER_USERNAME", help_heading = "Credentials")]
     pub other_username: Option<String>,
     /// The second user's API token (prefer the environment variable or the file).
     #[arg(
         long,
         env = "IPDR_OTHER_API_TOKEN",
         hide_env_values = true,
-        value_name = "TOKEN"
+        value_name = "TOKEN",
+        help_heading = "Credentials"
     )]
     pub other_api_token: Option<ApiToken>,
     /// Read the second user's API token from this file (first line).
-    #[arg(long, env = "IPDR_OTHER_API_TOKEN_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "IPDR_OTHER_API_TOKEN_FILE",
+        value_name = "FILE",
+        help_heading = "Credentials"
+    )]
     pub other_api_token_file: Option<PathBuf>,
     /// A context only the second user may access.
-    #[arg(long, env = "IPDR_OTHER_CONTEXT")]
+    #[arg(long, env = "IPDR_OTHER_CONTEXT", help_heading = "Credentials")]
     pub other_context: Option<String>,
 }
 

@@ -85,6 +85,24 @@ impl ExitStatus {
         }
     }
 
+    /// Every status, in code order.
+    pub const ALL: [ExitStatus; 5] = [
+        ExitStatus::Pass,
+        ExitStatus::ContractFailure,
+        ExitStatus::Setup,
+        ExitStatus::HarnessError,
+        ExitStatus::Interrupted,
+    ];
+
+    /// The exit codes and what each means, for `--help`.
+    pub fn table() -> String {
+        let mut table = String::from("Exit codes (when several apply: 130 > 2 > 1 > 3 > 0):\n");
+        for status in ExitStatus::ALL {
+            table.push_str(&format!("  {:>3}  {}\n", status.code(), status.meaning()));
+        }
+        table
+    }
+
     /// Place in the precedence rule (see the module documentation): higher wins.
     fn precedence(self) -> u8 {
         match self {
