@@ -333,7 +333,8 @@ fn a_snapshot_list_pairs_records_by_user_id() {
     let output = run(
         &dir,
         &server,
-        &["--snapshots", "here", "--snapshots-dir", "profiles"],
+        // -v: the full listing of profile differences (the summary shows each cut short).
+        &["--snapshots", "here", "--snapshots-dir", "profiles", "-v"],
     );
     let out = stdout(&output);
     // DeleteNotPersisted keeps the run's records: the sweep's exit code is not this test's concern.

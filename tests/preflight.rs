@@ -816,6 +816,8 @@ fn a_preflight_failure_blames_no_trial_in_the_reports() {
     let output = bounded(command);
     refused(&output);
     for name in ["report.json", "junit.xml", "summary.md"] {
+        // No empty (and, for JUnit, unreadable) file either: the run never started.
+        assert!(!dir.join(name).exists(), "{name} was left behind");
         let text = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
         for blame in ["\"fail\"", "<failure", "FAILED", "❌"] {
             assert!(!text.contains(blame), "{name} blames the server:\n{text}");

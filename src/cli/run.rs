@@ -239,9 +239,14 @@ pub struct ReportArgs {
 }
 
 impl ReportArgs {
-    /// Fails early, before any trial, when a report file cannot be created.
-    fn check_paths(&self) -> Result<(), SetupError> {
+    /// Fails early, before any trial, when a report file cannot be created;
+    /// the files it had to create, which [`ReportArgs::remove_unwritten`] removes.
+    fn check_paths(&self) -> Result<Vec<PathBuf>, SetupError> {
+        let mut created = Vec::new();
         for path in self.paths() {
+            if !path.exists() {
+                created.push(path.clone());
+            }
             std::fs::OpenOptions::new()
                 .write(true)
                 .create(true)
@@ -254,7 +259,18 @@ impl ReportArgs {
                     ))
                 })?;
         }
-        Ok(())
+        Ok(created)
+    }
+
+    /// After a run that never started: removes the report files the check
+    /// created and nothing wrote, so CI sees no report rather than an empty
+    /// (and, for JUnit, unreadable) one.
+    fn remove_unwritten(created: &[PathBuf]) {
+        for path in created {
+            if std::fs::metadata(path).is_ok_and(|meta| meta.len() == 0) {
+                let _ = std::fs::remove_file(path);
+            }
+        }
     }
 
     fn paths(&self) -> impl Iterator<Item = &PathBuf> {
@@ -431,9 +447,10 @@ pub fn run(args: RunArgs) -> ExitCode {
             Err(error) => setup_failed(error),
         };
     }
-    if let Err(error) = args.reports.check_paths() {
-        return setup_failed(error);
-    }
+    let created_reports = match args.reports.check_paths() {
+        Ok(created) => created,
+        Err(error) => return setup_failed(error),
+    };
     if args.target.target.is_none() && args.target.has_credentials() {
         eprintln!("note: no --target given, so the credentials given are ignored and the embedded reference server is used");
     }
@@ -490,7 +507,10 @@ pub fn run(args: RunArgs) -> ExitCode {
             eprintln!("error: {}", SetupError::Interrupted);
             ExitStatus::Interrupted
         }
-        Err(error) => return setup_failed(error),
+        Err(error) => {
+            ReportArgs::remove_unwritten(&created_reports);
+            return setup_failed(error);
+        }
         Ok(end) => {
             let mut status = exit_status.status();
             if end.interrupted {
