@@ -119,6 +119,9 @@ struct ServeArgs {
     /// Customers to preload: a JSON object mapping context name to an array of customer objects.
     #[arg(long)]
     preload: Option<PathBuf>,
+    /// Preload this many realistic made-up customers (about 190 bytes each) in the harness's context.
+    #[arg(long, value_name = "N", conflicts_with = "preload")]
+    preload_generated: Option<u64>,
     /// Switch on a deliberate departure from the contract (repeatable).
     #[arg(long = "deviate", value_name = "NAME")]
     deviations: Vec<Deviation>,
@@ -224,6 +227,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.flavour = args.flavour;
     if let Some(path) = &args.preload {
         config.preload = reference::Preload::from_path(path)?;
+    }
+    if let Some(count) = args.preload_generated {
+        let context = config.users.harness().context;
+        config.preload =
+            reference::Preload::generated(context, count, reference::DEFAULT_GENERATED_SEED);
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     runtime.block_on(async move {

@@ -359,6 +359,14 @@ impl Preload {
         })
     }
 
+    /// `customers` in `context`, named in errors as generated.
+    pub(crate) fn from_customers(context: String, customers: Vec<PreloadCustomer>) -> Self {
+        Preload {
+            file: Some("generated preload".to_string()),
+            contexts: BTreeMap::from([(context, customers)]),
+        }
+    }
+
     /// Adds one customer to `context`.
     pub fn add(&mut self, context: impl Into<String>, customer: impl Into<PreloadCustomer>) {
         self.contexts

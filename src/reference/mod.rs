@@ -59,6 +59,7 @@ mod deviation;
 mod error;
 mod fixture;
 mod flavour;
+mod generated;
 mod handlers;
 mod reply;
 mod store;
@@ -82,6 +83,7 @@ pub use fixture::{
     FixtureUser, HarnessCredentials, OtherCredentials, Preload, PreloadCustomer, UsersFixture,
 };
 pub use flavour::Flavour;
+pub use generated::{DEFAULT_GENERATED_SEED, GENERATED_RECORD_BYTES};
 
 use handlers::App;
 use store::Store;
