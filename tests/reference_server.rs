@@ -874,3 +874,14 @@ async fn server_stops_on_shutdown() {
     let connect = tokio::net::TcpStream::connect(addr).await;
     assert!(connect.is_err(), "still accepting after shutdown");
 }
+
+#[tokio::test]
+async fn a_large_generated_preload_is_listed_whole_and_exactly() {
+    // 5,000 realistic customers: about a megabyte, sent as a stream of chunks.
+    let preload = Preload::generated("default", 5_000, reference::DEFAULT_GENERATED_SEED);
+    let h = Harness::with_config(ServerConfig::builtin().with_preload(preload)).await;
+    let answer = h.list().await;
+    let expected = serde_json::to_string(&h.snapshot()["default"]).expect("serialises");
+    assert!(expected.len() > 900_000, "{} bytes", expected.len());
+    answer.assert_exact(&expected);
+}

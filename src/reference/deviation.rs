@@ -657,8 +657,13 @@ impl Deviations {
                     on(Deviation::ForbiddenErrorCarriesData),
                     wire.body.as_object_mut(),
                 ) {
-                    let customers = exchange.store.list(contextname);
-                    envelope.insert(LEAKED_DATA_MEMBER.to_string(), json!(customers));
+                    let customers: Vec<Value> = exchange
+                        .store
+                        .list(contextname)
+                        .iter()
+                        .map(|record| json!(record.as_ref()))
+                        .collect();
+                    envelope.insert(LEAKED_DATA_MEMBER.to_string(), Value::Array(customers));
                 }
             }
             _ => {}

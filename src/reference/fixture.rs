@@ -390,6 +390,11 @@ impl Preload {
         &self.contexts
     }
 
+    /// The customers to preload, by context, taken out.
+    pub(crate) fn into_contexts(self) -> BTreeMap<String, Vec<PreloadCustomer>> {
+        self.contexts
+    }
+
     /// Whether nothing is preloaded.
     pub fn is_empty(&self) -> bool {
         self.contexts.values().all(Vec::is_empty)

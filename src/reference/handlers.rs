@@ -30,7 +30,7 @@ use crate::spec::contract::{
 use super::deviation::{AuthCheck, Deviations, Exchange, NameKind, SentToken};
 use super::fixture::{FixtureUser, UsersFixture};
 use super::flavour::{Flavour, UnknownPut, UserIdMismatch};
-use super::reply::{render, render_serialized, Reply};
+use super::reply::{render, render_serialized, render_streamed, Reply};
 use super::store::{FieldChanges, Store};
 use super::unspecified::UnspecifiedError;
 use super::validation;
@@ -227,16 +227,23 @@ impl App {
         context: Option<&str>,
     ) -> Response {
         let request_no = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
-        let wire = if self.deviations.is_empty() && self.flavour.serializes_records_directly() {
-            render_serialized(&reply, self.flavour)
-        } else {
-            let reply = self.deviations.rewrite_reply(op, reply);
-            let wire = render(&reply, self.flavour, context);
-            let exchange = Exchange {
-                body,
-                store: &self.store,
-            };
-            self.deviations.rewrite_wire(op, &reply, wire, &exchange)
+        let wire = match reply {
+            // No hook rewrites the list: it is serialised while it is sent.
+            Reply::Customers(records) if self.deviations.is_empty() => {
+                render_streamed(records, self.flavour, context)
+            }
+            reply if self.deviations.is_empty() && self.flavour.serializes_records_directly() => {
+                render_serialized(&reply, self.flavour)
+            }
+            reply => {
+                let reply = self.deviations.rewrite_reply(op, reply);
+                let wire = render(&reply, self.flavour, context);
+                let exchange = Exchange {
+                    body,
+                    store: &self.store,
+                };
+                self.deviations.rewrite_wire(op, &reply, wire, &exchange)
+            }
         };
         wire.with_headers(self.flavour.extra_headers(request_no))
             .into_response()

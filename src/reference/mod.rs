@@ -216,7 +216,7 @@ pub async fn start(
     let deviations: Deviations = config.deviations.into_iter().collect();
     let store = Store::new(
         config.users.contexts(),
-        &config.preload,
+        config.preload,
         config.flavour.store_choices(),
         deviations.store_faults(),
     )?;

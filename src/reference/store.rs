@@ -10,7 +10,7 @@
 //! store knows neither.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -251,7 +251,8 @@ pub(crate) struct StoreFaults {
 /// per request must not scan the context: bench showed it at 55 % of create).
 #[derive(Debug, Default)]
 struct ContextStore {
-    by_id: BTreeMap<i64, Record>,
+    /// Shared with the lists being answered, so a list copies pointers, not records.
+    by_id: BTreeMap<i64, Arc<Record>>,
     /// UserID → ids holding it (several only under a deviation).
     ids_by_user: BTreeMap<String, std::collections::BTreeSet<i64>>,
 }
@@ -273,7 +274,7 @@ impl ContextStore {
             .entry(record.user_id.clone())
             .or_default()
             .insert(record.id);
-        self.by_id.insert(record.id, record);
+        self.by_id.insert(record.id, Arc::new(record));
     }
 
     /// Removes the record with this id.
@@ -285,7 +286,8 @@ impl ContextStore {
                 self.ids_by_user.remove(&record.user_id);
             }
         }
-        Some(record)
+        // A list still being answered keeps its own pointer; copy only then.
+        Some(Arc::unwrap_or_clone(record))
     }
 }
 
@@ -353,12 +355,13 @@ impl Store {
     /// Empty stores for `contexts`, then the preload (ids kept when given).
     pub(crate) fn new(
         contexts: &[String],
-        preload: &Preload,
+        preload: Preload,
         choices: StoreChoices,
         faults: StoreFaults,
     ) -> Result<Self, ReferenceError> {
+        let source = preload.source_name().to_string();
         let invalid = |problem: String| ReferenceError::InvalidPreload {
-            file: preload.source_name().to_string(),
+            file: source.clone(),
             problem,
         };
         let stores: BTreeMap<String, ContextStore> = contexts
@@ -399,9 +402,10 @@ impl Store {
             lists_served: 0,
         };
 
-        for (context, customers) in preload.contexts() {
+        // The preload is moved into the store, not copied (a million customers: issue 14).
+        for (context, customers) in preload.into_contexts() {
             for customer in customers {
-                let Some(store) = inner.contexts.get(context) else {
+                let Some(store) = inner.contexts.get(&context) else {
                     continue;
                 };
                 if store.id_of(&customer.user_id).is_some() {
@@ -416,14 +420,14 @@ impl Store {
                 };
                 let record = Record::from(Customer {
                     id,
-                    name: customer.name.clone(),
-                    address: customer.address.clone(),
-                    email: customer.email.clone(),
-                    phone_number: customer.phone_number.clone(),
-                    alt_phone_number: customer.alt_phone_number.clone(),
-                    user_id: customer.user_id.clone(),
+                    name: customer.name,
+                    address: customer.address,
+                    email: customer.email,
+                    phone_number: customer.phone_number,
+                    alt_phone_number: customer.alt_phone_number,
+                    user_id: customer.user_id,
                 });
-                inner.insert(context, record);
+                inner.insert(&context, record);
             }
         }
         Ok(Store {
@@ -466,10 +470,10 @@ impl Store {
         })
     }
 
-    /// The context's customers, in the flavour's list order.
-    pub(crate) fn list(&self, context: &str) -> Vec<Record> {
+    /// The context's customers, in the flavour's list order (shared, not copied).
+    pub(crate) fn list(&self, context: &str) -> Vec<Arc<Record>> {
         let mut inner = self.lock();
-        let mut records: Vec<Record> = self
+        let mut records: Vec<Arc<Record>> = self
             .scope(&inner, context)
             .into_iter()
             .filter_map(|name| inner.contexts.get(name))
@@ -656,7 +660,7 @@ impl Store {
                 .contexts
                 .get(&home)
                 .and_then(|store| store.by_id.get(&id))
-                .cloned()
+                .map(|record| Record::clone(record))
                 .ok_or(UnspecifiedError::NotFound);
         }
         inner.remove(&home, id).ok_or(UnspecifiedError::NotFound)
@@ -668,7 +672,11 @@ impl Store {
             .contexts
             .iter()
             .map(|(name, store)| {
-                let customers = store.by_id.values().map(Record::to_customer).collect();
+                let customers = store
+                    .by_id
+                    .values()
+                    .map(|record| record.to_customer())
+                    .collect();
                 (name.clone(), customers)
             })
             .collect()
@@ -730,8 +738,7 @@ mod tests {
             unique_across_contexts: true,
         };
         let contexts = ["a".to_string(), "b".to_string()];
-        Store::new(&contexts, &Preload::new(), choices, StoreFaults::default())
-            .expect("empty store")
+        Store::new(&contexts, Preload::new(), choices, StoreFaults::default()).expect("empty store")
     }
 
     #[tokio::test]
