@@ -9,7 +9,7 @@
 //! store's deliberate bugs are [`StoreFaults`] (set by the deviations). The
 //! store knows neither.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -253,16 +253,58 @@ pub(crate) struct StoreFaults {
 struct ContextStore {
     /// Shared with the lists being answered, so a list copies pointers, not records.
     by_id: BTreeMap<i64, Arc<Record>>,
-    /// UserID → ids holding it (several only under a deviation).
-    ids_by_user: BTreeMap<String, std::collections::BTreeSet<i64>>,
+    /// UserID → ids holding it (several only under a deviation); hashed, as a
+    /// million-customer preload spent its time comparing UserIDs in a B-tree.
+    ids_by_user: HashMap<String, UserIds>,
+}
+
+/// The ids holding one UserID: one, unless a deviation stores duplicates
+/// (no set per customer: at a million customers it cost ~100 MB, issue 14).
+#[derive(Debug)]
+enum UserIds {
+    One(i64),
+    /// Two or more.
+    Several(BTreeSet<i64>),
+}
+
+impl UserIds {
+    /// The smallest (oldest) id.
+    fn first(&self) -> i64 {
+        match self {
+            UserIds::One(id) => *id,
+            UserIds::Several(ids) => ids.first().copied().unwrap_or_default(),
+        }
+    }
+
+    fn add(&mut self, id: i64) {
+        match self {
+            UserIds::One(old) if *old == id => {}
+            UserIds::One(old) => *self = UserIds::Several(BTreeSet::from([*old, id])),
+            UserIds::Several(ids) => {
+                ids.insert(id);
+            }
+        }
+    }
+
+    /// Removes `id`; whether no id is left.
+    fn remove(&mut self, id: i64) -> bool {
+        match self {
+            UserIds::One(old) => *old == id,
+            UserIds::Several(ids) => {
+                ids.remove(&id);
+                if let (1, Some(&last)) = (ids.len(), ids.first()) {
+                    *self = UserIds::One(last);
+                }
+                false
+            }
+        }
+    }
 }
 
 impl ContextStore {
     /// The id of the oldest record with this UserID.
     fn id_of(&self, user_id: &str) -> Option<i64> {
-        self.ids_by_user
-            .get(user_id)
-            .and_then(|ids| ids.first().copied())
+        self.ids_by_user.get(user_id).map(UserIds::first)
     }
 
     /// Stores a record under its id, replacing any record with that id.
@@ -270,10 +312,13 @@ impl ContextStore {
         if let Some(old) = self.remove(record.id) {
             debug_assert_eq!(old.id, record.id);
         }
-        self.ids_by_user
-            .entry(record.user_id.clone())
-            .or_default()
-            .insert(record.id);
+        match self.ids_by_user.get_mut(&record.user_id) {
+            Some(ids) => ids.add(record.id),
+            None => {
+                self.ids_by_user
+                    .insert(record.user_id.clone(), UserIds::One(record.id));
+            }
+        }
         self.by_id.insert(record.id, Arc::new(record));
     }
 
@@ -281,8 +326,7 @@ impl ContextStore {
     fn remove(&mut self, id: i64) -> Option<Record> {
         let record = self.by_id.remove(&id)?;
         if let Some(ids) = self.ids_by_user.get_mut(&record.user_id) {
-            ids.remove(&id);
-            if ids.is_empty() {
+            if ids.remove(id) {
                 self.ids_by_user.remove(&record.user_id);
             }
         }
@@ -728,6 +772,32 @@ mod tests {
         assert_eq!(shifted(vec![1, 2], 0), [2, 1]);
         assert_eq!(shifted(vec![1, 2], 1), [1, 2]);
         assert_eq!(shifted(vec![1], 0), [1]);
+    }
+
+    #[test]
+    fn a_user_id_held_twice_is_found_by_its_oldest_id_until_both_go() {
+        let record = |id: i64| Record {
+            id,
+            created_ms: 0,
+            name: "n".into(),
+            address: None,
+            email: None,
+            phone_number: None,
+            alt_phone_number: None,
+            user_id: "u".into(),
+        };
+        let mut store = ContextStore::default();
+        store.insert(record(5));
+        store.insert(record(3));
+        store.insert(record(9));
+        assert_eq!(store.id_of("u"), Some(3));
+        assert!(store.remove(3).is_some());
+        assert_eq!(store.id_of("u"), Some(5));
+        assert!(store.remove(9).is_some());
+        assert_eq!(store.id_of("u"), Some(5));
+        assert!(store.remove(5).is_some());
+        assert_eq!(store.id_of("u"), None);
+        assert!(store.ids_by_user.is_empty());
     }
 
     fn strict_store() -> Store {
