@@ -2,8 +2,8 @@
 //! server are, printed as figures (never asserted).
 //!
 //! Everything runs against servers on loopback started by this process;
-//! every loop is bounded in count and time. See the README's
-//! "Performance" section for what each figure means.
+//! every loop is bounded in count and time. See docs/performance.md
+//! for what each figure means.
 
 pub mod child;
 pub mod critical_path;
@@ -38,7 +38,7 @@ const CEILING_PRELOAD: usize = 100;
 /// (each list answer is megabytes, held twice: text and parsed) and runs
 /// [`LARGE_TARGET_CASES`] property cases per trial, printing the default
 /// suite's wall time extrapolated from them: the full default suite there
-/// takes minutes and gigabytes (see the README's "Performance").
+/// takes minutes and gigabytes (see docs/performance.md).
 const LARGE_TARGET: usize = 50_000;
 /// Property cases per trial on a large target.
 const LARGE_TARGET_CASES: u32 = 8;

@@ -67,7 +67,7 @@ enum Command {
     /// Prove the suite: against every deviation, every conformant flavour, and every mutation operator.
     #[command(after_help = selfcheck::EXIT_CODES)]
     Selfcheck(Box<selfcheck::SelfcheckArgs>),
-    /// Print the scenario catalogue as a Markdown table (the README's contract table).
+    /// Print the scenario catalogue as a Markdown table (the contract table in docs/contract.md).
     Scenarios {
         /// Load scenarios from this directory instead of the built-in ones.
         #[arg(long, value_name = "DIR")]

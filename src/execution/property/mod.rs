@@ -59,7 +59,7 @@ use drive::{drive, isolated, CaseOutcome, Driven, Plan, Verdict};
 use generate::AuthChoices;
 use sequence::{run_case, scope, CaseFailure, CaseRun, Lists};
 
-/// Cases of `property::crud_sequences` per run (see the README for the measurement).
+/// Cases of `property::crud_sequences` per run (see docs/properties.md for the measurement).
 pub const DEFAULT_CASES: u32 = 128;
 /// Longest generated sequence.
 pub const DEFAULT_MAX_OPS: usize = 30;
