@@ -43,13 +43,6 @@ impl OutDir {
             let _ = std::fs::remove_dir(dir);
         }
     }
-
-    /// Whether anything is kept in the out dir or its overrides.
-    pub fn holds_anything(&self) -> bool {
-        [&self.ledger, &self.repros, &self.root]
-            .iter()
-            .any(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()))
-    }
 }
 
 #[cfg(test)]
@@ -64,7 +57,6 @@ mod tests {
         std::fs::create_dir_all(&out.ledger).unwrap();
         std::fs::create_dir_all(&out.repros).unwrap();
         std::fs::write(out.repros.join("kept.json"), "{}").unwrap();
-        assert!(out.holds_anything());
         out.remove_empty();
         assert!(!out.ledger.exists(), "the empty ledger directory goes");
         assert!(out.repros.join("kept.json").exists(), "a repro stays");
