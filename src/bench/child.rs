@@ -41,8 +41,10 @@ pub struct ChildRun {
     pub peak_rss: Option<u64>,
     /// How it ended.
     pub ending: Ending,
-    /// Where its stdout and stderr went.
+    /// Where its stdout went.
     pub output: PathBuf,
+    /// Where its stderr went (next to `output`, see [`stderr_path`]).
+    pub stderr: PathBuf,
 }
 
 impl ChildRun {
@@ -50,6 +52,19 @@ impl ChildRun {
     pub fn capped(&self) -> bool {
         !matches!(self.ending, Ending::Exited(_))
     }
+
+    /// The first line the process wrote to stderr (None: nothing, or unreadable).
+    pub fn first_stderr_line(&self) -> Option<String> {
+        let text = std::fs::read_to_string(&self.stderr).ok()?;
+        text.lines()
+            .find(|line| !line.trim().is_empty())
+            .map(str::to_string)
+    }
+}
+
+/// Where a measured process's stderr goes: `output-x.txt` -> `output-x.stderr.txt`.
+pub fn stderr_path(output: &Path) -> PathBuf {
+    output.with_extension("stderr.txt")
 }
 
 /// Why a process could not be measured.
@@ -81,7 +96,7 @@ pub enum ChildError {
     },
 }
 
-/// Runs `command` (stdin closed, stdout and stderr to `output`) until it exits or
+/// Runs `command` (stdin closed, stdout to `output`, stderr to [`stderr_path`]) until it exits or
 /// the watchdog stops it, polling its memory.
 pub fn measure(
     mut command: Command,
@@ -96,10 +111,8 @@ pub fn measure(
         })
     };
     let stdout = file(output)?;
-    let stderr = stdout.try_clone().map_err(|source| ChildError::Output {
-        path: output.to_path_buf(),
-        source,
-    })?;
+    let stderr_output = stderr_path(output);
+    let stderr = file(&stderr_output)?;
     command
         .stdin(Stdio::null())
         .stdout(Stdio::from(stdout))
@@ -137,6 +150,7 @@ pub fn measure(
         peak_rss,
         ending,
         output: output.to_path_buf(),
+        stderr: stderr_output,
     })
 }
 
@@ -203,6 +217,7 @@ mod tests {
         )
         .expect("sleep runs");
         let _ = std::fs::remove_file(&output);
+        let _ = std::fs::remove_file(stderr_path(&output));
         assert_eq!(run.ending, Ending::TimeCap);
         assert!(run.wall < Duration::from_secs(4), "{:?}", run.wall);
     }

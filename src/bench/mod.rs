@@ -10,6 +10,7 @@ pub mod critical_path;
 pub mod huge_body;
 pub mod load;
 pub mod minimal;
+pub mod production;
 pub mod proxy;
 pub mod whole_run;
 
@@ -24,7 +25,7 @@ use crate::execution::guard::clear_mutation;
 use crate::execution::property::{self, PropertyOptions, PropertyTrial};
 use crate::execution::suite::Suite;
 use crate::execution::target::Target;
-use crate::reference::{self, Preload, PreloadCustomer, RunningServer, ServerConfig, UsersFixture};
+use crate::reference::{self, Preload, RunningServer, ServerConfig, UsersFixture};
 use crate::spec::contract::{Customer, COLLECTION_PATH};
 use crate::spec::load::{load_embedded, LoadedScenario};
 
@@ -67,6 +68,10 @@ pub struct BenchOptions {
     /// Only the whole-`run` rows: the 20 ms target, loopback, peak RSS.
     #[arg(long)]
     pub runs_only: bool,
+    /// Only the production-size rows: `run` against `serve --preload-generated N`
+    /// for N = 0, 100,000 and 1,000,000 (with --quick 0, 10,000 and 100,000).
+    #[arg(long, conflicts_with = "runs_only")]
+    pub production_only: bool,
 }
 
 /// How much work each part does.
@@ -95,6 +100,8 @@ struct Sizes {
     huge_body: u64,
     /// How long the huge-answer run may take.
     huge_time_cap: Duration,
+    /// Customers preloaded in the production-size rows.
+    production: Vec<u64>,
 }
 
 impl Sizes {
@@ -117,6 +124,7 @@ impl Sizes {
                 run_filter: Some("crud"),
                 huge_body: 64 * 1024,
                 huge_time_cap: Duration::from_secs(3),
+                production: vec![0, 1_000],
             }
         } else if options.quick {
             Sizes {
@@ -136,6 +144,7 @@ impl Sizes {
                 run_filter: None,
                 huge_body: huge_body::HUGE_BODY_BYTES,
                 huge_time_cap: Duration::from_secs(60),
+                production: vec![0, 10_000, 100_000],
             }
         } else {
             Sizes {
@@ -155,6 +164,7 @@ impl Sizes {
                 run_filter: None,
                 huge_body: huge_body::HUGE_BODY_BYTES,
                 huge_time_cap: Duration::from_secs(120),
+                production: vec![0, 100_000, 1_000_000],
             }
         }
     }
@@ -180,6 +190,9 @@ pub fn run_from_cli(options: BenchOptions) -> anyhow::Result<()> {
 
     if options.runs_only {
         return print_whole_runs(&runtime, &scenarios, &sizes, &options);
+    }
+    if options.production_only {
+        return print_production_rows(&runtime, &sizes, &options);
     }
 
     // 1. The default suite, timed, then once more through a counting proxy.
@@ -226,7 +239,10 @@ pub fn run_from_cli(options: BenchOptions) -> anyhow::Result<()> {
     // 2. Whole `run` processes: the slow target, loopback, memory; before and after.
     print_whole_runs(&runtime, &scenarios, &sizes, &options)?;
 
-    // 3. Harness per-request cost against a bare reqwest loop.
+    // 3. The production-size rows: preloads of 0, 100,000 and 1,000,000 customers.
+    print_production_rows(&runtime, &sizes, &options)?;
+
+    // 4. Harness per-request cost against a bare reqwest loop.
     let (harness, bare) = runtime.block_on(overhead(&sizes))?;
     println!("\n== Harness per-request cost (list+create+delete, one pool, sequential, alternating blocks, median of {}) ==", sizes.overhead_rounds);
     println!(
@@ -242,7 +258,7 @@ pub fn run_from_cli(options: BenchOptions) -> anyhow::Result<()> {
         harness / bare.max(1e-12)
     );
 
-    // 4. The reference server's ceiling against a minimal axum handler.
+    // 5. The reference server's ceiling against a minimal axum handler.
     let use_wrk = !options.no_wrk && load::wrk_available();
     let generator = if use_wrk {
         Generator::Wrk
@@ -263,7 +279,7 @@ pub fn run_from_cli(options: BenchOptions) -> anyhow::Result<()> {
         );
     }
 
-    // 5. Scale.
+    // 6. Scale.
     println!("\n== Scale: suite wall time ==");
     println!(
         "{:<34} {:>9} {:>11} {:>11} {:>9}",
@@ -347,19 +363,8 @@ fn print_whole_runs(
     sizes: &Sizes,
     options: &BenchOptions,
 ) -> anyhow::Result<()> {
-    let binaries = whole_run::Binaries {
-        current: std::env::current_exe().context("finding this binary")?,
-        baseline: options.baseline_bin.clone(),
-    };
-    if let Some(baseline) = &binaries.baseline {
-        anyhow::ensure!(
-            baseline.is_file(),
-            "--baseline-bin {}: no such file",
-            baseline.display()
-        );
-    }
-    let scratch = std::env::temp_dir().join(format!("ipdr-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    let binaries = binaries(options)?;
+    let scratch = scratch_dir("")?;
     let shape = whole_run::RunShape {
         cases: sizes.run_cases,
         filter: sizes.run_filter.map(str::to_string),
@@ -572,6 +577,174 @@ fn print_whole_runs(
     Ok(())
 }
 
+/// This binary and the `--baseline-bin`, checked to exist.
+fn binaries(options: &BenchOptions) -> anyhow::Result<whole_run::Binaries> {
+    let binaries = whole_run::Binaries {
+        current: std::env::current_exe().context("finding this binary")?,
+        baseline: options.baseline_bin.clone(),
+    };
+    if let Some(baseline) = &binaries.baseline {
+        anyhow::ensure!(
+            baseline.is_file(),
+            "--baseline-bin {}: no such file",
+            baseline.display()
+        );
+    }
+    Ok(binaries)
+}
+
+/// This bench's scratch directory for measured runs (`part` under it, when given), created.
+fn scratch_dir(part: &str) -> anyhow::Result<PathBuf> {
+    let scratch = std::env::temp_dir()
+        .join(format!("ipdr-bench-{}", std::process::id()))
+        .join(part);
+    std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    Ok(scratch)
+}
+
+/// The production-size rows: the default suite as a `run` process against
+/// `serve --preload-generated N` in its own process, each held against the
+/// issue's targets (issue 14).
+fn print_production_rows(
+    runtime: &tokio::runtime::Runtime,
+    sizes: &Sizes,
+    options: &BenchOptions,
+) -> anyhow::Result<()> {
+    use production::{exit_text, grouped};
+    use whole_run::Side;
+    let binaries = binaries(options)?;
+    let scratch = scratch_dir("production")?;
+    let shape = whole_run::RunShape {
+        cases: sizes.run_cases,
+        filter: sizes.run_filter.map(str::to_string),
+        scratch: scratch.clone(),
+    };
+    let rounds = options.runs.unwrap_or(1).max(1);
+    println!(
+        "\n== Production-size targets: the {} suite as a `run` process against `serve --preload-generated N` (a separate process), through a counting proxy adding 0 ms ({}) ==",
+        if sizes.run_cases.is_none() { "default" } else { "smoke-sized" },
+        match &binaries.baseline {
+            Some(baseline) => format!("{rounds} round(s), alternating with the baseline {}", baseline.display()),
+            None => format!("{rounds} round(s); no --baseline-bin, so this binary only"),
+        }
+    );
+    // The empty target and the next size (100,000 in the full bench) run once
+    // more without the proxy: what the proxy costs.
+    let check_sizes = &sizes.production[..sizes.production.len().min(2)];
+    let (rows, checks) = production::measure(
+        runtime,
+        &binaries,
+        &shape,
+        &sizes.production,
+        rounds,
+        check_sizes,
+    )?;
+    println!(
+        "{:<10} {:<11} {:>9} {:>9} {:>12} {:>13}  {:<16} {:<27} verdict",
+        "customers", "binary", "wall", "requests", "from target", "harness peak", "exit", "target"
+    );
+    let mut notes = Vec::new();
+    for size in &rows {
+        let baseline_wall = whole_run::median_wall(&size.row.baseline);
+        for side in [Side::Current, Side::Baseline] {
+            for measured in size.row.side(side) {
+                let (name, verdict) = match side {
+                    Side::Current => ("this binary", size.goal.judge(measured, baseline_wall)),
+                    Side::Baseline => (
+                        "baseline",
+                        match size.goal {
+                            // The baseline is what the empty target is compared with.
+                            production::Goal::NoSlowerThanBaseline => "-".to_string(),
+                            goal => goal.judge(measured, None),
+                        },
+                    ),
+                };
+                let run = &measured.run;
+                println!(
+                    "{:<10} {:<11} {:>9} {:>9} {:>12} {:>13}  {:<16} {:<27} {verdict}",
+                    grouped(size.customers),
+                    name,
+                    format!(
+                        "{}{:.2} s",
+                        if run.ending == child::Ending::TimeCap {
+                            "≥ "
+                        } else {
+                            ""
+                        },
+                        secs(run.wall)
+                    ),
+                    measured.requests.map_or_else(|| "-".to_string(), grouped),
+                    measured
+                        .bytes
+                        .map_or_else(|| "-".to_string(), child::human_bytes),
+                    whole_run::peak_text(std::slice::from_ref(measured)),
+                    exit_text(run.ending),
+                    size.goal.text(),
+                );
+                if run.ending != child::Ending::Exited(Some(0)) {
+                    notes.push(format!(
+                        "{} customers, {name}: {} after {:.2} s; stderr: {}",
+                        grouped(size.customers),
+                        exit_text(run.ending),
+                        secs(run.wall),
+                        run.first_stderr_line()
+                            .unwrap_or_else(|| "(empty)".to_string())
+                    ));
+                }
+            }
+        }
+    }
+    println!(
+        "serve start (preload stored, address printed; slowest run): {}",
+        rows.iter()
+            .map(|size| format!(
+                "{} -> {:.2} s",
+                grouped(size.customers),
+                secs(size.serve_start)
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for check in &checks {
+        let without = secs(check.without.run.wall);
+        let with = secs(check.with_proxy);
+        println!(
+            "proxy check, {} customers, this binary: wall {with:.2} s through the proxy, {without:.2} s straight to the server ({}; the proxy adds {:+.0} %)",
+            grouped(check.customers),
+            exit_text(check.without.run.ending),
+            (with / without.max(1e-9) - 1.0) * 100.0
+        );
+    }
+    println!("requests and bytes are counted by the proxy (bytes: everything the target sent, headers included); peak RSS is the `run` process's VmHWM; runs are stopped past {} or {}x their target wall time", child::human_bytes(whole_run::RSS_CAP_BYTES), production::TIME_CAP_FACTOR);
+    for note in &notes {
+        println!("note: {note}");
+    }
+    // The outputs of runs that did not pass stay for reading; the rest goes.
+    let failing: Vec<&whole_run::Measured> = rows
+        .iter()
+        .flat_map(|size| size.row.current.iter().chain(&size.row.baseline))
+        .chain(checks.iter().map(|check| &check.without))
+        .filter(|measured| measured.run.ending != child::Ending::Exited(Some(0)))
+        .collect();
+    if failing.is_empty() {
+        let _ = std::fs::remove_dir_all(&scratch);
+        // Empty unless the whole-`run` rows kept something.
+        if let Some(parent) = scratch.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+    } else {
+        println!(
+            "outputs of the runs that did not pass: {}",
+            failing
+                .iter()
+                .map(|measured| measured.run.stderr.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// 256 MiB, 64 KiB: a body size as written in the issue.
 fn human_size(bytes: u64) -> String {
     if bytes >= 1 << 20 {
@@ -595,16 +768,14 @@ fn property_options(cases: u32, concurrent_cases: u32) -> PropertyOptions {
     }
 }
 
-/// `count` customers in the harness's context.
+/// `count` realistic customers (about 190 bytes each) in the harness's
+/// context: those of `serve --preload-generated`.
 fn customers(count: usize) -> Preload {
-    let mut preload = Preload::new();
-    for index in 0..count {
-        preload.add(
-            "default",
-            PreloadCustomer::new(format!("bench-pre-{index}"), format!("Preloaded {index}")),
-        );
-    }
-    preload
+    Preload::generated(
+        UsersFixture::builtin().harness().context,
+        count as u64,
+        reference::DEFAULT_GENERATED_SEED,
+    )
 }
 
 /// Peak resident set size from /proc/self/status.

@@ -1,5 +1,6 @@
 //! A TCP proxy in front of a loopback server: counts HTTP/1.1 request lines
-//! going to the target and, when given a delay, holds each request that long
+//! going to the target and the bytes it sends back (headers included) and,
+//! when given a delay, holds each request that long
 //! before it goes upstream, so every answer comes `delay` later (a target
 //! across a network). Bytes pass through unchanged, so the JSON bodies of
 //! GET and DELETE requests reach the server as sent.
@@ -19,6 +20,7 @@ const MARKER: &[u8] = b" HTTP/1.1\r\n";
 pub struct CountingProxy {
     addr: SocketAddr,
     requests: Arc<AtomicU64>,
+    answered: Arc<AtomicU64>,
     task: JoinHandle<()>,
 }
 
@@ -31,6 +33,11 @@ impl CountingProxy {
     /// Request lines seen so far.
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Bytes the target sent back so far (status lines, headers and bodies).
+    pub fn bytes_from_target(&self) -> u64 {
+        self.answered.load(Ordering::Relaxed)
     }
 }
 
@@ -46,10 +53,13 @@ pub async fn start(upstream: SocketAddr, delay: Duration) -> std::io::Result<Cou
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
     let requests = Arc::new(AtomicU64::new(0));
+    let answered = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&requests);
+    let byte_counter = Arc::clone(&answered);
     let task = tokio::spawn(async move {
         while let Ok((inbound, _)) = listener.accept().await {
             let counter = Arc::clone(&counter);
+            let byte_counter = Arc::clone(&byte_counter);
             tokio::spawn(async move {
                 let Ok(outbound) = TcpStream::connect(upstream).await else {
                     return;
@@ -84,7 +94,18 @@ pub async fn start(upstream: SocketAddr, delay: Duration) -> std::io::Result<Cou
                     let _ = out_write.shutdown().await;
                 };
                 let downstream_copy = async move {
-                    let _ = tokio::io::copy(&mut out_read, &mut in_write).await;
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    loop {
+                        let read = match out_read.read(&mut buffer).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(read) => read,
+                        };
+                        if in_write.write_all(&buffer[..read]).await.is_err() {
+                            break;
+                        }
+                        // Counted once handed on: what the client was sent.
+                        byte_counter.fetch_add(read as u64, Ordering::Relaxed);
+                    }
                     let _ = in_write.shutdown().await;
                 };
                 tokio::join!(upstream_copy, downstream_copy);
@@ -94,6 +115,7 @@ pub async fn start(upstream: SocketAddr, delay: Duration) -> std::io::Result<Cou
     Ok(CountingProxy {
         addr,
         requests,
+        answered,
         task,
     })
 }
@@ -117,6 +139,7 @@ mod tests {
             "contextname": harness.context,
         });
         let client = reqwest::Client::new();
+        let mut body_bytes = 0;
         for _ in 0..3 {
             let started = std::time::Instant::now();
             let answer = client
@@ -129,11 +152,19 @@ mod tests {
             // A lower bound only: the delay is added, whatever the machine's speed.
             assert!(started.elapsed() >= delay, "{:?}", started.elapsed());
             assert_eq!(answer.status(), 200);
-            let list: serde_json::Value = answer.json().await.expect("JSON");
+            let body = answer.bytes().await.expect("a body");
+            body_bytes += body.len() as u64;
+            let list: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
             // The credentials in the GET body arrived: the list, not an auth error.
             assert!(list.is_array(), "{list}");
         }
         assert_eq!(proxy.requests(), 3);
+        // Every body byte, plus a status line and headers per answer.
+        let counted = proxy.bytes_from_target();
+        assert!(
+            counted > body_bytes && counted < body_bytes + 3 * 1024,
+            "{counted} vs {body_bytes}"
+        );
         drop(proxy);
         server.shutdown().await;
     }

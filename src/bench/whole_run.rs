@@ -4,6 +4,7 @@
 //! answering huge bodies; with `--baseline-bin`, an older binary measured the
 //! same way, alternately with this one, so a noisy shared machine shifts both.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -86,6 +87,8 @@ pub struct Measured {
     pub run: ChildRun,
     /// Requests the proxy or server in front of it counted.
     pub requests: Option<u64>,
+    /// Bytes the target sent back (headers included), when a proxy counted them.
+    pub bytes: Option<u64>,
 }
 
 /// Every measurement of one row, per side.
@@ -114,9 +117,8 @@ impl Row {
     }
 }
 
-/// The `run` command for `workload`: stdin closed, no `IPDR_*` variable of this
-/// environment leaking in, scratch files under `shape.scratch`.
-fn command(binary: &Path, workload: &Workload, shape: &RunShape, tag: &str) -> Command {
+/// `binary` with no `IPDR_*` variable of this environment leaking in.
+pub fn clean_command(binary: &Path) -> Command {
     let mut command = Command::new(binary);
     for (name, _) in std::env::vars_os() {
         // IPDR_JOBS passes through: `IPDR_JOBS=N bench` measures another --jobs.
@@ -124,6 +126,13 @@ fn command(binary: &Path, workload: &Workload, shape: &RunShape, tag: &str) -> C
             command.env_remove(name);
         }
     }
+    command
+}
+
+/// The `run` command for `workload`: stdin closed, no `IPDR_*` variable of this
+/// environment leaking in, scratch files under `shape.scratch`.
+fn command(binary: &Path, workload: &Workload, shape: &RunShape, tag: &str) -> Command {
+    let mut command = clean_command(binary);
     command.arg("run");
     command
         .arg("--repro-dir")
@@ -174,23 +183,35 @@ fn command(binary: &Path, workload: &Workload, shape: &RunShape, tag: &str) -> C
     command
 }
 
-/// Measures `run` on loopback (no `--target`), `runs` rounds.
-pub fn loopback(binaries: &Binaries, shape: &RunShape, runs: usize) -> anyhow::Result<Row> {
+/// Measures every binary `rounds` times, alternately first; `one` runs one
+/// binary (its target set up and taken down around it) under a tag naming
+/// its scratch files.
+pub fn alternate(
+    binaries: &Binaries,
+    rounds: usize,
+    name: &str,
+    mut one: impl FnMut(&Path, &str) -> anyhow::Result<Measured>,
+) -> anyhow::Result<Row> {
     let mut row = Row::default();
-    for round in 0..runs {
+    for round in 0..rounds {
         for (side, binary) in binaries.order(round) {
-            let tag = format!("loopback-{side:?}-{round}");
-            let run = measure(binary, &Workload::Loopback, shape, &tag, SUITE_TIME_CAP)?;
-            row.push(
-                side,
-                Measured {
-                    run,
-                    requests: None,
-                },
-            );
+            let tag = format!("{name}-{side:?}-{round}");
+            row.push(side, one(binary, &tag)?);
         }
     }
     Ok(row)
+}
+
+/// Measures `run` on loopback (no `--target`), `runs` rounds.
+pub fn loopback(binaries: &Binaries, shape: &RunShape, runs: usize) -> anyhow::Result<Row> {
+    alternate(binaries, runs, "loopback", |binary, tag| {
+        let run = measure(binary, &Workload::Loopback, shape, tag, SUITE_TIME_CAP)?;
+        Ok(Measured {
+            run,
+            requests: None,
+            bytes: None,
+        })
+    })
 }
 
 /// Measures `run --target` through a proxy adding `delay` to every answer, in front
@@ -202,35 +223,49 @@ pub fn remote(
     runs: usize,
     delay: Duration,
 ) -> anyhow::Result<Row> {
-    let mut row = Row::default();
-    for round in 0..runs {
-        for (side, binary) in binaries.order(round) {
-            let server = runtime
-                .block_on(reference::start(
-                    ServerConfig::builtin(),
-                    ([127, 0, 0, 1], 0).into(),
-                ))
-                .context("starting the reference server")?;
-            let latency = runtime.block_on(proxy::start(server.addr(), delay))?;
-            let workload = Workload::Target {
-                url: latency.base_url(),
-                report_json: false,
-            };
-            let tag = format!("remote-{side:?}-{round}");
-            let run = measure(binary, &workload, shape, &tag, SUITE_TIME_CAP)?;
-            let requests = latency.requests();
-            drop(latency);
-            runtime.block_on(server.shutdown());
-            row.push(
-                side,
-                Measured {
-                    run,
-                    requests: Some(requests),
-                },
-            );
-        }
-    }
-    Ok(row)
+    alternate(binaries, runs, "remote", |binary, tag| {
+        let server = runtime
+            .block_on(reference::start(
+                ServerConfig::builtin(),
+                ([127, 0, 0, 1], 0).into(),
+            ))
+            .context("starting the reference server")?;
+        let measured = through_proxy(
+            runtime,
+            server.addr(),
+            delay,
+            binary,
+            shape,
+            tag,
+            SUITE_TIME_CAP,
+        );
+        runtime.block_on(server.shutdown());
+        measured
+    })
+}
+
+/// Measures `run --target` (no report file) at `upstream` through a counting
+/// proxy adding `delay` to every answer: the requests and the bytes the target sent.
+pub fn through_proxy(
+    runtime: &tokio::runtime::Runtime,
+    upstream: SocketAddr,
+    delay: Duration,
+    binary: &Path,
+    shape: &RunShape,
+    tag: &str,
+    time_cap: Duration,
+) -> anyhow::Result<Measured> {
+    let proxy = runtime.block_on(proxy::start(upstream, delay))?;
+    let workload = Workload::Target {
+        url: proxy.base_url(),
+        report_json: false,
+    };
+    let run = measure(binary, &workload, shape, tag, time_cap)?;
+    Ok(Measured {
+        run,
+        requests: Some(proxy.requests()),
+        bytes: Some(proxy.bytes_from_target()),
+    })
 }
 
 /// Measures `run --target --report-json` against a server answering `body_bytes` to
@@ -242,29 +277,24 @@ pub fn huge_bodies(
     body_bytes: u64,
     time_cap: Duration,
 ) -> anyhow::Result<Row> {
-    let mut row = Row::default();
-    for (side, binary) in binaries.order(0) {
+    alternate(binaries, 1, "huge", |binary, tag| {
         let server = runtime.block_on(huge_body::start(body_bytes))?;
         let workload = Workload::Target {
             url: server.base_url(),
             report_json: true,
         };
-        let tag = format!("huge-{side:?}");
-        let run = measure(binary, &workload, shape, &tag, time_cap)?;
-        let requests = server.requests();
-        drop(server);
-        row.push(
-            side,
-            Measured {
-                run,
-                requests: Some(requests),
-            },
-        );
-    }
-    Ok(row)
+        let run = measure(binary, &workload, shape, tag, time_cap)?;
+        Ok(Measured {
+            run,
+            requests: Some(server.requests()),
+            bytes: None,
+        })
+    })
 }
 
-fn measure(
+/// Runs `binary` with `workload`, its output under `shape.scratch`, killed at
+/// [`RSS_CAP_BYTES`] or after `time_cap`.
+pub fn measure(
     binary: &Path,
     workload: &Workload,
     shape: &RunShape,
@@ -321,14 +351,16 @@ pub fn ending_note(measured: &Measured) -> Option<String> {
     match run.ending {
         Ending::Exited(Some(0)) => None,
         Ending::Exited(Some(code)) => Some(format!(
-            "exit {code} after {:.1} s{requests} (output: {})",
+            "exit {code} after {:.1} s{requests} (output: {}, stderr: {})",
             run.wall.as_secs_f64(),
-            run.output.display()
+            run.output.display(),
+            run.stderr.display()
         )),
         Ending::Exited(None) => Some(format!(
-            "killed by a signal after {:.1} s{requests} (output: {})",
+            "killed by a signal after {:.1} s{requests} (output: {}, stderr: {})",
             run.wall.as_secs_f64(),
-            run.output.display()
+            run.output.display(),
+            run.stderr.display()
         )),
         Ending::MemoryCap => Some(format!(
             "stopped at the {} memory cap after {:.1} s{requests}",
