@@ -562,6 +562,28 @@ fn a_server_that_trickles_its_whole_answer() {
 }
 
 #[test]
+fn a_list_trickled_below_the_throughput_floor_ends_at_its_budget() {
+    // A list has no size cap, but must keep up 256 KiB/s past the timeout:
+    // one element per 100 ms is far below it, and would take minutes.
+    let mut slowly = b"[".to_vec();
+    for n in 0..2000 {
+        slowly.extend_from_slice(format!("{{\"UserID\":\"u{n}\"}},").as_bytes());
+    }
+    slowly.extend_from_slice(b"{}]");
+    let server = Hostile::http(move |_| Reply::Trickle {
+        at_once: b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n".to_vec(),
+        slowly: slowly.clone(),
+    });
+    let (output, elapsed) = run(&server.url(), &[]);
+    let refused = assert_preflight_refuses(&output);
+    assert!(
+        refused.contains("timed out after 0.5") && refused.contains("while reading a list ("),
+        "{refused}"
+    );
+    assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
+}
+
+#[test]
 fn a_server_that_does_not_speak_http() {
     let server = Hostile::raw(b"SSH-2.0-OpenSSH_9.2\r\n");
     let (output, _) = run_patient(&server.url(), &[]);

@@ -1009,9 +1009,16 @@ fn a_case_that_panics_midway_leaves_nothing_on_the_server() {
         (client.clone(), identity.clone(), ledger.clone());
     let outcome: CaseOutcome<()> = server.runtime.block_on(isolated(
         async move {
-            let exchange = send(&case_client, &case_identity, &case_ledger, &create)
-                .await
-                .unwrap();
+            let own_prefix = format!("{}p0-", case_identity.uid_prefix());
+            let exchange = send(
+                &case_client,
+                &case_identity,
+                &case_ledger,
+                &create,
+                &own_prefix,
+            )
+            .await
+            .unwrap();
             assert_eq!(exchange.response.unwrap().status, 200);
             panic!("a bug after the create");
         },

@@ -4,7 +4,10 @@
 //! timeout covers connecting, redirects and the whole body) and in memory
 //! (bodies are read up to [`MAX_BODY_BYTES`], and an [`Exchange`] keeps at
 //! most [`BODY_EXCERPT_BYTES`] of one), and every way it can fail without a
-//! response becomes a one-line [`TransportError`]. With a
+//! response becomes a one-line [`TransportError`]. A JSON list read through a
+//! sink ([`Client::send_list`]) is the exception: a production list is
+//! hundreds of MB, so it is read element by element, holds only what its sink
+//! keeps, and is bounded by throughput and time instead of size. With a
 //! [`RequestGate`](super::gate::RequestGate), every send also waits its turn.
 
 use std::sync::Arc;
@@ -12,12 +15,23 @@ use std::time::{Duration, Instant};
 
 use super::gate::{RequestGate, SendEnd, BODY_ALLOWANCE_BYTES};
 use super::guard::{can_change_data, ClearedMutation};
+use super::list_share::ListShare;
+use super::list_stream::{starts_a_list, ListReader, ListSink};
 use super::resolve::{HarnessResolver, ResolveError};
 use super::target::Target;
 pub use crate::outcome::exchange::{
-    AnswerHead, BodySecrets, Exchange, ReceivedResponse, SentRequest, Transcript, TransportError,
-    BODY_EXCERPT_BYTES, MAX_BODY_BYTES,
+    AnswerHead, BodySecrets, Exchange, ReceivedResponse, SecretSearch, SentRequest, Transcript,
+    TransportError, BODY_EXCERPT_BYTES, MAX_BODY_BYTES,
 };
+
+/// The slowest a list read element by element may arrive, past the
+/// target's timeout: "Retrieving Customer List" has no paging, so a
+/// conformant server holding millions of customers sends hundreds of MB in
+/// one answer. A list is bounded by throughput, not by size.
+pub const MIN_LIST_BYTES_PER_SECOND: u64 = 256 * 1024;
+
+/// The longest one list may take, however fast it arrives.
+pub const MAX_LIST_TIME: Duration = Duration::from_secs(15 * 60);
 
 /// The most a body buffer is given before any of the body arrives.
 const INITIAL_BUFFER: usize = 64 * 1024;
@@ -41,6 +55,7 @@ pub struct Client {
     target: Arc<Target>,
     retries: u32,
     gate: Option<Arc<RequestGate>>,
+    lists: ListShare,
 }
 
 /// Whether a failed attempt may be tried again.
@@ -100,6 +115,8 @@ enum Phase {
         received: usize,
         expected: Option<u64>,
     },
+    /// Reading a list element by element: bytes received so far.
+    List { received: usize },
 }
 
 /// The pause before retry `attempt` (1-based): 100 ms, 200 ms, 400 ms... at most 2 s.
@@ -129,6 +146,7 @@ impl Client {
             target: Arc::new(target),
             retries: 0,
             gate: None,
+            lists: ListShare::default(),
         })
     }
 
@@ -170,6 +188,48 @@ impl Client {
     /// leave the target (`@host:port` in the path, say) is not sent either;
     /// the exchange carries the refusal.
     pub async fn send(&self, method: &str, path: &str, body: Option<String>) -> Exchange {
+        self.send_reading(method, path, body, None).await
+    }
+
+    /// Sends one read like [`Client::send`]; an answer that is a JSON list is
+    /// read element by element, each shown to `sink`, and keeps only the
+    /// elements `sink` keeps. Such a list has no size cap: it must arrive at
+    /// [`MIN_LIST_BYTES_PER_SECOND`] past the target's timeout, within [`MAX_LIST_TIME`].
+    pub async fn send_list(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        sink: &mut dyn ListSink,
+    ) -> Exchange {
+        self.send_reading(method, path, body, Some(sink)).await
+    }
+
+    /// Reads a list like [`Client::send_list`], from a list sent after this
+    /// call that other steps asking for the same request at the same time may
+    /// share ([`ListShare`]): each sees every element through its own sink.
+    /// Clones of this client share their lists.
+    pub async fn send_shared_list<S: ListSink + 'static>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        sink: S,
+    ) -> (Exchange, Option<S>) {
+        if can_change_data(method) {
+            // Refused as `send` refuses it; never shared.
+            return (self.send(method, path, body).await, Some(sink));
+        }
+        self.lists.read(self, method, path, body, sink).await
+    }
+
+    async fn send_reading(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        sink: Option<&mut dyn ListSink>,
+    ) -> Exchange {
         let request = SentRequest {
             method: method.to_string(),
             url: self.target.url(path),
@@ -183,7 +243,7 @@ impl Client {
                 ))),
             };
         }
-        self.send_checked(request, path).await
+        self.send_checked(request, path, sink).await
     }
 
     /// Sends a request that can change data exactly as [`clear_mutation`](super::guard::clear_mutation) cleared it.
@@ -193,34 +253,45 @@ impl Client {
             url: self.target.url(cleared.path()),
             body: cleared.body().map(str::to_string),
         };
-        self.send_checked(request, cleared.path()).await
+        self.send_checked(request, cleared.path(), None).await
     }
 
     /// The send of both: the body carries the token, so it goes nowhere but the target.
-    async fn send_checked(&self, request: SentRequest, path: &str) -> Exchange {
+    async fn send_checked(
+        &self,
+        request: SentRequest,
+        path: &str,
+        sink: Option<&mut dyn ListSink>,
+    ) -> Exchange {
         if let Err(refused) = super::guard::canonical_url(&self.target, &request.method, path) {
             return Exchange {
                 request,
                 response: Err(TransportError(refused.to_string())),
             };
         }
-        let response = self.perform(&request).await;
+        let response = self.perform(&request, sink).await;
         Exchange { request, response }
     }
 
     /// The send: through the gate when there is one.
-    async fn perform(&self, request: &SentRequest) -> Result<ReceivedResponse, TransportError> {
+    async fn perform(
+        &self,
+        request: &SentRequest,
+        sink: Option<&mut dyn ListSink>,
+    ) -> Result<ReceivedResponse, TransportError> {
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| TransportError(format!("invalid method {}", request.method)))?;
         let Some(gate) = self.gate.as_deref() else {
             return self
-                .perform_attempts(&method, request, None)
+                .perform_attempts(&method, request, None, sink)
                 .await
                 .map_err(|failure| failure.error);
         };
         // Held until the body is read, retries included.
         let _in_flight = gate.enter().await?;
-        let result = self.perform_attempts(&method, request, Some(gate)).await;
+        let result = self
+            .perform_attempts(&method, request, Some(gate), sink)
+            .await;
         match &result {
             Ok(_) => gate.record(SendEnd::Answered),
             Err(failure) if failure.answered => gate.record(SendEnd::Answered),
@@ -235,6 +306,7 @@ impl Client {
         method: &reqwest::Method,
         request: &SentRequest,
         gate: Option<&RequestGate>,
+        mut sink: Option<&mut dyn ListSink>,
     ) -> Result<ReceivedResponse, SendFailure> {
         let safe = matches!(
             *method,
@@ -253,7 +325,10 @@ impl Client {
                     Err(_) => {}
                 }
             }
-            let failure = match self.attempt(method, request, gate).await {
+            let failure = match self
+                .attempt(method, request, gate, reborrow(&mut sink))
+                .await
+            {
                 Ok(response) => return Ok(response),
                 Err(failure) => failure,
             };
@@ -287,15 +362,22 @@ impl Client {
         method: &reqwest::Method,
         request: &SentRequest,
         gate: Option<&RequestGate>,
+        sink: Option<&mut dyn ListSink>,
     ) -> Result<ReceivedResponse, Failure> {
         let timeout = self.target.timeout;
-        // reqwest's deadline covers connecting, redirects and the body; this
-        // one, a little later, only guards against that ever not holding.
-        let guard = timeout + Duration::from_millis(250);
+        // reqwest's deadline covers connecting, redirects and the body (a
+        // list's budget is kept by the read loop); this one, a little later,
+        // only guards against that ever not holding.
+        let longest = if sink.is_some() {
+            MAX_LIST_TIME.max(timeout)
+        } else {
+            timeout
+        };
+        let guard = longest + Duration::from_millis(250);
         let mut phase = Phase::Headers;
         let result = tokio::time::timeout(
             guard,
-            self.attempt_unguarded(method, request, gate, &mut phase),
+            self.attempt_unguarded(method, request, gate, sink, &mut phase),
         )
         .await;
         result.unwrap_or_else(|_| Err(timed_out(phase, timeout)))
@@ -303,27 +385,36 @@ impl Client {
 
     /// One attempt; `phase` follows how far it got. With a gate, a body
     /// past [`BODY_ALLOWANCE_BYTES`] waits for its share of the body budget,
-    /// held until the body has been decoded and cut to its excerpt.
+    /// held until the body has been decoded and cut to its excerpt. With a
+    /// sink, an answer that is a JSON list is read element by element instead
+    /// ([`Client::read_list`]): it holds no more than the elements kept.
     async fn attempt_unguarded(
         &self,
         method: &reqwest::Method,
         request: &SentRequest,
         gate: Option<&RequestGate>,
+        sink: Option<&mut dyn ListSink>,
         phase: &mut Phase,
     ) -> Result<ReceivedResponse, Failure> {
+        let timeout = self.target.timeout;
         let mut builder = self
             .http
             .request(method.clone(), &request.url)
             .header("Content-Type", "application/json")
             .header("Accept", "application/json");
+        if sink.is_some() {
+            // A list is bounded by the read loop's budget; the rest by `deadline`.
+            builder = builder.timeout(MAX_LIST_TIME.max(timeout));
+        }
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
         }
         let started = Instant::now();
-        let mut response = builder
-            .send()
-            .await
-            .map_err(|error| self.describe(&error, Phase::Headers))?;
+        let deadline = tokio::time::Instant::from_std(started) + timeout;
+        let mut response = match tokio::time::timeout_at(deadline, builder.send()).await {
+            Ok(sent) => sent.map_err(|error| self.describe(&error, Phase::Headers))?,
+            Err(_) => return Err(timed_out(Phase::Headers, timeout)),
+        };
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -339,11 +430,50 @@ impl Client {
                 )
             })
             .collect();
+        let head = AnswerHead {
+            status,
+            content_type,
+            headers,
+        };
         let expected = response.content_length();
         // A declared length is only a hint: the buffer grows as bytes arrive.
         let mut bytes = Vec::with_capacity(
             expected.map_or(0, |length| length.min(INITIAL_BUFFER as u64)) as usize,
         );
+        if let Some(sink) = sink {
+            // Read up to the first byte that is not white space: a list, or not.
+            let first = loop {
+                if let Some(&first) = bytes
+                    .iter()
+                    .find(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r'))
+                {
+                    break Some(first);
+                }
+                if bytes.len() >= BODY_EXCERPT_BYTES {
+                    break None;
+                }
+                *phase = Phase::Body {
+                    received: bytes.len(),
+                    expected,
+                };
+                match self.next_chunk(&mut response, deadline, *phase).await? {
+                    Some(chunk) => append_bounded(&mut bytes, &chunk),
+                    // White space, or nothing, to the end: not a list.
+                    None => {
+                        let secrets = self.target.secrets();
+                        let elapsed = started.elapsed();
+                        return Ok(ReceivedResponse::from_body(
+                            head, bytes, false, elapsed, &secrets,
+                        ));
+                    }
+                }
+            };
+            if first.is_some_and(starts_a_list) {
+                return self
+                    .read_list(response, head, bytes, sink, started, phase)
+                    .await;
+            }
+        }
         let mut truncated = false;
         let mut reserved = Vec::new();
         loop {
@@ -351,11 +481,9 @@ impl Client {
                 received: bytes.len(),
                 expected,
             };
-            let chunk = response
-                .chunk()
-                .await
-                .map_err(|error| self.describe(&error, *phase))?;
-            let Some(chunk) = chunk else { break };
+            let Some(chunk) = self.next_chunk(&mut response, deadline, *phase).await? else {
+                break;
+            };
             let room = MAX_BODY_BYTES - bytes.len();
             let take = chunk.len().min(room);
             if let Some(gate) = gate {
@@ -391,11 +519,6 @@ impl Client {
         }
         drop(response);
         let elapsed = started.elapsed();
-        let head = AnswerHead {
-            status,
-            content_type,
-            headers,
-        };
         let received =
             ReceivedResponse::from_body(head, bytes, truncated, elapsed, &self.target.secrets());
         // The whole body is gone: its share of the budget is free again.
@@ -403,9 +526,101 @@ impl Client {
         Ok(received)
     }
 
+    /// The next chunk of a body, by `deadline`.
+    async fn next_chunk(
+        &self,
+        response: &mut reqwest::Response,
+        deadline: tokio::time::Instant,
+        phase: Phase,
+    ) -> Result<Option<impl std::ops::Deref<Target = [u8]>>, Failure> {
+        match tokio::time::timeout_at(deadline, response.chunk()).await {
+            Ok(chunk) => chunk.map_err(|error| self.describe(&error, phase)),
+            Err(_) => Err(timed_out(phase, self.target.timeout)),
+        }
+    }
+
+    /// The rest of an answer that is a JSON list (`first`: its bytes so
+    /// far), read element by element through `sink`. Only the excerpt, the
+    /// elements kept and one element at a time are held; the secrets are
+    /// searched as the bytes pass. The list must arrive within the target's
+    /// timeout plus a second per [`MIN_LIST_BYTES_PER_SECOND`], and within [`MAX_LIST_TIME`].
+    async fn read_list(
+        &self,
+        mut response: reqwest::Response,
+        head: AnswerHead,
+        first: Vec<u8>,
+        sink: &mut dyn ListSink,
+        started: Instant,
+        phase: &mut Phase,
+    ) -> Result<ReceivedResponse, Failure> {
+        let timeout = self.target.timeout;
+        let ceiling = MAX_LIST_TIME.max(timeout);
+        let mut reader = ListReader::new(sink);
+        let mut passed = PassingBytes {
+            excerpt: Vec::new(),
+            secrets: SecretSearch::new(&self.target.secrets()),
+            received: 0,
+        };
+        passed.take(&first, &mut reader);
+        drop(first);
+        while !reader.stopped() {
+            let received = passed.received;
+            *phase = Phase::List { received };
+            let allowed = list_budget(timeout, received).min(ceiling);
+            let deadline = tokio::time::Instant::from_std(started) + allowed;
+            let chunk = match tokio::time::timeout_at(deadline, response.chunk()).await {
+                Ok(Ok(Some(chunk))) => chunk,
+                Ok(Ok(None)) => break,
+                Ok(Err(error)) => return Err(self.describe(&error, *phase)),
+                Err(_) => return Err(list_too_slow(received, allowed, timeout)),
+            };
+            passed.take(&chunk, &mut reader);
+        }
+        // A list cut short by a problem is not read further: the connection is dropped.
+        drop(response);
+        let read = reader.finish();
+        Ok(ReceivedResponse::from_list(
+            head,
+            passed.excerpt,
+            passed.received,
+            read.kept,
+            read.elements,
+            read.problem.map(|problem| problem.to_string()),
+            passed.secrets.finish(),
+            started.elapsed(),
+        ))
+    }
+
     /// One line naming what went wrong, and whether trying again may help.
     fn describe(&self, error: &reqwest::Error, phase: Phase) -> Failure {
         describe_error(error, phase, self.target.timeout)
+    }
+}
+
+/// What a list's bytes leave behind as they pass: the excerpt, the secrets found, the count.
+struct PassingBytes {
+    excerpt: Vec<u8>,
+    secrets: SecretSearch,
+    received: usize,
+}
+
+impl PassingBytes {
+    /// The next bytes: kept in the excerpt while it has room, searched, and handed to the reader.
+    fn take(&mut self, chunk: &[u8], reader: &mut ListReader<'_>) {
+        let room = BODY_EXCERPT_BYTES.saturating_sub(self.excerpt.len());
+        self.excerpt
+            .extend_from_slice(&chunk[..chunk.len().min(room)]);
+        self.secrets.feed(chunk);
+        reader.feed(chunk);
+        self.received += chunk.len();
+    }
+}
+
+/// The same sink for one more attempt.
+fn reborrow<'a>(sink: &'a mut Option<&mut dyn ListSink>) -> Option<&'a mut dyn ListSink> {
+    match sink {
+        Some(sink) => Some(&mut **sink),
+        None => None,
     }
 }
 
@@ -561,6 +776,26 @@ fn received(received: usize, expected: Option<u64>) -> String {
     }
 }
 
+/// How long a list that has sent `received` bytes may have taken: the
+/// target's timeout, plus a second per [`MIN_LIST_BYTES_PER_SECOND`] received.
+fn list_budget(timeout: Duration, received: usize) -> Duration {
+    timeout + Duration::from_secs_f64(received as f64 / MIN_LIST_BYTES_PER_SECOND as f64)
+}
+
+/// A list that arrived slower than its budget.
+fn list_too_slow(received: usize, allowed: Duration, timeout: Duration) -> Failure {
+    Failure::new(
+        Retry::MaybeDelivered,
+        format!(
+            "timed out after {} while reading a list ({received} bytes received): a list may take the timeout ({}) plus 1 s per {} KiB received, at most {}",
+            seconds(allowed),
+            seconds(timeout),
+            MIN_LIST_BYTES_PER_SECOND / 1024,
+            seconds(MAX_LIST_TIME.max(timeout))
+        ),
+    )
+}
+
 /// The request's deadline passed after connecting.
 fn timed_out(phase: Phase, timeout: Duration) -> Failure {
     let message = match phase {
@@ -575,6 +810,11 @@ fn timed_out(phase: Phase, timeout: Duration) -> Failure {
             "timed out after {} while reading the response body ({})",
             seconds(timeout),
             received(got, expected)
+        ),
+        Phase::List { received: got } => format!(
+            "timed out after {} while reading a list ({})",
+            seconds(timeout),
+            received(got, None)
         ),
     };
     Failure::new(Retry::MaybeDelivered, message)
@@ -670,6 +910,15 @@ fn describe_error(error: &reqwest::Error, phase: Phase, timeout: Duration) -> Fa
         } => format!(
             "the response body broke off ({}): {}",
             received(got, expected),
+            innermost(error)
+        ),
+        Phase::List { received: got } if reset => format!(
+            "the connection was reset while reading a list ({})",
+            received(got, None)
+        ),
+        Phase::List { received: got } => format!(
+            "the list broke off ({}): {}",
+            received(got, None),
             innermost(error)
         ),
     };

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::client::Client;
 use super::guard::clear_mutation;
+use super::list_stream::{Glance, KeepWhere};
 use super::scenario_run::{principal_auth_body, HARNESS_PREFIX};
 use crate::spec::contract::{customer_path, percent_decoded};
 use crate::spec::scenario::Principal;
@@ -400,8 +401,23 @@ pub async fn sweep(client: &Client, dir: &Path, dry_run: bool) -> Result<SweepRe
                     complete = false;
                     continue;
                 };
+                // Only the ledger's own UserIDs are kept, however long the list.
+                let wanted: std::collections::BTreeSet<String> = seen
+                    .iter()
+                    .map(|(_, _, uid)| percent_decoded(uid))
+                    .collect();
+                let mut sink = KeepWhere(|customer: &Glance| {
+                    customer
+                        .user_id_text()
+                        .is_some_and(|uid| wanted.contains(uid))
+                });
                 let exchange = client
-                    .send("GET", crate::spec::contract::COLLECTION_PATH, Some(body))
+                    .send_list(
+                        "GET",
+                        crate::spec::contract::COLLECTION_PATH,
+                        Some(body),
+                        &mut sink,
+                    )
                     .await;
                 let listed: Vec<String> = match exchange.response {
                     Ok(response) => match response.json {

@@ -17,6 +17,8 @@ pub mod engine;
 pub mod gate;
 pub mod guard;
 pub mod ledger_file;
+pub mod list_share;
+pub mod list_stream;
 pub mod out_dir;
 pub mod plan;
 pub mod preflight;

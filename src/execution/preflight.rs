@@ -31,6 +31,8 @@ use std::fmt;
 
 use serde_json::Value;
 
+use super::list_stream::{Glance, KeepWhere};
+
 use super::client::{self, Client, Exchange, Speaks, TransportError};
 use super::target::{ApiToken, Target};
 use crate::spec::contract::{DocumentedError, COLLECTION_PATH, MESSAGE_INVALID_TOKEN};
@@ -297,7 +299,11 @@ async fn list_as(client: &Client, username: &str, token: &ApiToken, context: &st
         "contextname": context,
     })
     .to_string();
-    client.send("GET", COLLECTION_PATH, Some(body)).await
+    // Only whether it is a list matters here: no element is kept.
+    let mut sink = KeepWhere(|_: &Glance| false);
+    client
+        .send_list("GET", COLLECTION_PATH, Some(body), &mut sink)
+        .await
 }
 
 /// A list, or nothing when there is nothing to check.

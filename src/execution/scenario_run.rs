@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::client::{Client, Exchange};
 use super::guard::{clear_mutation, ClearedMutation};
+use super::list_stream::{Glance, Kind, ListSink};
 use super::target::Target;
 use crate::outcome::exchange::ReceivedResponse;
 use crate::outcome::redact::Redactor;
@@ -16,7 +17,9 @@ pub use crate::outcome::scenario::{ScenarioOutcome, StepOutcome, Verdict};
 use crate::spec::contract::{claims_success, COLLECTION_PATH};
 use crate::spec::contract::{path_segment, percent_decoded};
 use crate::spec::load::LoadedScenario;
-use crate::spec::pattern::{describe_body, MatchContext, Mismatch, Pattern};
+use crate::spec::pattern::{
+    describe_body, Explanation, ListJudge, MatchContext, Mismatch, Pattern,
+};
 use crate::spec::scenario::{
     Answer, AuthVariant, Level, Method, OnlyIf, Principal, Request, Step, DEEP_TAG,
 };
@@ -810,16 +813,81 @@ fn body_uid(body: Option<&str>) -> Option<String> {
 }
 
 /// Sends one prepared step request: a change exactly as the guard cleared it, a read as is.
+/// A read's answer, when it is a list, is read element by element through `sink`.
 async fn send_prepared(
     client: &Client,
     method: &str,
     path: &str,
     body: Option<String>,
     clearance: Option<ClearedMutation>,
+    sink: &mut StepSink,
 ) -> Exchange {
     match clearance {
         Some(cleared) => client.send_cleared(&cleared).await,
-        None => client.send(method, path, body).await,
+        None => client.send_list(method, path, body, sink).await,
+    }
+}
+
+/// What a step keeps of a list as it streams past: this run's records (all
+/// that snapshots and reports use), or every element when the step needs
+/// them (a capture, a pattern that looks at elements other than through a
+/// list operator); and the step's expected body judged on every element.
+struct StepSink {
+    judge: Option<ListJudge>,
+    own_prefix: String,
+    keep_all: bool,
+    /// What the last glance decided: keep the element, show it to the judge.
+    keep_next: bool,
+    judge_next: bool,
+}
+
+impl StepSink {
+    fn new(judge: Option<ListJudge>, own_prefix: String, keep_all: bool) -> StepSink {
+        StepSink {
+            judge,
+            own_prefix,
+            keep_all,
+            keep_next: false,
+            judge_next: false,
+        }
+    }
+}
+
+impl ListSink for StepSink {
+    fn restart(&mut self) {
+        if let Some(judge) = &mut self.judge {
+            judge.restart();
+        }
+    }
+
+    fn wants(&mut self, _index: usize, glance: &Glance) -> bool {
+        // As [`is_own_record`] decides on the parsed element.
+        self.keep_next = self.keep_all
+            || glance.kind != Kind::Object
+            || glance
+                .user_id_text()
+                .is_some_and(|uid| uid.starts_with(&self.own_prefix));
+        self.judge_next = self.judge.as_mut().is_some_and(|judge| judge.wants(glance));
+        self.keep_next || self.judge_next
+    }
+
+    fn element(&mut self, _index: usize, element: &Value) -> bool {
+        // Wanted only to be kept, it was settled for the judge at a glance.
+        if let (true, Some(judge)) = (self.judge_next, &mut self.judge) {
+            judge.element(element);
+        }
+        self.keep_next
+    }
+}
+
+impl StepSink {
+    /// The judged verdict on a list read through this sink, and what the list was, in words.
+    fn judged(&self, exchange: &Exchange) -> Option<(Explanation, String)> {
+        let response = exchange.response.as_ref().ok()?;
+        response.listed?;
+        let kept = response.json.as_ref()?;
+        let judge = self.judge.as_ref()?;
+        Some((judge.finish(kept), judge.described()))
     }
 }
 
@@ -1008,10 +1076,35 @@ async fn run_step(
     if let Some((path, _)) = requests.first() {
         observer.sent(index, method, &client.target().url(path), copies);
     }
+    let (username, contextname) = auth
+        .as_ref()
+        .map(|auth| (auth.username_text(), auth.contextname_text()))
+        .unwrap_or_default();
+    let mut judged = None;
     outcome.exchanges = if copies == 1 {
         let (path, body) = requests.pop().expect("one request");
         let clearance = clearances.pop().flatten();
-        vec![send_prepared(client, method, &path, body, clearance).await]
+        let judge = pattern.map(|pattern| {
+            let context = MatchContext {
+                bindings: &*bindings,
+                username: &username,
+                contextname: &contextname,
+            };
+            ListJudge::new(pattern, &context)
+        });
+        let keep_all =
+            !step.capture.is_empty() || judge.as_ref().is_some_and(ListJudge::needs_every_element);
+        let sink = StepSink::new(judge, prefix.clone(), keep_all);
+        let exchange = match clearance {
+            Some(cleared) => client.send_cleared(&cleared).await,
+            // A read may share its list with other steps asking at the same time.
+            None => {
+                let (exchange, sink) = client.send_shared_list(method, &path, body, sink).await;
+                judged = sink.and_then(|sink| sink.judged(&exchange));
+                exchange
+            }
+        };
+        vec![exchange]
     } else {
         let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
         let mut tasks = tokio::task::JoinSet::new();
@@ -1020,7 +1113,10 @@ async fn run_step(
             let in_flight = Arc::clone(&in_flight);
             tasks.spawn(async move {
                 let _permit = in_flight.acquire_owned().await;
-                let exchange = send_prepared(&client, method, &path, body, clearance).await;
+                // Copies are matched whole: they keep every element (up to the cap).
+                let mut sink = StepSink::new(None, String::new(), true);
+                let exchange =
+                    send_prepared(&client, method, &path, body, clearance, &mut sink).await;
                 (copy, exchange)
             });
         }
@@ -1040,10 +1136,6 @@ async fn run_step(
             .map(|(_, exchange)| exchange)
             .collect()
     };
-    let (username, contextname) = auth
-        .as_ref()
-        .map(|auth| (auth.username_text(), auth.contextname_text()))
-        .unwrap_or_default();
     let context = MatchContext {
         bindings: &*bindings,
         username: &username,
@@ -1080,7 +1172,8 @@ async fn run_step(
         let mut notes = Vec::new();
         let found = match (step.expect.answer, accepted) {
             (Answer::AsGiven, _) | (Answer::SuccessOrRefusal, true) => {
-                let (found, placed) = check_response(response, step, pattern, &context);
+                let (found, placed) =
+                    check_response(response, step, pattern, &context, judged.as_ref());
                 notes = placed;
                 found
             }
@@ -1099,7 +1192,8 @@ async fn run_step(
             (Answer::Refusal | Answer::SuccessOrRefusal, false) => Vec::new(),
         };
         if !found.is_empty() && outcome.answer_summary.is_none() {
-            outcome.answer_summary = answer_summary(response, &notes);
+            let described = judged.as_ref().map(|(_, described)| described.as_str());
+            outcome.answer_summary = answer_summary(response, described, &notes);
         }
         for mismatch in found {
             if !outcome.mismatches.contains(&mismatch) {
@@ -1152,13 +1246,18 @@ const SHOWN_BODY_CHARS: usize = 200;
 /// list of 14 customers; none of the 14 elements matches; the nearest is
 /// /3, the one with UserID "u1"`. None when the body is short and not a
 /// list (it is shown as it is), or not JSON (the body's problem says it).
-fn answer_summary(response: &ReceivedResponse, notes: &[String]) -> Option<String> {
+fn answer_summary(
+    response: &ReceivedResponse,
+    described: Option<&str>,
+    notes: &[String],
+) -> Option<String> {
     let json = response.json.as_ref()?;
     let short = !json.is_array() && json.to_string().chars().count() <= SHOWN_BODY_CHARS;
     if short && notes.is_empty() {
         return None;
     }
-    let mut parts = vec![describe_body(json)];
+    // A list read element by element is described whole, not by the elements kept.
+    let mut parts = vec![described.map_or_else(|| describe_body(json), str::to_string)];
     parts.extend(notes.iter().cloned());
     Some(parts.join("; "))
 }
@@ -1170,6 +1269,7 @@ fn check_response(
     step: &Step,
     pattern: Option<&Pattern>,
     context: &MatchContext<'_>,
+    judged: Option<&(Explanation, String)>,
 ) -> (Vec<Mismatch>, Vec<String>) {
     let mut found = Vec::new();
     if response.status != step.expect.status {
@@ -1200,7 +1300,11 @@ fn check_response(
     }
     let mut notes = Vec::new();
     if let (Some(pattern), Some(json)) = (pattern, response.json.as_ref()) {
-        let explained = pattern.explain(Some(json), context);
+        // A list read element by element was judged on every element as it passed.
+        let explained = match judged {
+            Some((explained, _)) => explained.clone(),
+            None => pattern.explain(Some(json), context),
+        };
         found.extend(explained.mismatches);
         notes = explained.notes;
     }

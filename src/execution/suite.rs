@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::client::Client;
 use super::ledger_file::LedgerFile;
+use super::list_stream::{Glance, KeepWhere};
 use super::scenario_run::{
     opt_in_reason, principal_auth_body, run_scenario_observed, CleanupLedger, RunIdentity,
     ScenarioOutcome, StepObserver, Unobserved, Verdict,
@@ -285,7 +286,16 @@ impl Suite {
             let Some(body) = principal_auth_body(target, principal, &context) else {
                 continue;
             };
-            let exchange = self.client.send("GET", COLLECTION_PATH, Some(body)).await;
+            // Only this run's records are kept, however long the list.
+            let mut sink = KeepWhere(|customer: &Glance| {
+                customer
+                    .user_id_text()
+                    .is_some_and(|uid| uid.starts_with(&prefix))
+            });
+            let exchange = self
+                .client
+                .send_list("GET", COLLECTION_PATH, Some(body), &mut sink)
+                .await;
             // A list that cannot be read proves nothing is left: the ledger must stay.
             let customers = match exchange.response {
                 Ok(response) => match response.json {

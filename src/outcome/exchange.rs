@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-/// How much of a response body is read before the rest is dropped.
+/// How much of a response body is read before the rest is dropped; a JSON
+/// list read element by element has no such cap (see `execution::list_stream`).
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// How much of a body's text an [`Exchange`] keeps for transcripts and
@@ -63,6 +64,11 @@ pub struct ReceivedResponse {
     pub body_secrets: BodySecrets,
     /// Time from sending to the end of the body.
     pub elapsed: Duration,
+    /// How many elements the body had when it was read as a list, element
+    /// by element: `json` then holds only the elements its reader kept.
+    pub listed: Option<usize>,
+    /// Why reading a list stopped before its end, in one line.
+    pub stopped: Option<String>,
 }
 
 /// The target's secrets ([`Target::secrets`]) a whole body contained, found
@@ -99,6 +105,94 @@ impl BodySecrets {
     /// Whether none was found.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+/// [`BodySecrets`] searched chunk by chunk, across chunk boundaries, for a
+/// body that is never held whole.
+#[derive(Clone)]
+pub struct SecretSearch {
+    secrets: Vec<String>,
+    found: Vec<bool>,
+    /// The end of the bytes seen so far: a secret may start there.
+    window: Vec<u8>,
+    longest: usize,
+}
+
+impl SecretSearch {
+    /// A search for each of `secrets` (empty ones skipped).
+    pub fn new(secrets: &[&str]) -> SecretSearch {
+        let secrets: Vec<String> = secrets
+            .iter()
+            .filter(|secret| !secret.is_empty())
+            .map(|secret| secret.to_string())
+            .collect();
+        SecretSearch {
+            found: vec![false; secrets.len()],
+            longest: secrets.iter().map(String::len).max().unwrap_or(0),
+            secrets,
+            window: Vec::new(),
+        }
+    }
+
+    /// The next bytes of the body.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        if self.found.iter().all(|found| *found) {
+            return;
+        }
+        // Inside the chunk: its text, searched in place. The end of a
+        // character cut at the chunk's start belongs to the seam below.
+        let start = chunk
+            .iter()
+            .take(3)
+            .take_while(|byte| (**byte as i8) < -0x40)
+            .count();
+        let inside = &chunk[start..];
+        match std::str::from_utf8(inside) {
+            Ok(text) => self.search(text),
+            // Only a character cut at the end: the rest is text.
+            Err(error) if error.error_len().is_none() => {
+                let text = std::str::from_utf8(&inside[..error.valid_up_to()]).unwrap_or_default();
+                self.search(text);
+            }
+            // Not UTF-8: as the lossy text of the whole body shows it (a
+            // secret is valid UTF-8, and no invalid byte swallows a valid one).
+            Err(_) => self.search(&String::from_utf8_lossy(inside)),
+        }
+        // Across the seam: the end of the bytes before and the start of these.
+        let keep = self.longest.saturating_sub(1) + 3;
+        let mut seam = std::mem::take(&mut self.window);
+        seam.extend_from_slice(&chunk[..chunk.len().min(keep)]);
+        self.search(&String::from_utf8_lossy(&seam));
+        self.window = if chunk.len() >= keep {
+            chunk[chunk.len() - keep..].to_vec()
+        } else {
+            seam.split_off(seam.len().saturating_sub(keep))
+        };
+    }
+
+    fn search(&mut self, text: &str) {
+        for (secret, found) in self.secrets.iter().zip(&mut self.found) {
+            *found = *found || text.contains(secret.as_str());
+        }
+    }
+
+    /// What was found.
+    pub fn finish(self) -> BodySecrets {
+        BodySecrets(
+            self.secrets
+                .into_iter()
+                .zip(self.found)
+                .filter(|(_, found)| *found)
+                .map(|(secret, _)| secret)
+                .collect(),
+        )
+    }
+}
+
+impl std::fmt::Debug for SecretSearch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretSearch({} secrets)", self.secrets.len())
     }
 }
 
@@ -170,6 +264,51 @@ impl ReceivedResponse {
             json_error,
             body_secrets,
             elapsed,
+            listed: None,
+            stopped: None,
+        }
+    }
+
+    /// A response whose body was read as a JSON list, element by element:
+    /// `excerpt` is the body's first bytes (at most [`BODY_EXCERPT_BYTES`]),
+    /// `body_bytes` how many were read, `kept` the elements kept of the
+    /// `listed` read, and `stopped` why reading stopped early, if it did.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_list(
+        head: AnswerHead,
+        excerpt: Vec<u8>,
+        body_bytes: usize,
+        kept: Vec<Value>,
+        listed: usize,
+        stopped: Option<String>,
+        body_secrets: BodySecrets,
+        elapsed: Duration,
+    ) -> ReceivedResponse {
+        let (utf8, valid_len) = match std::str::from_utf8(&excerpt) {
+            Ok(_) => (true, excerpt.len()),
+            // Cut at the excerpt's end inside a character.
+            Err(error) if error.error_len().is_none() => (true, error.valid_up_to()),
+            Err(_) => (false, excerpt.len()),
+        };
+        let body = if utf8 {
+            String::from_utf8_lossy(&excerpt[..valid_len]).into_owned()
+        } else {
+            String::from_utf8_lossy(&excerpt).into_owned()
+        };
+        ReceivedResponse {
+            status: head.status,
+            content_type: head.content_type,
+            headers: head.headers,
+            body,
+            body_bytes,
+            utf8,
+            truncated: false,
+            json: stopped.is_none().then_some(Value::Array(kept)),
+            json_error: None,
+            body_secrets,
+            elapsed,
+            listed: Some(listed),
+            stopped,
         }
     }
 
@@ -202,6 +341,9 @@ impl ReceivedResponse {
     pub fn body_problem(&self) -> Option<String> {
         if self.json.is_some() {
             return None;
+        }
+        if let Some(stopped) = &self.stopped {
+            return Some(stopped.clone());
         }
         Some(if self.truncated {
             format!(
@@ -310,6 +452,28 @@ mod tests {
         small.keep_excerpt(|_| false);
         assert!(!small.is_excerpt());
         assert!(small.json.is_some());
+    }
+
+    #[test]
+    fn a_secret_search_by_chunks_finds_what_the_whole_body_search_finds() {
+        let secrets = ["Qm7RzT2vXk9LpW4sNa8c", "éé-Hd3Fy6UjB1o"];
+        let bodies: Vec<Vec<u8>> = vec![
+            format!("[{{\"a\":\"é{}€\"}}]", secrets[0]).into_bytes(),
+            format!("€€{}😀", secrets[1]).into_bytes(),
+            b"\xff\xfeQm7RzT2vXk9LpW4sNa8c\xff".to_vec(),
+            "Qm7RzT2vXk9LpW4sNa8".as_bytes().to_vec(),
+            "é".repeat(40).into_bytes(),
+        ];
+        for body in &bodies {
+            let whole = BodySecrets::search(body, &secrets);
+            for chunk in 1..=body.len() {
+                let mut search = SecretSearch::new(&secrets);
+                for piece in body.chunks(chunk) {
+                    search.feed(piece);
+                }
+                assert_eq!(search.finish(), whole, "{body:?} in chunks of {chunk}");
+            }
+        }
     }
 
     #[test]

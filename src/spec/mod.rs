@@ -3,6 +3,7 @@
 
 pub mod adversarial;
 pub mod contract;
+pub mod glance;
 pub mod load;
 pub mod model;
 pub mod pattern;

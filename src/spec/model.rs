@@ -576,12 +576,26 @@ impl Scope {
 
     /// Whether a listed object is one of this case's own records.
     pub fn owns(&self, object: &Map<String, Value>) -> bool {
-        [object.get("UserID"), object.get(Field::Name.key())]
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .any(|text| text.starts_with(&self.own_prefix))
+        owned_by(object, &self.own_prefix)
     }
+}
+
+/// Whether a listed object is a case's whose UserIDs (and the Name of a create
+/// without UserID) start with `own_prefix`: the only elements the model looks at.
+pub fn owned_by(object: &Map<String, Value>, own_prefix: &str) -> bool {
+    owns_by_texts(
+        object.get("UserID").and_then(Value::as_str),
+        object.get(Field::Name.key()).and_then(Value::as_str),
+        own_prefix,
+    )
+}
+
+/// [`owned_by`] of an object's UserID and Name, when they are strings.
+pub fn owns_by_texts(user_id: Option<&str>, name: Option<&str>, own_prefix: &str) -> bool {
+    [user_id, name]
+        .into_iter()
+        .flatten()
+        .any(|text| text.starts_with(own_prefix))
 }
 
 /// What came back for one request, as far as the model cares.

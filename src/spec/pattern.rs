@@ -8,6 +8,11 @@ use serde_json::{Map, Value};
 use super::contract::{DocumentedError, CREATE_MANDATORY_FIELDS, CUSTOMER_FIELDS};
 use super::template::{Bindings, Template, TemplateError};
 
+mod list;
+
+use list::ListFold;
+pub use list::ListJudge;
+
 /// JSON types `$any` can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JsonType {
@@ -234,11 +239,16 @@ fn shown(value: &Value) -> String {
 
 /// `a list of 14 customers` (every element an object with a UserID), else `an array of 3 elements`.
 fn describe_list(items: &[Value]) -> String {
-    let customers = !items.is_empty()
-        && items
-            .iter()
-            .all(|item| item.get("UserID").is_some_and(Value::is_string));
-    match (items.len(), customers) {
+    let customers = items
+        .iter()
+        .all(|item| item.get("UserID").is_some_and(Value::is_string));
+    describe_list_of(items.len(), customers)
+}
+
+/// A list of `count` elements described: `a list of 14 customers` when
+/// `customers` (every element an object with a UserID), else `an array of 3 elements`.
+fn describe_list_of(count: usize, customers: bool) -> String {
+    match (count, customers && count > 0) {
         (1, true) => "a list of 1 customer".to_string(),
         (count, true) => format!("a list of {count} customers"),
         (count, false) => array_of(count),
@@ -588,168 +598,32 @@ impl Pattern {
                 // Exact: the page's envelopes are `{status, message}` and nothing more ("Error Handling").
                 Pattern::check_fields(&fields, actual.unwrap(), pointer, context, out, true)
             }
-            Pattern::Contains(inner) => match actual.unwrap().as_array() {
-                Some(elements)
-                    if elements
-                        .iter()
-                        .any(|element| inner.is_match(Some(element), context)) => {}
-                Some(elements) if elements.is_empty() => out.mismatches.push(Mismatch {
-                    pointer: pointer.to_string(),
-                    expected: format!("an element matching {}", inner.describe(context)),
-                    actual: "an empty array".to_string(),
-                }),
-                Some(elements) => inner.nearest_miss(elements, pointer, context, out),
-                None => fail("an array".to_string()),
-            },
-            Pattern::Lacks(inner) => match actual.unwrap().as_array() {
-                Some(elements) => {
-                    if let Some(index) = elements
-                        .iter()
-                        .position(|element| inner.is_match(Some(element), context))
-                    {
-                        out.mismatches.push(Mismatch {
-                            pointer: format!("{pointer}/{index}"),
-                            expected: format!("no element matching {}", inner.describe(context)),
-                            actual: short(&elements[index]),
-                        });
+            Pattern::Contains(_) | Pattern::Lacks(_) | Pattern::Each(_) | Pattern::Count(..) => {
+                match (actual.unwrap().as_array(), ListFold::of(self, context)) {
+                    (Some(elements), Some((mut fold, inner))) => {
+                        for (index, element) in elements.iter().enumerate() {
+                            fold.element(inner, index, element, pointer, context);
+                        }
+                        fold.finish(self, inner, elements.len(), pointer, context, out);
                     }
+                    _ => fail("an array".to_string()),
                 }
-                None => fail("an array".to_string()),
-            },
-            Pattern::Each(inner) => match actual.unwrap().as_array() {
-                Some(elements) => inner.check_each(elements, pointer, context, out),
-                None => fail("an array".to_string()),
-            },
-            Pattern::Count(inner, expected) => match actual.unwrap().as_array() {
-                Some(elements) => {
-                    let found = elements
-                        .iter()
-                        .filter(|element| inner.is_match(Some(element), context))
-                        .count();
-                    if found != *expected {
-                        out.mismatches.push(Mismatch {
-                            pointer: pointer.to_string(),
-                            expected: format!(
-                                "exactly {expected} element(s) matching {}",
-                                inner.describe(context)
-                            ),
-                            actual: format!("{found} such element(s)"),
-                        });
-                    }
-                }
-                None => fail("an array".to_string()),
-            },
-        }
-    }
-
-    /// `$contains` found no match among `elements` (not empty): the
-    /// differences of the nearest element only, the one with the UserID
-    /// the pattern names first, then the one with the fewest differences
-    /// (then the first), and a note saying which element that is.
-    fn nearest_miss(
-        &self,
-        elements: &[Value],
-        pointer: &str,
-        context: &MatchContext<'_>,
-        out: &mut Explanation,
-    ) {
-        let expected_user_id = self.expected_user_id(context);
-        let nearest = elements
-            .iter()
-            .enumerate()
-            .map(|(index, element)| {
-                let at = format!("{pointer}/{index}");
-                let mut found = Explanation::default();
-                self.check(Some(element), &at, context, &mut found);
-                let same_user_id = expected_user_id
-                    .as_ref()
-                    .is_some_and(|user_id| element.get("UserID") == Some(user_id));
-                (index, at, same_user_id, found)
-            })
-            .min_by_key(|(index, _, same_user_id, found)| {
-                (!same_user_id, found.mismatches.len(), *index)
-            })
-            .expect("elements is not empty");
-        let (index, at, same_user_id, found) = nearest;
-        let element = &elements[index];
-        let count = elements.len();
-        let which = match (&expected_user_id, same_user_id) {
-            _ if count == 1 => format!("the only element, {at}{}, does not match", user_id_of(element)),
-            (Some(user_id), true) => format!(
-                "none of the {count} elements matches; the nearest is {at}, the one with UserID {}",
-                short(user_id)
-            ),
-            (Some(user_id), false) => format!(
-                "none of the {count} elements matches; no element has UserID {}; the nearest (fewest differences) is {at}{}",
-                short(user_id),
-                user_id_of(element)
-            ),
-            (None, _) => format!(
-                "none of the {count} elements matches; the nearest (fewest differences) is {at}{}",
-                user_id_of(element)
-            ),
-        };
-        out.notes.push(which);
-        out.mismatches.extend(found.mismatches);
-        out.notes.extend(found.notes);
-    }
-
-    /// `$each`: the differences of the first [`SHOWN_ELEMENTS`] elements
-    /// that do not match, and one more mismatch counting the rest.
-    fn check_each(
-        &self,
-        elements: &[Value],
-        pointer: &str,
-        context: &MatchContext<'_>,
-        out: &mut Explanation,
-    ) {
-        let mut differing = Vec::new();
-        for (index, element) in elements.iter().enumerate() {
-            let at = format!("{pointer}/{index}");
-            if differing.len() < SHOWN_ELEMENTS {
-                let mut found = Explanation::default();
-                self.check(Some(element), &at, context, &mut found);
-                if !found.mismatches.is_empty() {
-                    out.mismatches.extend(found.mismatches);
-                    out.notes.extend(found.notes);
-                    differing.push(format!("{at}{}", user_id_of(element)));
-                }
-            } else if !self.is_match(Some(element), context) {
-                differing.push(at);
             }
         }
-        if differing.is_empty() {
-            return;
-        }
-        let count = elements.len();
-        let shown_elements = differing.len().min(SHOWN_ELEMENTS);
-        out.notes.push(format!(
-            "{} of the {count} elements differ{}: {}",
-            differing.len(),
-            if differing.len() > shown_elements {
-                format!(", the first {shown_elements} shown")
-            } else {
-                String::new()
-            },
-            differing[..shown_elements].join(", ")
-        ));
-        if differing.len() > shown_elements {
-            let rest = &differing[shown_elements..];
-            let listed: Vec<&str> = rest.iter().take(10).map(String::as_str).collect();
-            out.mismatches.push(Mismatch {
-                pointer: pointer.to_string(),
-                expected: format!("every element matching {}", self.describe(context)),
-                actual: format!(
-                    "{} more that do not: {}{}",
-                    rest.len(),
-                    listed.join(", "),
-                    if rest.len() > listed.len() {
-                        ", …"
-                    } else {
-                        ""
-                    }
-                ),
-            });
+    }
+
+    /// Whether the verdict on an array rests on its elements, by a way
+    /// other than a list operator at the top: an exact array, a captured
+    /// value (it may be an array), `$one_of` or `$not` over such patterns.
+    fn depends_on_elements(&self) -> bool {
+        match self {
+            Pattern::Array(_) | Pattern::Text(_) => true,
+            Pattern::Contains(_) | Pattern::Lacks(_) | Pattern::Each(_) | Pattern::Count(..) => {
+                true
+            }
+            Pattern::OneOf(options) => options.iter().any(Pattern::depends_on_elements),
+            Pattern::Not(inner) => inner.depends_on_elements(),
+            _ => false,
         }
     }
 

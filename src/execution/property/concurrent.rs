@@ -58,11 +58,12 @@ pub async fn run_history(
             .iter()
             .map(|request| concretize(request, &own_prefix))
             .collect();
-        let (client, identity, ledger, barrier) = (
+        let (client, identity, ledger, barrier, own_prefix) = (
             client.clone(),
             identity.clone(),
             ledger.clone(),
             Arc::clone(&barrier),
+            own_prefix.clone(),
         );
         tasks.push(tokio::spawn(async move {
             // Every client's first request leaves at the same moment.
@@ -70,7 +71,7 @@ pub async fn run_history(
             let mut steps = Vec::new();
             for request in requests {
                 let started = Instant::now();
-                let exchange = send(&client, &identity, &ledger, &request)
+                let exchange = send(&client, &identity, &ledger, &request, &own_prefix)
                     .await
                     .map_err(|error| error.to_string())?;
                 steps.push(TimedStep {
@@ -106,7 +107,7 @@ pub async fn run_history(
     }
     if run.failure.is_none() {
         for request in final_lists(client) {
-            match send(client, identity, ledger, &request).await {
+            match send(client, identity, ledger, &request, &own_prefix).await {
                 Ok(exchange) => run.finals.push(Step {
                     request,
                     exchange,

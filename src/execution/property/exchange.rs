@@ -5,8 +5,9 @@ use serde_json::{Map, Value};
 
 use crate::execution::client::{Client, Exchange};
 use crate::execution::guard::{can_change_data, clear_mutation, GuardError};
+use crate::execution::list_stream::{Glance, KeepWhere, Kind};
 use crate::execution::scenario_run::{CleanupLedger, RunIdentity};
-use crate::spec::model::{operation_tag, Auth, Observed, Request, Violation};
+use crate::spec::model::{operation_tag, owns_by_texts, Auth, Observed, Request, Violation};
 use crate::spec::scenario::{Level, Principal};
 use crate::spec::tamper::AuthField;
 
@@ -239,12 +240,23 @@ pub async fn send(
     identity: &RunIdentity,
     ledger: &CleanupLedger,
     request: &Request,
+    own_prefix: &str,
 ) -> Result<Exchange, SendError> {
     let op = request.operation();
     let body = body(client, identity, request)?;
     let path = request.path();
     if !can_change_data(op.method()) {
-        return Ok(client.send(op.method(), &path, Some(body)).await);
+        // A list keeps only the case's records, all the model looks at, however long it is.
+        // Shared with the other cases and steps asking for the same list at the same time.
+        let own_prefix = own_prefix.to_string();
+        let sink = KeepWhere(move |element: &Glance| {
+            element.kind == Kind::Object
+                && owns_by_texts(element.user_id_text(), element.name_text(), &own_prefix)
+        });
+        let (exchange, _) = client
+            .send_shared_list(op.method(), &path, Some(body), sink)
+            .await;
+        return Ok(exchange);
     }
     let prefix = identity.uid_prefix();
     if let Some(user_id) = request.user_id() {

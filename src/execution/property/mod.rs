@@ -46,6 +46,7 @@ use std::time::{Duration, Instant};
 
 use crate::execution::client::Client;
 use crate::execution::ledger_file::LedgerFile;
+use crate::execution::list_stream::{Glance, KeepWhere};
 use crate::execution::scenario_run::{CleanupLedger, RunIdentity};
 use crate::execution::suite::Suite;
 use crate::outcome::event::{Event, EventSink, FinishedTrial, SnapshotTally};
@@ -317,18 +318,11 @@ impl PropertyFailure {
 /// lists are sent in the middle of a sequence ([`sequence::Lists::Thinned`]).
 pub const LARGE_TARGET_CUSTOMERS: usize = 1000;
 
-/// Bytes of list answers the running cases of one trial may hold at once (each case keeps
-/// its answers until it ends, to show them if it fails): against a large target fewer
-/// cases run at once than [`PropertyOptions::cases_in_flight`].
-pub const LIST_BYTES_IN_FLIGHT: usize = 64 << 20;
-
 /// What one list of the configured context showed before the cases ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ContextSize {
     /// Customers besides this run's own.
     foreign: usize,
-    /// Bytes of the answer.
-    bytes: usize,
 }
 
 /// The size of the configured context by one list (None when the list fails). This run's
@@ -336,38 +330,27 @@ struct ContextSize {
 /// not depend on timing.
 async fn context_size(client: &Client, identity: &RunIdentity) -> Option<ContextSize> {
     let target = client.target();
+    let own = identity.uid_prefix();
+    let mut foreign = 0;
+    // Counted as the list streams past; nothing is kept.
+    let mut sink = KeepWhere(|customer: &Glance| {
+        let own_record = customer
+            .user_id_text()
+            .is_some_and(|user_id| user_id.starts_with(&own));
+        foreign += usize::from(!own_record);
+        false
+    });
     let exchange = client
-        .send(
+        .send_list(
             "GET",
             crate::spec::contract::COLLECTION_PATH,
             Some(target.auth_body(&target.context)),
+            &mut sink,
         )
         .await;
-    let own = identity.uid_prefix();
     let response = exchange.response.ok()?;
-    let bytes = response.body_bytes;
-    match response.json? {
-        serde_json::Value::Array(customers) => Some(ContextSize {
-            foreign: customers
-                .iter()
-                .filter(|customer| {
-                    !customer
-                        .get("UserID")
-                        .and_then(serde_json::Value::as_str)
-                        .is_some_and(|user_id| user_id.starts_with(&own))
-                })
-                .count(),
-            bytes,
-        }),
-        _ => None,
-    }
-}
-
-/// How many cases run at once: `wanted`, or fewer when that many cases, each holding up to
-/// `lists_per_case` lists of about `list_bytes`, would hold more than [`LIST_BYTES_IN_FLIGHT`].
-pub fn cases_at_once(wanted: usize, list_bytes: usize, lists_per_case: usize) -> usize {
-    let per_case = list_bytes.saturating_mul(lists_per_case).max(1);
-    (LIST_BYTES_IN_FLIGHT / per_case).clamp(1, wanted.max(1))
+    response.json.as_ref().filter(|json| json.is_array())?;
+    Some(ContextSize { foreign })
 }
 
 fn auth_choices(client: &Client) -> AuthChoices {
@@ -449,21 +432,14 @@ pub fn run_crud_sequences(
         }
         _ => Lists::All,
     };
-    let finals = sequence::final_lists(client).len();
-    let lists_per_case = match lists {
-        Lists::All => options.max_ops,
-        Lists::Thinned => options.max_ops.div_ceil(sequence::LARGE_TARGET_LIST_STRIDE),
-    } + finals;
     let plan = Plan {
         cases: options.cases,
         seed,
         shrink_replays: MAX_SHRINK_REPLAYS,
         shrink_millis: MAX_SHRINK_MILLIS,
-        in_flight: cases_at_once(
-            options.cases_in_flight,
-            size.map_or(0, |size| size.bytes),
-            lists_per_case,
-        ),
+        // A list is read element by element and keeps only the case's
+        // records: the cases in flight hold little, whatever the target's size.
+        in_flight: options.cases_in_flight,
     };
     let strategy = generate::sequence(&auth_choices(client), POOL_SIZE, options.max_ops);
     // Case numbers by index, so a case's UserIDs do not depend on when it ran.
@@ -604,19 +580,12 @@ pub fn run_concurrent(
 ) -> PropertyReport {
     let started = Instant::now();
     let trial = PropertyTrial::ConcurrentLinearizable;
-    let size = runtime.block_on(context_size(client, identity));
-    let lists_per_history =
-        CONCURRENT_CLIENTS * CONCURRENT_MAX_OPS + sequence::final_lists(client).len();
     let plan = Plan {
         cases: options.concurrent_cases,
         seed: seed ^ CONCURRENT_SEED_SALT,
         shrink_replays: MAX_CONCURRENT_SHRINK_REPLAYS,
         shrink_millis: MAX_SHRINK_MILLIS,
-        in_flight: cases_at_once(
-            options.cases_in_flight,
-            size.map_or(0, |size| size.bytes),
-            lists_per_history,
-        ),
+        in_flight: options.cases_in_flight,
     };
     let strategy = generate::history(CONCURRENT_CLIENTS, CONCURRENT_POOL_SIZE, CONCURRENT_MAX_OPS);
     let base = HISTORY_CASE_NUMBERS.fetch_add(plan.indexes(), Ordering::Relaxed);

@@ -146,7 +146,7 @@ pub async fn run_case(
         .map(|(_, request)| (concretize(request, &own_prefix), false))
         .chain(final_lists(client).into_iter().map(|list| (list, true)));
     for (index, (request, final_check)) in planned.enumerate() {
-        let exchange = match send(client, identity, ledger, &request).await {
+        let exchange = match send(client, identity, ledger, &request, &own_prefix).await {
             Ok(exchange) => exchange,
             Err(error) => {
                 run.failure = Some((index, CaseFailure::Problem(error.to_string())));
@@ -231,7 +231,7 @@ pub async fn delete_duplicates(
                 auth: step.request.auth,
             };
             for _ in 1..count {
-                if let Err(error) = send(client, identity, ledger, &delete).await {
+                if let Err(error) = send(client, identity, ledger, &delete, own_prefix).await {
                     problems.push(format!("cleanup: {error}"));
                 }
             }
