@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Replaces the generated scenario table in docs/contract.md with the file given."""
+"""Replaces the generated scenario table in docs/scenarios.md with the file given."""
 import sys
 
 table = open(sys.argv[1]).read()
-readme = open("docs/contract.md").read()
+readme = open("docs/scenarios.md").read()
 start = readme.index("<!-- scenarios:start -->\n") + len("<!-- scenarios:start -->\n")
 end = readme.index("<!-- scenarios:end -->")
-open("docs/contract.md", "w").write(readme[:start] + table + readme[end:])
+open("docs/scenarios.md", "w").write(readme[:start] + table + readme[end:])

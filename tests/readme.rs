@@ -1,14 +1,14 @@
-//! The docs stay true: the contract page's scenario table is the generated one.
+//! The docs stay true: the scenario catalogue (docs/scenarios.md) is the generated table.
 
 mod common;
 
 #[test]
-fn the_contract_page_scenario_table_is_current() {
+fn the_scenario_catalogue_is_current() {
     let output = common::harness().arg("scenarios").output().unwrap();
     assert!(output.status.success());
     let generated = common::stdout(&output);
     let page =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/contract.md")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/scenarios.md")).unwrap();
     let start = page
         .find("<!-- scenarios:start -->\n")
         .expect("start marker")
@@ -16,7 +16,7 @@ fn the_contract_page_scenario_table_is_current() {
     let end = page.find("<!-- scenarios:end -->").expect("end marker");
     assert!(
         page[start..end] == generated,
-        "docs/contract.md's scenario table is stale; regenerate it with:\n  \
-         cargo run -q -- scenarios > /tmp/t && python3 .ci/readme_table.py /tmp/t"
+        "docs/scenarios.md's scenario table is stale; regenerate it with:\n  \
+         cargo run -q -- scenarios > /tmp/scenarios.md && python3 .ci/readme_table.py /tmp/scenarios.md"
     );
 }
