@@ -57,3 +57,14 @@ fn sweep_help_leaves_out_what_does_not_apply_to_it() {
 fn selfcheck_help_states_its_exit_codes() {
     assert!(help(&["selfcheck"]).contains("\nExit codes:\n"));
 }
+
+#[test]
+fn top_level_help_lists_every_command_including_completions_and_man() {
+    let output = harness().arg("--help").output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    for command in ["\n  completions  ", "\n  man          "] {
+        assert!(text.contains(command), "no {command:?} in:\n{text}");
+    }
+    insta::assert_snapshot!("top_level_help", text);
+}

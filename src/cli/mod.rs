@@ -2,6 +2,8 @@
 //! the library takes; the one place where arguments are parsed, errors
 //! become exit codes and one-line messages, and the small commands print.
 
+pub mod completions;
+pub mod man_page;
 pub mod run;
 pub mod selfcheck;
 pub mod sweep;
@@ -12,7 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 use ipdr_conformance::execution::engine::load_scenarios;
 use ipdr_conformance::execution::out_dir::{OutDir, DEFAULT_OUT_DIR};
 use ipdr_conformance::execution::snapshot::{self, profile};
@@ -80,6 +82,10 @@ enum Command {
     },
     /// Measure the harness and the embedded reference server, and print the figures.
     Bench(ipdr_conformance::bench::BenchOptions),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page (roff), or with --out write one page per command.
+    Man(man_page::ManArgs),
 }
 
 /// What to do with a profile's pending changes.
@@ -143,6 +149,10 @@ pub fn main() -> ExitCode {
         Command::Scenarios { specs } => exit_on_error(print_scenarios(specs)),
         Command::Snapshots { action } => exit_on_error(settle_snapshots(action)),
         Command::Bench(options) => exit_on_error(ipdr_conformance::bench::run_from_cli(options)),
+        Command::Completions(args) => exit_on_error(
+            completions::print(args, Cli::command()).context("writing the script to stdout"),
+        ),
+        Command::Man(args) => exit_on_error(man_page::man(args, Cli::command())),
         Command::Selfcheck(args) => match selfcheck::selfcheck(*args) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::from(ExitStatus::ContractFailure.code()),
@@ -151,6 +161,16 @@ pub fn main() -> ExitCode {
                 ExitCode::from(ExitStatus::Setup.code())
             }
         },
+    }
+}
+
+/// Writes `bytes` to stdout; a reader that stopped early (`| head`) is no error.
+pub fn to_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
 }
 
