@@ -39,6 +39,7 @@ pub mod generate;
 pub mod repro;
 pub mod sequence;
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -353,6 +354,30 @@ async fn context_size(client: &Client, identity: &RunIdentity) -> Option<Context
     Some(ContextSize { foreign })
 }
 
+/// One case with a ledger of its own, run [`isolated`]: should it panic,
+/// what it may have created is still deleted.
+fn guarded_case<R, F, Fut>(
+    client: &Client,
+    identity: &RunIdentity,
+    options: &PropertyOptions,
+    case: F,
+) -> impl Future<Output = CaseOutcome<R>>
+where
+    R: Send + 'static,
+    F: FnOnce(Client, RunIdentity, CleanupLedger) -> Fut,
+    Fut: Future<Output = CaseOutcome<R>> + Send + 'static,
+{
+    let ledger = CleanupLedger::with_file(options.ledger_file.clone());
+    let guard = (client.clone(), identity.clone(), ledger.clone());
+    isolated(
+        case(client.clone(), identity.clone(), ledger),
+        move || async move {
+            let (client, identity, ledger) = guard;
+            ledger.clean(&client, &identity).await
+        },
+    )
+}
+
 fn auth_choices(client: &Client) -> AuthChoices {
     let target = client.target();
     AuthChoices::for_values(
@@ -446,11 +471,12 @@ pub fn run_crud_sequences(
     let base = SEQUENCE_CASE_NUMBERS.fetch_add(plan.indexes(), Ordering::Relaxed);
     let run_one = |requests: Vec<Request>, index: usize| {
         let own_prefix = format!("{}p{}-", identity.uid_prefix(), base + index);
-        let ledger = CleanupLedger::with_file(options.ledger_file.clone());
-        let (client, identity) = (client.clone(), identity.clone());
-        let guard = (client.clone(), identity.clone(), ledger.clone());
-        isolated(
-            async move {
+        let lists: Lists = lists;
+        guarded_case(
+            client,
+            identity,
+            options,
+            move |client, identity, ledger| async move {
                 let run = run_case(&client, &identity, &ledger, &requests, own_prefix, lists).await;
                 CaseOutcome {
                     cleanup_problems: run.cleanup_problems.clone(),
@@ -458,10 +484,6 @@ pub fn run_crud_sequences(
                     failure: run.failure.as_ref().map(|(_, failure)| failure.summary()),
                     run: Some(run),
                 }
-            },
-            move || async move {
-                let (client, identity, ledger) = guard;
-                ledger.clean(&client, &identity).await
             },
         )
     };
@@ -591,11 +613,11 @@ pub fn run_concurrent(
     let base = HISTORY_CASE_NUMBERS.fetch_add(plan.indexes(), Ordering::Relaxed);
     let run_one = |history: Vec<Vec<Request>>, index: usize| {
         let own_prefix = format!("{}c{}-", identity.uid_prefix(), base + index);
-        let ledger = CleanupLedger::with_file(options.ledger_file.clone());
-        let (client, identity) = (client.clone(), identity.clone());
-        let guard = (client.clone(), identity.clone(), ledger.clone());
-        isolated(
-            async move {
+        guarded_case(
+            client,
+            identity,
+            options,
+            move |client, identity, ledger| async move {
                 let run = run_history(&client, &identity, &ledger, &history, own_prefix).await;
                 CaseOutcome {
                     cleanup_problems: run.cleanup_problems.clone(),
@@ -603,10 +625,6 @@ pub fn run_concurrent(
                     failure: run.failure.as_ref().map(|failure| failure.summary()),
                     run: Some(run),
                 }
-            },
-            move || async move {
-                let (client, identity, ledger) = guard;
-                ledger.clean(&client, &identity).await
             },
         )
     };
