@@ -69,7 +69,7 @@ enum Command {
     /// Prove the suite: against every deviation, every conformant flavour, and every mutation operator.
     #[command(after_help = selfcheck::EXIT_CODES)]
     Selfcheck(Box<selfcheck::SelfcheckArgs>),
-    /// Print the scenario catalogue as a Markdown table (the contract table in docs/contract.md).
+    /// Print the scenario catalogue as a Markdown table (the one in docs/scenarios.md).
     Scenarios {
         /// Load scenarios from this directory instead of the built-in ones.
         #[arg(long, value_name = "DIR")]
