@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use ipdr_conformance::execution::snapshot::examples::reference_examples;
 use ipdr_conformance::spec::contract::{
     self, DocumentedError, Operation, AUTH_FIELDS, CREATE_MANDATORY_FIELDS, CUSTOMER_FIELDS,
     FULL_UPDATE_FIELDS,
@@ -17,6 +18,16 @@ use ipdr_conformance::spec::schema::{
 };
 use serde_json::{json, Value};
 
+/// The OpenAPI examples, read from the reference profile built into the binary.
+fn examples() -> Vec<schema::OperationExample> {
+    reference_examples().unwrap_or_else(|error| panic!("the OpenAPI examples: {error}"))
+}
+
+/// Every generated document, examples included.
+fn generate() -> Vec<(String, Value)> {
+    schema::generate(&examples())
+}
+
 fn crate_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -27,7 +38,7 @@ fn schemas_dir() -> PathBuf {
 
 /// A generated document by file name.
 fn generated(name: &str) -> Value {
-    schema::generate()
+    generate()
         .into_iter()
         .find(|(file, _)| file == name)
         .map(|(_, document)| document)
@@ -69,7 +80,7 @@ fn assert_invalid(file: &str, instance: &Value) {
 #[test]
 fn committed_schemas_are_not_stale() {
     let dir = schemas_dir();
-    let generated = schema::generate();
+    let generated = generate();
     let mut problems = Vec::new();
     for (name, document) in &generated {
         let path = dir.join(name);
@@ -102,10 +113,7 @@ fn committed_schemas_are_not_stale() {
 
 #[test]
 fn generates_the_expected_files_in_a_fixed_order() {
-    let names: Vec<String> = schema::generate()
-        .into_iter()
-        .map(|(name, _)| name)
-        .collect();
+    let names: Vec<String> = generate().into_iter().map(|(name, _)| name).collect();
     assert_eq!(
         names,
         [
@@ -123,14 +131,14 @@ fn generates_the_expected_files_in_a_fixed_order() {
             "openapi.json",
         ]
     );
-    assert_eq!(schema::generate(), schema::generate(), "not deterministic");
+    assert_eq!(generate(), generate(), "not deterministic");
 }
 
 #[test]
 fn write_all_writes_what_render_renders() {
     let dir = std::env::temp_dir().join(format!("ipdr-schemas-test-{}", std::process::id()));
-    let written = schema::write_all(&dir).expect("writing into a temp dir");
-    let generated = schema::generate();
+    let written = schema::write_all(&dir, &examples()).expect("writing into a temp dir");
+    let generated = generate();
     assert_eq!(written.len(), generated.len());
     for (path, (name, document)) in written.iter().zip(&generated) {
         assert_eq!(path, &dir.join(name));
@@ -147,7 +155,7 @@ fn write_all_writes_what_render_renders() {
 // (b) Every generated JSON Schema is itself a valid draft 2020-12 schema.
 
 fn json_schemas() -> Vec<(String, Value)> {
-    schema::generate()
+    generate()
         .into_iter()
         .filter(|(name, _)| name.ends_with(SCHEMA_FILE_SUFFIX))
         .collect()
@@ -659,10 +667,24 @@ fn openapi_has_every_operation_with_a_json_request_body() {
         let response = &operation["responses"]["200"];
         let text = response["description"].as_str().unwrap();
         assert!(text.contains("HTTP 200"), "{text}");
-        let one_of = response["content"]["application/json"]["schema"]["oneOf"]
+        let any_of = response["content"]["application/json"]["schema"]["anyOf"]
             .as_array()
-            .unwrap_or_else(|| panic!("{}: no oneOf response", op.method()));
-        assert_eq!(one_of.len(), 1 + DocumentedError::ALL.len());
+            .unwrap_or_else(|| panic!("{}: no anyOf response", op.method()));
+        // Success, the documented errors, and the envelope where the page is silent.
+        assert_eq!(any_of.len(), 1 + DocumentedError::ALL.len() + 1);
+        assert_eq!(
+            any_of.last().unwrap()["$ref"],
+            "#/components/schemas/UnspecifiedError"
+        );
+        let default = &operation["responses"]["default"];
+        assert!(
+            default["description"]
+                .as_str()
+                .is_some_and(|text| text.contains("any HTTP status")),
+            "{}: no default response for the statuses the page leaves open",
+            op.method()
+        );
+        assert_eq!(default["content"]["*/*"]["schema"], json!({}));
     }
     let get = &openapi["paths"][contract::COLLECTION_PATH]["get"];
     let delete = &openapi["paths"][contract::customer_path("{UserID}")]["delete"];
@@ -726,14 +748,29 @@ fn openapi_components_are_the_generated_schemas() {
     );
 }
 
-/// The schema of `op`'s HTTP 200 response, made standalone by carrying the components along.
-fn response_validator(openapi: &Value, op: Operation) -> jsonschema::Validator {
-    let mut schema = openapi["paths"][path_of(op)][op.method().to_ascii_lowercase()]["responses"]
-        ["200"]["content"]["application/json"]["schema"]
-        .clone();
+/// `schema`, made standalone by carrying the document's components along.
+fn standalone(openapi: &Value, schema: &Value) -> jsonschema::Validator {
+    let mut schema = schema.clone();
     schema["$schema"] = json!(JSON_SCHEMA_DIALECT);
     schema["components"] = openapi["components"].clone();
     validator(&schema)
+}
+
+/// The schema of `op`'s HTTP 200 response, made standalone.
+fn response_validator(openapi: &Value, op: Operation) -> jsonschema::Validator {
+    standalone(
+        openapi,
+        &openapi["paths"][path_of(op)][op.method().to_ascii_lowercase()]["responses"]["200"]
+            ["content"]["application/json"]["schema"],
+    )
+}
+
+/// A component schema, made standalone.
+fn component_validator(openapi: &Value, name: &str) -> jsonschema::Validator {
+    standalone(
+        openapi,
+        &json!({ "$ref": format!("#/components/schemas/{name}") }),
+    )
 }
 
 #[test]
@@ -759,6 +796,174 @@ fn page_examples_validate_against_the_openapi_responses() {
                 op.method()
             );
         }
-        assert!(!validator.is_valid(&json!({"status": "Error", "message": "Invalid API token"})));
+        // The page is silent on many refusals, so the 200 response takes any
+        // {status, message}; each documented envelope stays exact.
+        assert!(validator.is_valid(&json!({"status": "Error", "message": "Malformed JSON body"})));
+        assert!(!validator.is_valid(&json!({"status": "Error"})));
+        assert!(!validator.is_valid(&json!({"message": 5, "status": "Error"})));
     }
+    let token = component_validator(&openapi, "ErrorInvalidToken");
+    assert!(!token.is_valid(&json!({"status": "Error", "message": "Invalid API token"})));
+}
+
+/// A message that echoes a context name ending in a newline is still the
+/// documented envelope: ECMA-262's `.` does not match a line terminator.
+#[test]
+fn message_patterns_take_any_echoed_text_newlines_included() {
+    let openapi = generated(OPENAPI_FILE);
+    for (error, username, context) in [
+        (DocumentedError::InvalidContext, "user", "ipdrr\n"),
+        (DocumentedError::InvalidContext, "user", "a\r\nb\u{2028}"),
+        (DocumentedError::ForbiddenContext, "us\ner", "ipdr\n"),
+    ] {
+        let envelope = serde_json::to_value(error.envelope(username, context)).unwrap();
+        assert_valid(&error_file(error), &envelope);
+        let name = generated(&error_file(error))["title"].clone();
+        let component = component_validator(&openapi, name.as_str().unwrap());
+        let problems = errors(&component, &envelope);
+        assert!(problems.is_empty(), "{envelope}: {problems}");
+    }
+}
+
+/// Success answers as the conformant flavours give them: optional fields
+/// null or absent, members the page does not show.
+#[test]
+fn customer_answers_allow_what_the_page_leaves_open() {
+    let openapi = generated(OPENAPI_FILE);
+    let answer = component_validator(&openapi, "CustomerAnswer");
+    let page = page_customer_examples()[0].1.clone();
+    assert!(answer.is_valid(&page));
+    let mut nulls = page.clone();
+    nulls["Address"] = Value::Null;
+    nulls["Email"] = Value::Null;
+    assert!(answer.is_valid(&nulls));
+    let mut absent = page.clone();
+    absent.as_object_mut().unwrap().remove("PhoneNumber");
+    absent["created_at"] = json!("2024-01-01T00:00:00Z");
+    assert!(answer.is_valid(&absent));
+    for field in ["id", "UserID", "Name"] {
+        let mut missing = page.clone();
+        missing.as_object_mut().unwrap().remove(field);
+        assert!(!answer.is_valid(&missing), "{field} may not be absent");
+        let mut null = page.clone();
+        null[field] = Value::Null;
+        assert!(!answer.is_valid(&null), "{field} may not be null");
+    }
+    let list = component_validator(&openapi, "CustomerListAnswer");
+    assert!(list.is_valid(&json!([nulls, absent])));
+    assert!(!list.is_valid(&page));
+}
+
+/// Every operation shows examples taken from the reference profile: a
+/// success and the three documented errors at least, and each request and
+/// answer fits the schemas of its operation.
+#[test]
+fn every_operation_has_examples_that_fit_its_schemas() {
+    let openapi = generated(OPENAPI_FILE);
+    for op in Operation::ALL {
+        let operation = &openapi["paths"][path_of(op)][op.method().to_ascii_lowercase()];
+        let requests = operation["requestBody"]["content"]["application/json"]["examples"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{}: no request examples", op.method()));
+        let request_schema = standalone(
+            &openapi,
+            &operation["requestBody"]["content"]["application/json"]["schema"],
+        );
+        for (key, example) in requests {
+            let problems = errors(&request_schema, &example["value"]);
+            assert!(
+                problems.is_empty(),
+                "{} request {key}: {problems}",
+                op.method()
+            );
+            assert!(example["summary"]
+                .as_str()
+                .is_some_and(|text| text.contains("step")));
+        }
+        let answers = operation["responses"]["200"]["content"]["application/json"]["examples"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{}: no response examples", op.method()));
+        assert_eq!(
+            requests.len(),
+            answers.len(),
+            "{}: one answer per request",
+            op.method()
+        );
+        let responses = response_validator(&openapi, op);
+        let success = component_validator(
+            &openapi,
+            if op == Operation::List {
+                "CustomerList"
+            } else {
+                "Customer"
+            },
+        );
+        let mut shown = BTreeSet::new();
+        for (key, example) in answers {
+            let value = &example["value"];
+            let problems = errors(&responses, value);
+            assert!(
+                problems.is_empty(),
+                "{} answer {key}: {problems}",
+                op.method()
+            );
+            if success.is_valid(value) {
+                shown.insert("success".to_string());
+            }
+            for error in DocumentedError::ALL {
+                let name = generated(&error_file(error))["title"].clone();
+                if component_validator(&openapi, name.as_str().unwrap()).is_valid(value) {
+                    shown.insert(format!("{error:?}"));
+                }
+            }
+        }
+        assert_eq!(
+            shown,
+            [
+                "success",
+                "InvalidToken",
+                "InvalidContext",
+                "ForbiddenContext"
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            "{}: the success and every documented error are shown",
+            op.method()
+        );
+    }
+}
+
+/// The examples are the reference profile's answers, filled with the page's values.
+#[test]
+fn examples_come_from_the_reference_profile() {
+    let examples = examples();
+    let create = examples
+        .iter()
+        .find(|example| example.summary.contains("crud::create_all_fields, step 1"))
+        .expect("the create example");
+    assert_eq!(
+        create.response,
+        json!({"id": 1, "Name": "Trisul", "Address": "Chennai", "Email": "demo@gmail.com",
+               "PhoneNumber": "1234567890", "AltPhoneNumber": "9999999999", "UserID": "B68t19"})
+    );
+    assert_eq!(create.request["api_token"], "GiXwBWWv5g2Fs6QeaTlx");
+    assert_eq!(create.request["UserID"], "B68t19");
+    let forbidden = examples
+        .iter()
+        .find(|example| {
+            example
+                .summary
+                .contains("errors::forbidden_context::delete")
+        })
+        .expect("the forbidden-context delete example");
+    assert_eq!(forbidden.path_user_id.as_deref(), Some("B68t19"));
+    assert_eq!(
+        forbidden.response,
+        json!({"status": "Error", "message": "The user (user) is not allowed to access the context ipdr"})
+    );
+    let text =
+        serde_json::to_string(&examples.iter().map(|e| &e.response).collect::<Vec<_>>()).unwrap();
+    // The fixture's token never leaves the fixture.
+    assert!(!text.contains("Qm7RzT2vXk9LpW4sNa8c"));
 }

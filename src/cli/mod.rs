@@ -17,6 +17,7 @@ use anyhow::Context as _;
 use clap::{CommandFactory as _, Parser, Subcommand};
 use ipdr_conformance::execution::engine::load_scenarios;
 use ipdr_conformance::execution::out_dir::{OutDir, DEFAULT_OUT_DIR};
+use ipdr_conformance::execution::snapshot::examples::reference_examples;
 use ipdr_conformance::execution::snapshot::{self, profile};
 use ipdr_conformance::outcome::exit::ExitStatus;
 use ipdr_conformance::reference::{self, Deviation, Flavour, ServerConfig, UsersFixture};
@@ -223,8 +224,9 @@ fn settle_snapshots(action: SnapshotsAction) -> anyhow::Result<()> {
 }
 
 fn write_schemas(out: PathBuf) -> anyhow::Result<()> {
-    let written =
-        schema::write_all(&out).with_context(|| format!("writing schemas to {}", out.display()))?;
+    let examples = reference_examples().context("reading the OpenAPI examples")?;
+    let written = schema::write_all(&out, &examples)
+        .with_context(|| format!("writing schemas to {}", out.display()))?;
     for path in written {
         println!("wrote {}", path.display());
     }

@@ -323,7 +323,11 @@ impl App {
             .unwrap_or(user_id)
     }
 
-    /// Unspecified: missing mandatory fields of `op` are all listed, in contract order.
+    /// Unspecified: missing mandatory fields of `op` are all listed, in
+    /// contract order. UserID or Name sent empty counts as missing: "Only
+    /// UserID and Name are mandatory fields" ("Creating a New Customer"),
+    /// and a record with an empty UserID could never be addressed again
+    /// (`/api/ipdrcustomers/` names no customer).
     fn require(
         &self,
         op: Operation,
@@ -334,7 +338,10 @@ impl App {
             .deviations
             .mandatory_fields(op, conformant)
             .into_iter()
-            .filter(|field| !present.contains_key(field))
+            .filter(|field| match present.get(field) {
+                None => true,
+                Some(value) => value.is_empty() && CREATE_MANDATORY_FIELDS.contains(field),
+            })
             .collect();
         if missing.is_empty() {
             Ok(())

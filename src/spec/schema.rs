@@ -61,15 +61,38 @@ pub enum SchemaError {
     },
 }
 
+/// One request of the suite and the reference server's answer to it, shown
+/// as an example in the OpenAPI document. The examples come from the
+/// committed reference profile (see `execution::snapshot::examples`), so
+/// every one was answered by the reference server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OperationExample {
+    /// The operation the request is.
+    pub operation: Operation,
+    /// Its key under `examples`, unique within the operation.
+    pub key: String,
+    /// What the request does and which scenario step recorded the answer.
+    pub summary: String,
+    /// The path's UserID, for an operation addressing one customer.
+    pub path_user_id: Option<String>,
+    /// The JSON request body, auth parameters included.
+    pub request: Value,
+    /// The HTTP status the reference answered.
+    pub status: u16,
+    /// The JSON body the reference answered.
+    pub response: Value,
+}
+
 /// Every generated document as (file name, document), in a fixed order:
-/// the JSON Schemas first, `openapi.json` last. Same input, same output.
-pub fn generate() -> Vec<(String, Value)> {
+/// the JSON Schemas first, `openapi.json` last (with `examples` in it).
+/// Same input, same output.
+pub fn generate(examples: &[OperationExample]) -> Vec<(String, Value)> {
     let set = SchemaSet::build();
     let mut out: Vec<(String, Value)> = set
         .all()
         .map(|doc| (doc.file.clone(), doc.schema.clone()))
         .collect();
-    out.push((OPENAPI_FILE.to_string(), openapi::document(&set)));
+    out.push((OPENAPI_FILE.to_string(), openapi::document(&set, examples)));
     out
 }
 
@@ -84,13 +107,13 @@ pub fn render(document: &Value) -> String {
 /// Writes every document of [`generate`] into `dir` (created if missing),
 /// returning the paths written. Files already in `dir` that are no longer
 /// generated are left alone.
-pub fn write_all(dir: &Path) -> Result<Vec<PathBuf>, SchemaError> {
+pub fn write_all(dir: &Path, examples: &[OperationExample]) -> Result<Vec<PathBuf>, SchemaError> {
     std::fs::create_dir_all(dir).map_err(|source| SchemaError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
     let mut written = Vec::new();
-    for (name, document) in generate() {
+    for (name, document) in generate(examples) {
         let path = dir.join(name);
         std::fs::write(&path, render(&document)).map_err(|source| SchemaError::Io {
             path: path.clone(),
@@ -364,13 +387,17 @@ fn request_schema(op: Operation) -> SchemaDoc {
 const USERNAME_SLOT: &str = "\u{E000}";
 const CONTEXTNAME_SLOT: &str = "\u{E001}";
 
+/// Any text, line breaks included: in ECMA-262 `.` matches no line
+/// terminator, so `.*` would refuse a context name that ends in a newline.
+const ANY_TEXT: &str = r"[\s\S]*";
+
 /// What a documented error's `message` must be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum MessageRule {
     /// Exactly this text (the message echoes nothing from the request).
     Const(String),
     /// An anchored ECMA-262 pattern: the literal text of the template, with
-    /// `.*` where the request's username or context name is echoed.
+    /// [`ANY_TEXT`] where the request's username or context name is echoed.
     Pattern(String),
 }
 
@@ -387,7 +414,7 @@ fn message_rule(error: DocumentedError) -> MessageRule {
         if text == USERNAME_SLOT || text == CONTEXTNAME_SLOT {
             pattern.push_str(&regex_escape(&literal));
             literal.clear();
-            pattern.push_str(".*");
+            pattern.push_str(ANY_TEXT);
         } else {
             literal.push(c);
         }
@@ -525,14 +552,14 @@ mod tests {
         assert_eq!(
             message_rule(DocumentedError::InvalidContext),
             MessageRule::Pattern(format!(
-                "^{}.*$",
+                r"^{}[\s\S]*$",
                 regex_escape(MESSAGE_INVALID_CONTEXT_PREFIX)
             ))
         );
         assert_eq!(
             message_rule(DocumentedError::ForbiddenContext),
             MessageRule::Pattern(
-                r"^The user \(.*\) is not allowed to access the context .*$".to_string()
+                r"^The user \([\s\S]*\) is not allowed to access the context [\s\S]*$".to_string()
             )
         );
     }
@@ -549,6 +576,6 @@ mod tests {
 
     #[test]
     fn generate_is_deterministic() {
-        assert_eq!(generate(), generate());
+        assert_eq!(generate(&[]), generate(&[]));
     }
 }

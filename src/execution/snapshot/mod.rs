@@ -7,10 +7,13 @@
 //!   verdict rule (a difference is reported, and fails only under `--strict`).
 //! - [`profile`]: profiles on disk and built into the binary, recording,
 //!   pending `.snap.new` changes.
+//! - [`examples`]: the OpenAPI document's examples, read from the
+//!   `reference` profile.
 //!
 //! [`SnapshotPlan`] is what `run` does with them, chosen by
 //! [`SnapshotOptions`].
 
+pub mod examples;
 pub mod normalize;
 pub mod profile;
 

@@ -133,6 +133,13 @@ impl Profile {
         if local.is_dir() {
             return Profile::read_dir(name, &local);
         }
+        Profile::built_in(name)
+    }
+
+    /// Opens the copy of profile `name` built into the binary, whatever the
+    /// working directory holds.
+    pub fn built_in(name: &str) -> Result<Profile, SnapshotError> {
+        check_name(name)?;
         let embedded: BTreeMap<String, Value> = EMBEDDED_SNAPSHOTS
             .iter()
             .filter(|(profile, _, _)| *profile == name)
