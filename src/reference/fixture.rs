@@ -310,6 +310,21 @@ impl PreloadCustomer {
     }
 }
 
+impl PreloadCustomer {
+    /// The customer as stored and answered, with `id`: the inverse of `From<Customer>`.
+    pub fn with_id(self, id: i64) -> Customer {
+        Customer {
+            id,
+            name: self.name,
+            address: self.address,
+            email: self.email,
+            phone_number: self.phone_number,
+            alt_phone_number: self.alt_phone_number,
+            user_id: self.user_id,
+        }
+    }
+}
+
 impl From<Customer> for PreloadCustomer {
     fn from(customer: Customer) -> Self {
         PreloadCustomer {

@@ -462,15 +462,7 @@ impl Store {
                     Some(id) => id,
                     None => inner.take_id(choices.ids),
                 };
-                let record = Record::from(Customer {
-                    id,
-                    name: customer.name,
-                    address: customer.address,
-                    email: customer.email,
-                    phone_number: customer.phone_number,
-                    alt_phone_number: customer.alt_phone_number,
-                    user_id: customer.user_id,
-                });
+                let record = Record::from(customer.with_id(id));
                 inner.insert(&context, record);
             }
         }
