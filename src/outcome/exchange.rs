@@ -81,20 +81,10 @@ impl BodySecrets {
     /// lossy UTF-8 text would: a secret is valid UTF-8, and no invalid byte
     /// sequence swallows a valid one.
     pub fn search(body: &[u8], secrets: &[&str]) -> BodySecrets {
-        let text = std::str::from_utf8(body).ok();
-        BodySecrets(
-            secrets
-                .iter()
-                .filter(|secret| !secret.is_empty())
-                .filter(|secret| match text {
-                    Some(text) => text.contains(**secret),
-                    None => body
-                        .windows(secret.len())
-                        .any(|window| window == secret.as_bytes()),
-                })
-                .map(|secret| secret.to_string())
-                .collect(),
-        )
+        // The body whole is one chunk: the same search as a list's.
+        let mut search = SecretSearch::new(secrets);
+        search.feed(body);
+        search.finish()
     }
 
     /// Whether `secret` was found.
@@ -464,8 +454,21 @@ mod tests {
             "Qm7RzT2vXk9LpW4sNa8".as_bytes().to_vec(),
             "é".repeat(40).into_bytes(),
         ];
+        // The oracle: each secret in the whole body's bytes.
+        let contained = |body: &[u8]| {
+            let found: Vec<String> = secrets
+                .iter()
+                .filter(|secret| {
+                    body.windows(secret.len())
+                        .any(|window| window == secret.as_bytes())
+                })
+                .map(|secret| secret.to_string())
+                .collect();
+            BodySecrets(found)
+        };
         for body in &bodies {
-            let whole = BodySecrets::search(body, &secrets);
+            let whole = contained(body);
+            assert_eq!(BodySecrets::search(body, &secrets), whole, "{body:?} whole");
             for chunk in 1..=body.len() {
                 let mut search = SecretSearch::new(&secrets);
                 for piece in body.chunks(chunk) {
