@@ -790,14 +790,7 @@ mod tests {
     }
 
     fn mismatches(pattern: Value, actual: Value) -> Vec<Mismatch> {
-        let context = MatchContext {
-            bindings: &NoVariables,
-            username: "user",
-            contextname: "ipdr",
-        };
-        Pattern::parse(&pattern)
-            .unwrap()
-            .mismatches(Some(&actual), &context)
+        explain(pattern, actual).mismatches
     }
 
     #[test]
