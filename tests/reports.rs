@@ -5,35 +5,16 @@ mod common;
 
 use std::path::Path;
 
-use common::{harness_against, stdout, Server};
+use common::{harness_against, stdout, Server, TempDir};
 use ipdr_conformance::reference::{Deviation, ServerConfig, UsersFixture};
 use serde_json::Value;
 
 struct Reports {
-    _dir: tempdir_lite::TempDir,
+    _dir: TempDir,
     junit: std::path::PathBuf,
     json: std::path::PathBuf,
     html: std::path::PathBuf,
     markdown: std::path::PathBuf,
-}
-
-mod tempdir_lite {
-    /// A directory under the target dir, removed on drop.
-    pub struct TempDir(pub std::path::PathBuf);
-    impl TempDir {
-        pub fn new(name: &str) -> TempDir {
-            let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-                .join(format!("{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&path);
-            std::fs::create_dir_all(&path).unwrap();
-            TempDir(path)
-        }
-    }
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 fn run_with_reports(url: &str, name: &str) -> (std::process::Output, Reports) {
@@ -46,7 +27,7 @@ fn run_with_reports_and(
     name: &str,
     more: impl FnOnce(&mut std::process::Command),
 ) -> (std::process::Output, Reports) {
-    let dir = tempdir_lite::TempDir::new(name);
+    let dir = TempDir::new(name);
     let reports = Reports {
         junit: dir.0.join("junit.xml"),
         json: dir.0.join("report.json"),
@@ -192,7 +173,7 @@ fn a_passing_run_reports_every_trial_as_passed() {
 fn the_other_users_token_is_redacted_from_every_report_like_the_first() {
     let other = UsersFixture::builtin().harness().other.unwrap();
     let token = UsersFixture::builtin().harness().api_token;
-    let specs = tempdir_lite::TempDir::new("reports-other-specs");
+    let specs = TempDir::new("reports-other-specs");
     // Fails while carrying the other user's token in its transcript.
     std::fs::write(
         specs.0.join("other.json"),
@@ -274,7 +255,7 @@ fn a_report_that_cannot_be_written_never_hides_a_contract_failure() {
         eprintln!("skipped: no /dev/full on this system");
         return;
     }
-    let dir = tempdir_lite::TempDir::new("reports-unwritable");
+    let dir = TempDir::new("reports-unwritable");
     let junit = dir.0.join("junit.xml");
     let deviating = Server::start(
         ServerConfig::new(UsersFixture::builtin())

@@ -48,6 +48,25 @@ impl Drop for Server {
     }
 }
 
+/// A directory under the target dir, named for the test and the process, removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The harness binary with no IPDR_* variables and no CI inherited from the
 /// environment: tests that care about CI (nothing written) set it themselves.
 pub fn harness() -> Command {
